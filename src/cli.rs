@@ -1,0 +1,126 @@
+//! The command line: one clap definition for the whole tool, with argument groups shared by
+//! the subcommands so the same idea has the same flag everywhere.
+
+#![allow(dead_code)] // TEMPORARY: until the subcommands use every helper
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::cmd;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "crashctl",
+    version,
+    about = "A crash toolkit: submit, collect, move, process, requeue, reprocess and inspect crashes",
+    long_about = "crashctl runs each stage of a Socorro-style crash pipeline against local directories \
+                  (the default: no server needed) or remote endpoints.\n\n\
+                  Exit codes: 0 ok, 1 some items failed (or a stats threshold was crossed), \
+                  2 usage or fatal error, 130 interrupted.",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// No progress bars or status lines on stderr (CI=true does the same)
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Config file (TOML with spool, store, queue); default ./crashctl.toml when present
+    #[arg(long, global = true, env = "CRASHCTL_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run an HTTP crash collector that spools what crash reporters submit
+    Collect(cmd::collect::Args),
+    /// Submit crashes to a collector (or a spool), as a crash reporter does
+    Submit(cmd::submit::Args),
+    /// Move spooled crashes into the store and queue them for processing
+    Move(cmd::move_::Args),
+    /// Stackwalk, derive fields, sign and save processed crashes
+    Process(cmd::process::Args),
+    /// Put crash IDs back on a queue (stale claims, dead letters, quarantine, unprocessed)
+    Requeue(cmd::requeue::Args),
+    /// Show backlogs: spool, queues and store, as a table, JSON or Prometheus text
+    Stats(cmd::stats::Args),
+    /// Reprocess crashes, on Crash Stats or locally
+    Reprocess(cmd::reprocess::Args),
+    /// Print shell completions
+    Completions(cmd::completions::Args),
+    /// Print the man page (roff)
+    Man,
+}
+
+/// The spool directory (the collector's disk queue).
+#[derive(Debug, Clone, Args)]
+pub struct SpoolArg {
+    /// Spool directory [env: CRASHCTL_SPOOL; config: spool]
+    #[arg(long, env = "CRASHCTL_SPOOL", value_name = "DIR", hide_env = true)]
+    pub spool: Option<String>,
+}
+
+/// The crash store.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArg {
+    /// Crash store: a directory (v1 bucket layout, or a fetch-data folder) [env: CRASHCTL_STORE; config: store]
+    #[arg(long, env = "CRASHCTL_STORE", value_name = "DIR", hide_env = true)]
+    pub store: Option<String>,
+}
+
+/// The queues.
+#[derive(Debug, Clone, Args)]
+pub struct QueueArg {
+    /// Queue directory holding the priority, standard and reprocessing queues [env: CRASHCTL_QUEUE; config: queue]
+    #[arg(long, env = "CRASHCTL_QUEUE", value_name = "DIR", hide_env = true)]
+    pub queue: Option<String>,
+}
+
+/// How many at once.
+#[derive(Debug, Clone, Args)]
+pub struct JobsArg {
+    /// How many crashes to work on at once
+    #[arg(short = 'j', long = "concurrency", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub concurrency: Option<u32>,
+}
+
+impl JobsArg {
+    /// The number given, or the number of cores.
+    pub fn get(&self) -> usize {
+        self.concurrency
+            .map(|n| n as usize)
+            .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+    }
+}
+
+/// Output format of batch commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Human-readable text
+    Text,
+    /// JSON (JSON Lines for streams)
+    Json,
+}
+
+/// Parses a duration like `90s`, `5m`, `2h`, `1d`.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 30s, 5m, 2h, 1d)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

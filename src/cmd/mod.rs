@@ -1,0 +1,30 @@
+//! One module per subcommand: its clap `Args`, turned into the library's options, one library
+//! call, then rendering.
+
+pub mod collect;
+pub mod completions;
+pub mod move_;
+pub mod process;
+pub mod reprocess;
+pub mod requeue;
+pub mod stats;
+pub mod submit;
+
+use crashctl::ExitCode;
+
+use crate::cli::Command;
+use crate::ui::Context;
+
+pub fn run(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Collect(args) => collect::run(args, ctx),
+        Command::Submit(args) => submit::run(args, ctx),
+        Command::Move(args) => move_::run(args, ctx),
+        Command::Process(args) => process::run(args, ctx),
+        Command::Requeue(args) => requeue::run(args, ctx),
+        Command::Stats(args) => stats::run(args, ctx),
+        Command::Reprocess(args) => reprocess::run(args, ctx),
+        Command::Completions(args) => completions::run(args),
+        Command::Man => completions::man(),
+    }
+}

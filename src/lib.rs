@@ -1,0 +1,16 @@
+//! crashctl: a crash toolkit that runs each stage of a Socorro-style crash pipeline (submit,
+//! collect, move, process, requeue, reprocess, stats) against local directories or remote
+//! endpoints. This library holds every stage's logic; the `crashctl` binary is a thin shell
+//! over it (argument parsing, progress bars, exit codes).
+
+pub mod config;
+pub mod crash;
+pub mod exit;
+pub mod fsutil;
+pub mod input;
+pub mod progress;
+pub mod queue;
+pub mod spool;
+pub mod store;
+
+pub use exit::ExitCode;

@@ -1,0 +1,382 @@
+//! A directory-backed queue, safe with several processes at once.
+//!
+//! ```text
+//! QUEUE/<queue>/pending/<seq>                   body: "<id>" or "<id>:<ruleset>"
+//! QUEUE/<queue>/claimed/<seq>@<deadline ms>     claimed until the deadline (Unix ms)
+//! QUEUE/<queue>/failed/<seq>                    dead-lettered body
+//! QUEUE/<queue>/failed/<seq>.error              the error text
+//! QUEUE/.tmp/                                   messages being written
+//! ```
+//! `<seq>` is `<unix ns, 20 digits>-<pid>-<counter>`: sorting names gives publish order.
+//! Every state change is one `rename(2)`, which is atomic: of several consumers renaming the
+//! same pending file, exactly one succeeds, the others get `ENOENT` and try the next message.
+//! The claim deadline is part of the claimed name, so it is set by the same rename.
+
+use std::collections::{HashMap, VecDeque};
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::{Claimed, CrashQueue, FailedMessage, Message, QueueDepth, QueueError, QueueName, Result};
+use crate::fsutil;
+
+const PENDING: &str = "pending";
+const CLAIMED: &str = "claimed";
+const FAILED: &str = "failed";
+const ERROR_SUFFIX: &str = ".error";
+
+fn io_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> QueueError {
+    let path = path.display().to_string();
+    move |source| QueueError::Io { op, path, source }
+}
+
+fn now_ms() -> u128 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis()
+}
+
+/// Is `name` a sequence name this queue made (digits, dashes)? Anything else is never touched.
+fn valid_seq(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_digit() || b == b'-')
+}
+
+/// `<seq>@<deadline>` -> (seq, deadline ms)
+fn split_claimed(name: &str) -> Option<(&str, u128)> {
+    let (seq, deadline) = name.split_once('@')?;
+    if !valid_seq(seq) {
+        return None;
+    }
+    Some((seq, deadline.parse().ok()?))
+}
+
+/// The three queues in one directory.
+pub struct DirQueue {
+    root: PathBuf,
+    counter: AtomicU64,
+    /// Pending names listed but not yet tried, per queue: one listing serves many claims.
+    cache: Mutex<HashMap<QueueName, VecDeque<String>>>,
+}
+
+impl DirQueue {
+    pub fn open(root: impl Into<PathBuf>, create: bool) -> anyhow::Result<DirQueue> {
+        let root = root.into();
+        if !root.is_dir() {
+            if create {
+                fs::create_dir_all(&root)
+                    .map_err(|e| anyhow::anyhow!("queue {}: cannot create directory: {e}", root.display()))?;
+            } else {
+                anyhow::bail!("queue {}: no such directory", root.display());
+            }
+        }
+        if create {
+            for q in QueueName::ALL {
+                for state in [PENDING, CLAIMED, FAILED] {
+                    let d = root.join(q.as_str()).join(state);
+                    fs::create_dir_all(&d).map_err(|e| anyhow::anyhow!("queue {}: {e}", d.display()))?;
+                }
+            }
+        }
+        Ok(DirQueue { root, counter: AtomicU64::new(0), cache: Mutex::new(HashMap::new()) })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn dir(&self, q: QueueName, state: &str) -> PathBuf {
+        self.root.join(q.as_str()).join(state)
+    }
+
+    fn next_seq(&self) -> String {
+        let ns = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        format!("{ns:020}-{}-{n:010}", std::process::id())
+    }
+
+    fn next_pending(&self, q: QueueName) -> Result<Option<String>> {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let names = cache.entry(q).or_default();
+        if names.is_empty() {
+            let dir = self.dir(q, PENDING);
+            names
+                .extend(fsutil::sorted_names(&dir).map_err(io_err("list", &dir))?.into_iter().filter(|n| valid_seq(n)));
+        }
+        Ok(names.pop_front())
+    }
+
+    /// Moves a message to the dead-letter directory with an error text (error file first, so
+    /// a failed message always has its reason).
+    fn dead_letter(&self, q: QueueName, from: &Path, seq: &str, error: &str) -> Result<()> {
+        let failed = self.dir(q, FAILED);
+        let err_path = failed.join(format!("{seq}{ERROR_SUFFIX}"));
+        fsutil::write_atomic(&err_path, error.as_bytes(), false).map_err(io_err("write", &err_path))?;
+        let dest = failed.join(seq);
+        fs::rename(from, &dest).map_err(io_err("dead-letter", from))
+    }
+
+    fn count(dir: &Path) -> Result<Vec<String>> {
+        fsutil::sorted_names(dir).map_err(io_err("list", dir))
+    }
+}
+
+impl CrashQueue for DirQueue {
+    fn describe(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn publish(&self, queue: QueueName, messages: &[Message]) -> Result<()> {
+        let tmp = self.root.join(".tmp");
+        fs::create_dir_all(&tmp).map_err(io_err("create", &tmp))?;
+        let pending = self.dir(queue, PENDING);
+        fs::create_dir_all(&pending).map_err(io_err("create", &pending))?;
+        for m in messages {
+            let seq = self.next_seq();
+            let t = tmp.join(&seq);
+            fs::write(&t, m.body()).map_err(io_err("write", &t))?;
+            let dest = pending.join(&seq);
+            fs::rename(&t, &dest).map_err(io_err("publish", &dest))?;
+        }
+        Ok(())
+    }
+
+    fn claim(&self, queues: &[QueueName], visibility: Duration) -> Result<Option<Claimed>> {
+        for &q in queues {
+            while let Some(seq) = self.next_pending(q)? {
+                let from = self.dir(q, PENDING).join(&seq);
+                let receipt = format!("{seq}@{}", now_ms() + visibility.as_millis());
+                let to = self.dir(q, CLAIMED).join(&receipt);
+                match fs::rename(&from, &to) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue, // another consumer won
+                    Err(e) => return Err(io_err("claim", &from)(e)),
+                }
+                let body = fs::read_to_string(&to).map_err(io_err("read", &to))?;
+                match Message::parse(&body) {
+                    Ok(Some(message)) => return Ok(Some(Claimed { queue: q, message, receipt })),
+                    Ok(None) => fs::remove_file(&to).map_err(io_err("drop test message", &to))?,
+                    Err(e) => self.dead_letter(q, &to, &seq, &e.to_string())?,
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn ack(&self, claimed: &Claimed) -> Result<()> {
+        let path = self.dir(claimed.queue, CLAIMED).join(&claimed.receipt);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Err(QueueError::ClaimLost { queue: claimed.queue, body: claimed.message.body() })
+            }
+            Err(e) => Err(io_err("ack", &path)(e)),
+        }
+    }
+
+    fn fail(&self, claimed: &Claimed, error: &str) -> Result<()> {
+        let path = self.dir(claimed.queue, CLAIMED).join(&claimed.receipt);
+        if !path.exists() {
+            return Err(QueueError::ClaimLost { queue: claimed.queue, body: claimed.message.body() });
+        }
+        let (seq, _) = split_claimed(&claimed.receipt)
+            .ok_or_else(|| QueueError::Backend(format!("bad receipt {:?}", claimed.receipt)))?;
+        self.dead_letter(claimed.queue, &path, seq, error)
+    }
+
+    fn release(&self, claimed: &Claimed) -> Result<()> {
+        let path = self.dir(claimed.queue, CLAIMED).join(&claimed.receipt);
+        let (seq, _) = split_claimed(&claimed.receipt)
+            .ok_or_else(|| QueueError::Backend(format!("bad receipt {:?}", claimed.receipt)))?;
+        match fs::rename(&path, self.dir(claimed.queue, PENDING).join(seq)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Err(QueueError::ClaimLost { queue: claimed.queue, body: claimed.message.body() })
+            }
+            Err(e) => Err(io_err("release", &path)(e)),
+        }
+    }
+
+    fn depths(&self) -> Result<Vec<QueueDepth>> {
+        let now = now_ms();
+        let mut out = Vec::new();
+        for q in QueueName::ALL {
+            let pending = Self::count(&self.dir(q, PENDING))?.iter().filter(|n| valid_seq(n)).count();
+            let claimed = Self::count(&self.dir(q, CLAIMED))?;
+            let expired = claimed.iter().filter_map(|n| split_claimed(n)).filter(|(_, d)| *d < now).count();
+            let failed = Self::count(&self.dir(q, FAILED))?.iter().filter(|n| valid_seq(n)).count();
+            out.push(QueueDepth {
+                queue: q.to_string(),
+                pending: pending as u64,
+                claimed: claimed.len() as u64,
+                claimed_expired: expired as u64,
+                failed: failed as u64,
+            });
+        }
+        Ok(out)
+    }
+
+    fn requeue_stale(&self) -> Result<Vec<String>> {
+        let now = now_ms();
+        let mut bodies = Vec::new();
+        for q in QueueName::ALL {
+            let dir = self.dir(q, CLAIMED);
+            for name in Self::count(&dir)? {
+                let Some((seq, deadline)) = split_claimed(&name) else { continue };
+                if deadline >= now {
+                    continue;
+                }
+                let from = dir.join(&name);
+                let body = fs::read_to_string(&from).unwrap_or_default();
+                match fs::rename(&from, self.dir(q, PENDING).join(seq)) {
+                    Ok(()) => bodies.push(body.trim().to_string()),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {} // acked meanwhile
+                    Err(e) => return Err(io_err("requeue", &from)(e)),
+                }
+            }
+        }
+        Ok(bodies)
+    }
+
+    fn failed(&self) -> Result<Vec<FailedMessage>> {
+        let mut out = Vec::new();
+        for q in QueueName::ALL {
+            let dir = self.dir(q, FAILED);
+            for name in Self::count(&dir)? {
+                if !valid_seq(&name) {
+                    continue;
+                }
+                let path = dir.join(&name);
+                let body = fs::read_to_string(&path).map_err(io_err("read", &path))?;
+                let error = fs::read_to_string(dir.join(format!("{name}{ERROR_SUFFIX}"))).unwrap_or_default();
+                out.push(FailedMessage { queue: q, body: body.trim().to_string(), error, receipt: name });
+            }
+        }
+        Ok(out)
+    }
+
+    fn requeue_failed(&self, messages: &[FailedMessage]) -> Result<()> {
+        for m in messages {
+            if !valid_seq(&m.receipt) {
+                return Err(QueueError::Backend(format!("bad receipt {:?}", m.receipt)));
+            }
+            let dir = self.dir(m.queue, FAILED);
+            let from = dir.join(&m.receipt);
+            fs::rename(&from, self.dir(m.queue, PENDING).join(&m.receipt)).map_err(io_err("requeue", &from))?;
+            let _ = fs::remove_file(dir.join(format!("{}{ERROR_SUFFIX}", m.receipt)));
+        }
+        Ok(())
+    }
+
+    fn sync(&self) -> Result<()> {
+        fsutil::sync_filesystem(&self.root).map_err(io_err("sync", &self.root))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crash::{CrashId, Throttle};
+
+    fn ids(n: usize) -> Vec<CrashId> {
+        let d = chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
+        (0..n).map(|_| CrashId::generate(Throttle::Accept, d)).collect()
+    }
+
+    fn msgs(ids: &[CrashId]) -> Vec<Message> {
+        ids.iter().cloned().map(Message::new).collect()
+    }
+
+    #[test]
+    fn fifo_priority_order_ack_fail() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = DirQueue::open(dir.path(), true).unwrap();
+        let s = ids(3);
+        let p = ids(1);
+        q.publish(QueueName::Standard, &msgs(&s)).unwrap();
+        q.publish(QueueName::Priority, &msgs(&p)).unwrap();
+        let order = QueueName::ALL;
+        let c1 = q.claim(&order, DEFAULT_VIS).unwrap().unwrap();
+        assert_eq!((c1.queue, &c1.message.id), (QueueName::Priority, &p[0]));
+        let c2 = q.claim(&order, DEFAULT_VIS).unwrap().unwrap();
+        assert_eq!(c2.message.id, s[0]);
+        q.ack(&c1).unwrap();
+        q.fail(&c2, "no raw crash in the store").unwrap();
+        let d = q.depths().unwrap();
+        let std = d.iter().find(|d| d.queue == "standard").unwrap();
+        assert_eq!((std.pending, std.claimed, std.failed), (2, 0, 1));
+        let failed = q.failed().unwrap();
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].error, "no raw crash in the store");
+        assert_eq!(failed[0].body, s[0].as_str());
+        q.requeue_failed(&failed).unwrap();
+        assert!(q.failed().unwrap().is_empty());
+        // ack twice: the claim is gone
+        assert_eq!(q.ack(&c1).unwrap_err().name(), "claim_lost");
+    }
+
+    const DEFAULT_VIS: Duration = Duration::from_secs(300);
+
+    #[test]
+    fn test_messages_dropped_and_garbage_dead_lettered() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = DirQueue::open(dir.path(), true).unwrap();
+        let pending = dir.path().join("standard/pending");
+        fs::write(pending.join("00000000000000000001-1-0000000000"), "test").unwrap();
+        fs::write(pending.join("00000000000000000002-1-0000000000"), "garbage").unwrap();
+        assert!(q.claim(&[QueueName::Standard], DEFAULT_VIS).unwrap().is_none());
+        let failed = q.failed().unwrap();
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].body, "garbage");
+        assert!(failed[0].error.contains("garbage"));
+    }
+
+    #[test]
+    fn expired_claims_are_seen_and_requeued() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = DirQueue::open(dir.path(), true).unwrap();
+        let s = ids(2);
+        q.publish(QueueName::Standard, &msgs(&s)).unwrap();
+        let dead = q.claim(&[QueueName::Standard], Duration::ZERO).unwrap().unwrap();
+        let alive = q.claim(&[QueueName::Standard], DEFAULT_VIS).unwrap().unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+        let d = q.depths().unwrap();
+        assert_eq!((d[1].claimed, d[1].claimed_expired), (2, 1));
+        assert_eq!(q.requeue_stale().unwrap(), vec![dead.message.body()]);
+        // the dead consumer's late ack is refused; the live one's works
+        assert_eq!(q.ack(&dead).unwrap_err().name(), "claim_lost");
+        q.ack(&alive).unwrap();
+        let again = q.claim(&[QueueName::Standard], DEFAULT_VIS).unwrap().unwrap();
+        assert_eq!(again.message, dead.message);
+    }
+
+    #[test]
+    fn concurrent_consumers_each_message_exactly_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let publisher = DirQueue::open(dir.path(), true).unwrap();
+        let all = ids(400);
+        publisher.publish(QueueName::Standard, &msgs(&all)).unwrap();
+        let got: Vec<Vec<CrashId>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| {
+                    s.spawn(|| {
+                        // a separate DirQueue per consumer, as separate processes would have
+                        let q = DirQueue::open(dir.path(), false).unwrap();
+                        let mut mine = Vec::new();
+                        while let Some(c) = q.claim(&[QueueName::Standard], DEFAULT_VIS).unwrap() {
+                            q.ack(&c).unwrap();
+                            mine.push(c.message.id);
+                        }
+                        mine
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut seen: Vec<CrashId> = got.into_iter().flatten().collect();
+        assert_eq!(seen.len(), all.len(), "every message claimed exactly once");
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), all.len());
+    }
+}

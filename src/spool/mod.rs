@@ -1,0 +1,516 @@
+//! The spool: the collector's local disk queue of whole crashes, which the crash mover drains.
+//!
+//! ```text
+//! SPOOL/YYYYMMDD/HH/MM/<crash id>/raw_crash.json      one directory per crash, sharded by
+//! SPOOL/YYYYMMDD/HH/MM/<crash id>/<dump name>.dump    the UTC minute it was received
+//! SPOOL/.tmp/<crash id>.<random>/                     a crash being written (never read)
+//! SPOOL/.trash/<crash id>.<random>/                   a crash being deleted (never read)
+//! SPOOL/quarantine/<crash id>/                        crashes the mover set aside (+ reason.txt)
+//! ```
+//! A crash is written whole under `.tmp`, made durable (fsync of every file and the directory),
+//! then published by one atomic rename into its shard: a crash is never half visible. Sharding
+//! by minute keeps every directory small enough to list and delete quickly (the 750,000-files
+//! outage). Deleting renames the crash into `.trash` first, so a killed process never leaves a
+//! half-deleted crash where a reader would find it.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+use crate::crash::{Crash, CrashId, DumpData, DumpName, RawCrash};
+use crate::fsutil;
+
+/// Name of the raw crash file inside a crash directory.
+pub const RAW_CRASH_FILE: &str = "raw_crash.json";
+/// Suffix of dump files inside a crash directory.
+pub const DUMP_SUFFIX: &str = ".dump";
+/// Reason file inside a quarantined crash directory.
+pub const REASON_FILE: &str = "reason.txt";
+pub const TMP_DIR: &str = ".tmp";
+pub const TRASH_DIR: &str = ".trash";
+pub const QUARANTINE_DIR: &str = "quarantine";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpoolError {
+    #[error("{op} {path}: {source}")]
+    Io { op: &'static str, path: PathBuf, source: io::Error },
+    #[error("{path}: {reason}")]
+    Stray { path: PathBuf, reason: String },
+    #[error("crash {id} in {path}: {reason}")]
+    Corrupt { id: CrashId, path: PathBuf, reason: String },
+}
+
+impl SpoolError {
+    pub fn name(&self) -> &'static str {
+        match self {
+            SpoolError::Io { .. } => "io_error",
+            SpoolError::Stray { .. } => "stray_entry",
+            SpoolError::Corrupt { .. } => "corrupt_crash",
+        }
+    }
+}
+
+pub type Result<T, E = SpoolError> = std::result::Result<T, E>;
+
+fn io_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> SpoolError {
+    let path = path.to_path_buf();
+    move |source| SpoolError::Io { op, path, source }
+}
+
+/// One crash waiting in the spool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpoolEntry {
+    pub id: CrashId,
+    /// The crash directory.
+    pub path: PathBuf,
+    /// `YYYYMMDD/HH/MM`, the minute it was received (UTC).
+    pub shard: String,
+}
+
+impl SpoolEntry {
+    /// The minute the crash was received, from its shard.
+    pub fn received(&self) -> Option<DateTime<Utc>> {
+        shard_time(&self.shard)
+    }
+}
+
+/// The time of a `YYYYMMDD/HH/MM` shard.
+pub fn shard_time(shard: &str) -> Option<DateTime<Utc>> {
+    NaiveDateTime::parse_from_str(shard, "%Y%m%d/%H/%M").ok().map(|t| t.and_utc())
+}
+
+/// The shard a crash received at `t` goes to.
+pub fn shard_of(t: DateTime<Utc>) -> String {
+    t.format("%Y%m%d/%H/%M").to_string()
+}
+
+/// A crash set aside by the mover.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuarantineEntry {
+    pub id: CrashId,
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+/// A spool directory.
+#[derive(Debug, Clone)]
+pub struct Spool {
+    root: PathBuf,
+    fsync: bool,
+}
+
+impl Spool {
+    /// Opens a spool; `create` makes a missing directory (the collector), otherwise a missing
+    /// directory is an error (the mover, stats).
+    pub fn open(root: impl Into<PathBuf>, create: bool) -> anyhow::Result<Spool> {
+        let root = root.into();
+        if create {
+            fs::create_dir_all(&root)
+                .map_err(|e| anyhow::anyhow!("spool {}: cannot create directory: {e}", root.display()))?;
+        } else if !root.is_dir() {
+            anyhow::bail!("spool {}: no such directory", root.display());
+        }
+        Ok(Spool { root, fsync: true })
+    }
+
+    /// Turns fsync off (tests and benchmarks that build large spools; never the collector).
+    pub fn without_fsync(mut self) -> Spool {
+        self.fsync = false;
+        self
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Saves a whole crash, received at `received`, and publishes it atomically. When this
+    /// returns Ok, the crash is durable (fsynced) and visible; on error nothing is visible.
+    pub fn save(&self, crash: &Crash, received: DateTime<Utc>) -> Result<SpoolEntry> {
+        let tmp_root = self.root.join(TMP_DIR);
+        fs::create_dir_all(&tmp_root).map_err(io_err("create", &tmp_root))?;
+        let tmp = tmp_root.join(format!("{}.{:016x}", crash.id, rand::random::<u64>()));
+        let result = self.write_and_publish(crash, received, &tmp);
+        if result.is_err() {
+            let _ = fs::remove_dir_all(&tmp);
+        }
+        result
+    }
+
+    fn write_and_publish(&self, crash: &Crash, received: DateTime<Utc>, tmp: &Path) -> Result<SpoolEntry> {
+        fs::create_dir(tmp).map_err(io_err("create", tmp))?;
+        for dump in &crash.dumps {
+            let path = tmp.join(format!("{}{DUMP_SUFFIX}", dump.name));
+            match &dump.data {
+                DumpData::Bytes(b) => write_file(&path, b, self.fsync)?,
+                DumpData::File(src) => {
+                    fs::copy(src, &path).map_err(io_err("copy", src))?;
+                    if self.fsync {
+                        sync_file(&path)?;
+                    }
+                }
+            }
+        }
+        let raw = serde_json::to_vec(&crash.raw).expect("JSON values always serialize");
+        write_file(&tmp.join(RAW_CRASH_FILE), &raw, self.fsync)?;
+        if self.fsync {
+            fsutil::fsync_dir(tmp).map_err(io_err("fsync", tmp))?;
+        }
+        let shard = shard_of(received);
+        let shard_dir = self.root.join(&shard);
+        self.create_durable_dirs(&shard_dir)?;
+        let dest = shard_dir.join(crash.id.as_str());
+        fs::rename(tmp, &dest).map_err(io_err("publish", &dest))?;
+        if self.fsync {
+            fsutil::fsync_dir(&shard_dir).map_err(io_err("fsync", &shard_dir))?;
+        }
+        Ok(SpoolEntry { id: crash.id.clone(), path: dest, shard })
+    }
+
+    /// Creates `dir` and missing parents; each new directory's parent is fsynced so the new
+    /// entry survives a power loss.
+    fn create_durable_dirs(&self, dir: &Path) -> Result<()> {
+        if dir.is_dir() {
+            return Ok(());
+        }
+        if let Some(parent) = dir.parent() {
+            self.create_durable_dirs(parent)?;
+            match fs::create_dir(dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
+                Err(e) => return Err(io_err("create", dir)(e)),
+            }
+            if self.fsync {
+                fsutil::fsync_dir(parent).map_err(io_err("fsync", parent))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every crash in the main area, oldest shard first. Lazy: holds one directory listing
+    /// per level, never the whole tree. Stray files and invalid names come as errors; the
+    /// iteration goes on after them.
+    pub fn iter(&self) -> SpoolIter {
+        SpoolIter::new(&self.root)
+    }
+
+    /// Reads a spooled crash; dumps stay in their files ([`DumpData::File`]).
+    pub fn load(&self, entry: &SpoolEntry) -> Result<Crash> {
+        load_crash_dir(&entry.id, &entry.path)
+    }
+
+    /// Removes a crash from the spool (rename into `.trash`, then delete).
+    pub fn remove(&self, entry: &SpoolEntry) -> Result<()> {
+        let trash = self.root.join(TRASH_DIR);
+        fs::create_dir_all(&trash).map_err(io_err("create", &trash))?;
+        let dest = trash.join(format!("{}.{:016x}", entry.id, rand::random::<u64>()));
+        fs::rename(&entry.path, &dest).map_err(io_err("remove", &entry.path))?;
+        fs::remove_dir_all(&dest).map_err(io_err("delete", &dest))?;
+        remove_empty_shard_dirs(&self.root, entry.path.parent());
+        Ok(())
+    }
+
+    /// Sets a crash aside with a reason; `stats` shows it, `requeue --quarantined` brings it back.
+    pub fn quarantine(&self, entry: &SpoolEntry, reason: &str) -> Result<PathBuf> {
+        let qdir = self.root.join(QUARANTINE_DIR);
+        fs::create_dir_all(&qdir).map_err(io_err("create", &qdir))?;
+        let dest = qdir.join(entry.id.as_str());
+        fsutil::write_atomic(&entry.path.join(REASON_FILE), reason.as_bytes(), false)
+            .map_err(io_err("write", &entry.path))?;
+        fs::rename(&entry.path, &dest).map_err(io_err("quarantine", &entry.path))?;
+        remove_empty_shard_dirs(&self.root, entry.path.parent());
+        Ok(dest)
+    }
+
+    /// The quarantined crashes (invalid names are skipped and returned separately).
+    pub fn quarantined(&self) -> Result<(Vec<QuarantineEntry>, Vec<PathBuf>)> {
+        let qdir = self.root.join(QUARANTINE_DIR);
+        let mut entries = Vec::new();
+        let mut invalid = Vec::new();
+        for name in fsutil::sorted_names(&qdir).map_err(io_err("list", &qdir))? {
+            let path = qdir.join(&name);
+            match CrashId::parse_lax(&name) {
+                Ok(id) => {
+                    let reason = fs::read_to_string(path.join(REASON_FILE)).unwrap_or_default();
+                    entries.push(QuarantineEntry { id, path, reason: reason.trim().to_string() });
+                }
+                Err(_) => invalid.push(path),
+            }
+        }
+        Ok((entries, invalid))
+    }
+
+    /// Puts a quarantined crash back into the main area (in the shard of `now`).
+    pub fn restore(&self, q: &QuarantineEntry, now: DateTime<Utc>) -> Result<SpoolEntry> {
+        let shard = shard_of(now);
+        let shard_dir = self.root.join(&shard);
+        self.create_durable_dirs(&shard_dir)?;
+        let _ = fs::remove_file(q.path.join(REASON_FILE));
+        let dest = shard_dir.join(q.id.as_str());
+        fs::rename(&q.path, &dest).map_err(io_err("restore", &q.path))?;
+        Ok(SpoolEntry { id: q.id.clone(), path: dest, shard })
+    }
+
+    /// Deletes what killed processes left behind: everything in `.trash`, and crashes in
+    /// `.tmp` older than `tmp_age` (a collector may still be writing younger ones).
+    pub fn cleanup(&self, tmp_age: std::time::Duration) -> Result<usize> {
+        let mut n = 0;
+        let trash = self.root.join(TRASH_DIR);
+        for name in fsutil::sorted_names(&trash).map_err(io_err("list", &trash))? {
+            let p = trash.join(name);
+            fs::remove_dir_all(&p).map_err(io_err("delete", &p))?;
+            n += 1;
+        }
+        let tmp = self.root.join(TMP_DIR);
+        for name in fsutil::sorted_names(&tmp).map_err(io_err("list", &tmp))? {
+            let p = tmp.join(name);
+            let old = fs::metadata(&p)
+                .and_then(|m| m.modified())
+                .map(|t| t.elapsed().unwrap_or_default() > tmp_age)
+                .unwrap_or(false);
+            if old {
+                fs::remove_dir_all(&p).map_err(io_err("delete", &p))?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+}
+
+fn write_file(path: &Path, bytes: &[u8], fsync: bool) -> Result<()> {
+    use std::io::Write;
+    let mut f = fs::File::create(path).map_err(io_err("create", path))?;
+    f.write_all(bytes).map_err(io_err("write", path))?;
+    if fsync {
+        f.sync_all().map_err(io_err("fsync", path))?;
+    }
+    Ok(())
+}
+
+fn sync_file(path: &Path) -> Result<()> {
+    fs::File::open(path).and_then(|f| f.sync_all()).map_err(io_err("fsync", path))
+}
+
+/// Reads a crash directory (spool or quarantine): `raw_crash.json` and `<name>.dump` files.
+pub fn load_crash_dir(id: &CrashId, dir: &Path) -> Result<Crash> {
+    let corrupt = |reason: String| SpoolError::Corrupt { id: id.clone(), path: dir.to_path_buf(), reason };
+    let raw_path = dir.join(RAW_CRASH_FILE);
+    let raw_bytes = fs::read(&raw_path).map_err(|e| corrupt(format!("cannot read {RAW_CRASH_FILE}: {e}")))?;
+    let raw: RawCrash = serde_json::from_slice(&raw_bytes)
+        .map_err(|e| corrupt(format!("{RAW_CRASH_FILE} is not a JSON object: {e}")))?;
+    let mut crash = Crash::new(id.clone(), raw);
+    let names = fsutil::sorted_names(dir).map_err(io_err("list", dir))?;
+    for name in names {
+        if let Some(stem) = name.strip_suffix(DUMP_SUFFIX) {
+            let dump = DumpName::parse(stem).map_err(|e| corrupt(e.to_string()))?;
+            crash.add_dump(dump, DumpData::File(dir.join(&name)));
+        }
+    }
+    Ok(crash)
+}
+
+/// Removes the minute, hour and day directories above a removed crash when they are empty.
+/// (Never the spool root; a directory that is not empty, or was just reused, stays.)
+fn remove_empty_shard_dirs(root: &Path, mut dir: Option<&Path>) {
+    for _ in 0..3 {
+        match dir {
+            Some(d) if d != root && d.starts_with(root) => {
+                if fs::remove_dir(d).is_err() {
+                    return;
+                }
+                dir = d.parent();
+            }
+            _ => return,
+        }
+    }
+}
+
+/// Oldest-first iteration over `YYYYMMDD/HH/MM/<id>` without reading the tree into memory.
+pub struct SpoolIter {
+    root: PathBuf,
+    /// One frame per level: the directory, its sorted entries, and the next index.
+    stack: Vec<(PathBuf, Vec<String>, usize)>,
+    started: bool,
+}
+
+impl SpoolIter {
+    fn new(root: &Path) -> SpoolIter {
+        SpoolIter { root: root.to_path_buf(), stack: Vec::new(), started: false }
+    }
+
+    fn is_level_name(depth: usize, name: &str) -> bool {
+        let digits = |n: usize| name.len() == n && name.bytes().all(|b| b.is_ascii_digit());
+        match depth {
+            0 => digits(8),
+            1 | 2 => digits(2),
+            _ => false,
+        }
+    }
+}
+
+impl Iterator for SpoolIter {
+    type Item = Result<SpoolEntry>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if !self.started {
+            self.started = true;
+            match fsutil::sorted_names(&self.root) {
+                Ok(names) => self.stack.push((self.root.clone(), names, 0)),
+                Err(e) => return Some(Err(io_err("list", &self.root)(e))),
+            }
+        }
+        loop {
+            let depth = self.stack.len() - 1;
+            let (dir, names, idx) = self.stack.last_mut()?;
+            if *idx >= names.len() {
+                self.stack.pop();
+                if self.stack.is_empty() {
+                    return None;
+                }
+                continue;
+            }
+            let name = names[*idx].clone();
+            *idx += 1;
+            let path = dir.join(&name);
+            if depth == 0 && (name == TMP_DIR || name == TRASH_DIR || name == QUARANTINE_DIR) {
+                continue;
+            }
+            if depth < 3 {
+                if !Self::is_level_name(depth, &name) {
+                    return Some(Err(SpoolError::Stray { path, reason: "not part of the spool layout".into() }));
+                }
+                match fsutil::sorted_names(&path) {
+                    Ok(children) if path.is_dir() => self.stack.push((path, children, 0)),
+                    Ok(_) => {
+                        return Some(Err(SpoolError::Stray { path, reason: "a file where a directory belongs".into() }))
+                    }
+                    Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => {
+                        return Some(Err(SpoolError::Stray { path, reason: "a file where a directory belongs".into() }))
+                    }
+                    Err(e) => return Some(Err(io_err("list", &path)(e))),
+                }
+                continue;
+            }
+            let shard = path
+                .strip_prefix(&self.root)
+                .ok()
+                .and_then(|p| p.parent())
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            return Some(match CrashId::parse_lax(&name) {
+                Ok(id) => Ok(SpoolEntry { id, path, shard }),
+                Err(_) => Err(SpoolError::Stray { path, reason: "not a crash ID".into() }),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn crash(id: &CrashId) -> Crash {
+        let mut raw = RawCrash::new();
+        raw.insert("ProductName".into(), "Firefox".into());
+        let mut c = Crash::new(id.clone(), raw);
+        c.add_dump(DumpName::main(), DumpData::Bytes(b"MDMP".to_vec()));
+        c
+    }
+
+    fn at(h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 26, h, m, 7).unwrap()
+    }
+
+    fn new_id() -> CrashId {
+        CrashId::generate(crate::crash::Throttle::Accept, at(0, 0).date_naive())
+    }
+
+    #[test]
+    fn save_publishes_whole_crash_in_its_shard() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path(), true).unwrap();
+        let id = new_id();
+        let e = spool.save(&crash(&id), at(13, 5)).unwrap();
+        assert_eq!(e.path, dir.path().join("20261126/13/05").join(id.as_str()));
+        assert!(e.path.join("raw_crash.json").is_file());
+        assert_eq!(fs::read(e.path.join("upload_file_minidump.dump")).unwrap(), b"MDMP");
+        assert!(fsutil::sorted_names(&dir.path().join(TMP_DIR)).unwrap().is_empty());
+        let back = spool.load(&e).unwrap();
+        assert_eq!(back.raw["ProductName"], "Firefox");
+        assert_eq!(back.dump_names(), vec![DumpName::main()]);
+        assert_eq!(e.received(), Some(Utc.with_ymd_and_hms(2026, 11, 26, 13, 5, 0).unwrap()));
+    }
+
+    #[test]
+    fn iterates_oldest_first_and_reports_strays() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path(), true).unwrap().without_fsync();
+        let late = new_id();
+        let early = new_id();
+        let middle = new_id();
+        spool.save(&crash(&late), at(23, 59)).unwrap();
+        spool.save(&crash(&early), at(0, 1)).unwrap();
+        spool.save(&crash(&middle), at(9, 30)).unwrap();
+        fs::write(dir.path().join("stray.txt"), "x").unwrap();
+        fs::create_dir_all(dir.path().join("20261126/09/30/not-a-crash")).unwrap();
+        let mut ids = Vec::new();
+        let mut strays = Vec::new();
+        for item in spool.iter() {
+            match item {
+                Ok(e) => ids.push(e.id),
+                Err(SpoolError::Stray { path, .. }) => strays.push(path),
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(ids, vec![early, middle, late]);
+        assert_eq!(strays.len(), 2, "{strays:?}");
+    }
+
+    #[test]
+    fn remove_quarantine_restore() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path(), true).unwrap().without_fsync();
+        let a = new_id();
+        let b = new_id();
+        let ea = spool.save(&crash(&a), at(1, 1)).unwrap();
+        let eb = spool.save(&crash(&b), at(1, 2)).unwrap();
+        spool.remove(&ea).unwrap();
+        assert!(!ea.path.exists());
+        assert!(!dir.path().join("20261126/01/01").exists(), "empty shard dirs are removed");
+        spool.quarantine(&eb, "raw crash is not JSON").unwrap();
+        assert_eq!(spool.iter().count(), 0);
+        let (q, invalid) = spool.quarantined().unwrap();
+        assert!(invalid.is_empty());
+        assert_eq!(q.len(), 1);
+        assert_eq!(q[0].id, b);
+        assert_eq!(q[0].reason, "raw crash is not JSON");
+        let back = spool.restore(&q[0], at(5, 0)).unwrap();
+        assert_eq!(spool.iter().map(|e| e.unwrap()).collect::<Vec<_>>(), vec![back]);
+        assert!(spool.quarantined().unwrap().0.is_empty());
+    }
+
+    #[test]
+    fn cleanup_removes_leftovers() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path(), true).unwrap();
+        fs::create_dir_all(dir.path().join(".trash/x.1")).unwrap();
+        fs::create_dir_all(dir.path().join(".tmp/y.2")).unwrap();
+        assert_eq!(spool.cleanup(std::time::Duration::from_secs(3600)).unwrap(), 1);
+        assert!(dir.path().join(".tmp/y.2").exists(), "young temp dirs may still be written");
+        assert_eq!(spool.cleanup(std::time::Duration::ZERO).unwrap(), 1);
+    }
+
+    #[test]
+    fn corrupt_raw_crash_names_the_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path(), true).unwrap().without_fsync();
+        let id = new_id();
+        let e = spool.save(&crash(&id), at(1, 1)).unwrap();
+        fs::write(e.path.join(RAW_CRASH_FILE), "[1,2]").unwrap();
+        let err = spool.load(&e).unwrap_err();
+        assert_eq!(err.name(), "corrupt_crash");
+        assert!(err.to_string().contains(id.as_str()));
+    }
+}

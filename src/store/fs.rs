@@ -1,0 +1,336 @@
+//! The local directory store: Socorro's bucket layout under a root directory (`v1/...`), so a
+//! local store can be uploaded to a bucket as is; crashstats-tools' `fetch-data` folders (no
+//! `v1/` prefix, main dump under its own name, pretty JSON) are detected and used in place.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+
+use super::{parse_date_key, CrashStore, Listing, Result, StoreError};
+use crate::crash::{Crash, CrashId, DumpName, ProcessedCrash, RawCrash};
+use crate::fsutil;
+
+/// Which tree a local store uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Layout {
+    /// Socorro's bucket layout: `v1/raw_crash/YYYYMMDD/<id>`, `v1/dump/<id>`, ...
+    V1,
+    /// crashstats-tools `fetch-data OUTDIR`: `raw_crash/YYYYMMDD/<id>`, `upload_file_minidump/<id>`, ...
+    FetchData,
+}
+
+/// A crash store in a local directory.
+#[derive(Debug, Clone)]
+pub struct FsStore {
+    root: PathBuf,
+    /// `root/v1` or `root`.
+    base: PathBuf,
+    layout: Layout,
+}
+
+fn io_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StoreError {
+    let path = path.display().to_string();
+    move |source| StoreError::Io { op, path, source }
+}
+
+impl FsStore {
+    /// Opens the store at `root`, detecting the layout: `root/v1` means the v1 layout; a
+    /// `root/raw_crash` without `v1` means a fetch-data folder; an empty or new root gets v1.
+    pub fn open(root: impl Into<PathBuf>, create: bool) -> anyhow::Result<FsStore> {
+        let root = root.into();
+        if !root.is_dir() {
+            if create {
+                fs::create_dir_all(&root)
+                    .map_err(|e| anyhow::anyhow!("store {}: cannot create directory: {e}", root.display()))?;
+            } else if root.exists() {
+                anyhow::bail!("store {}: not a directory", root.display());
+            } else {
+                anyhow::bail!("store {}: no such directory", root.display());
+            }
+        }
+        let layout =
+            if root.join("v1").is_dir() || !root.join("raw_crash").is_dir() { Layout::V1 } else { Layout::FetchData };
+        Ok(FsStore::with_layout(root, layout))
+    }
+
+    pub fn with_layout(root: PathBuf, layout: Layout) -> FsStore {
+        let base = match layout {
+            Layout::V1 => root.join("v1"),
+            Layout::FetchData => root.clone(),
+        };
+        FsStore { root, base, layout }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    fn raw_path(&self, id: &CrashId) -> PathBuf {
+        self.base.join("raw_crash").join(id.date_key()).join(id.as_str())
+    }
+
+    fn dump_names_path(&self, id: &CrashId) -> PathBuf {
+        self.base.join("dump_names").join(id.as_str())
+    }
+
+    /// The main dump is stored as `dump` in the v1 layout, under its own name in fetch-data.
+    fn dump_path(&self, id: &CrashId, name: &DumpName) -> PathBuf {
+        let dir = if name.is_main() && self.layout == Layout::V1 { "dump" } else { name.as_str() };
+        self.base.join(dir).join(id.as_str())
+    }
+
+    fn processed_path(&self, id: &CrashId) -> PathBuf {
+        self.base.join("processed_crash").join(id.as_str())
+    }
+
+    fn to_json(&self, value: &impl serde::Serialize) -> Vec<u8> {
+        let r = match self.layout {
+            Layout::V1 => serde_json::to_vec(value),
+            Layout::FetchData => serde_json::to_vec_pretty(value),
+        };
+        r.expect("JSON values always serialize")
+    }
+
+    fn read(&self, id: &CrashId, object: &str, path: &Path) -> Result<Vec<u8>> {
+        match fsutil::read_optional(path).map_err(io_err("read", path))? {
+            Some(b) => Ok(b),
+            None => Err(StoreError::NotFound { id: id.clone(), object: object.to_string(), store: self.describe() }),
+        }
+    }
+
+    fn write(&self, path: &Path, bytes: &[u8]) -> Result<()> {
+        fsutil::write_atomic(path, bytes, false).map_err(io_err("write", path))
+    }
+
+    fn parse_object<T: serde::de::DeserializeOwned>(id: &CrashId, object: &str, bytes: &[u8]) -> Result<T> {
+        serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+            id: id.clone(),
+            object: object.to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    fn list_ids(dir: &Path) -> Result<Listing> {
+        let mut listing = Listing::default();
+        for name in fsutil::sorted_names(dir).map_err(io_err("list", dir))? {
+            if fsutil::is_temp_name(&name) {
+                continue;
+            }
+            match CrashId::parse_lax(&name) {
+                Ok(id) => listing.ids.push(id),
+                Err(_) => listing.invalid.push(name),
+            }
+        }
+        Ok(listing)
+    }
+
+    fn remove(path: &Path) -> Result<()> {
+        match fs::remove_file(path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_err("delete", path)(e)),
+        }
+    }
+}
+
+impl CrashStore for FsStore {
+    fn describe(&self) -> String {
+        let layout = match self.layout {
+            Layout::V1 => "v1 layout",
+            Layout::FetchData => "fetch-data layout",
+        };
+        format!("{} ({layout})", self.root.display())
+    }
+
+    fn put_crash(&self, crash: &Crash) -> Result<()> {
+        let id = &crash.id;
+        for dump in &crash.dumps {
+            let path = self.dump_path(id, &dump.name);
+            match &dump.data {
+                crate::crash::DumpData::Bytes(b) => self.write(&path, b)?,
+                crate::crash::DumpData::File(src) => {
+                    fsutil::copy_atomic(src, &path, false).map_err(io_err("copy", src))?;
+                }
+            }
+        }
+        let mut names = crash.dump_names();
+        names.sort();
+        self.write(&self.dump_names_path(id), &self.to_json(&names))?;
+        self.write(&self.raw_path(id), &self.to_json(&crash.raw))
+    }
+
+    fn get_raw_crash(&self, id: &CrashId) -> Result<RawCrash> {
+        let bytes = self.read(id, "raw crash", &self.raw_path(id))?;
+        Self::parse_object(id, "raw crash", &bytes)
+    }
+
+    fn get_dump_names(&self, id: &CrashId) -> Result<Vec<DumpName>> {
+        match self.read(id, "dump names", &self.dump_names_path(id)) {
+            Ok(bytes) => Self::parse_object(id, "dump names", &bytes),
+            Err(e) if e.is_not_found() => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn get_dump(&self, id: &CrashId, name: &DumpName) -> Result<Vec<u8>> {
+        self.read(id, &format!("dump {name}"), &self.dump_path(id, name))
+    }
+
+    fn put_processed(&self, id: &CrashId, processed: &ProcessedCrash) -> Result<()> {
+        self.write(&self.processed_path(id), &self.to_json(processed))
+    }
+
+    fn get_processed(&self, id: &CrashId) -> Result<Option<ProcessedCrash>> {
+        match self.read(id, "processed crash", &self.processed_path(id)) {
+            Ok(bytes) => Self::parse_object(id, "processed crash", &bytes).map(Some),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn has_raw(&self, id: &CrashId) -> Result<bool> {
+        Ok(self.raw_path(id).is_file())
+    }
+
+    fn has_processed(&self, id: &CrashId) -> Result<bool> {
+        Ok(self.processed_path(id).is_file())
+    }
+
+    fn list_dates(&self) -> Result<Vec<NaiveDate>> {
+        let dir = self.base.join("raw_crash");
+        let names = fsutil::sorted_names(&dir).map_err(io_err("list", &dir))?;
+        Ok(names.iter().filter_map(|n| parse_date_key(n)).collect())
+    }
+
+    fn list_raw(&self, date: NaiveDate) -> Result<Listing> {
+        Self::list_ids(&self.base.join("raw_crash").join(date.format("%Y%m%d").to_string()))
+    }
+
+    fn list_processed(&self) -> Result<Listing> {
+        Self::list_ids(&self.base.join("processed_crash"))
+    }
+
+    fn delete_crash(&self, id: &CrashId) -> Result<()> {
+        let names = self.get_dump_names(id).unwrap_or_default();
+        Self::remove(&self.raw_path(id))?;
+        for name in names {
+            Self::remove(&self.dump_path(id, &name))?;
+        }
+        Self::remove(&self.dump_names_path(id))?;
+        Self::remove(&self.processed_path(id))
+    }
+
+    fn sync(&self) -> Result<()> {
+        fsutil::sync_filesystem(&self.root).map_err(io_err("sync", &self.root))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crash::DumpData;
+
+    fn id() -> CrashId {
+        CrashId::parse_lax("de1bb258-cbbf-4589-a673-34f800160918").unwrap()
+    }
+
+    fn crash() -> Crash {
+        let mut raw = RawCrash::new();
+        raw.insert("ProductName".into(), "Firefox".into());
+        raw.insert("BuildID".into(), "20160918000000".into());
+        let mut c = Crash::new(id(), raw);
+        c.add_dump(DumpName::main(), DumpData::Bytes(b"MDMP main".to_vec()));
+        c.add_dump(DumpName::parse("upload_file_minidump_browser").unwrap(), DumpData::Bytes(b"MDMP b".to_vec()));
+        c
+    }
+
+    #[test]
+    fn v1_layout_keys_match_socorro() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::open(dir.path(), false).unwrap();
+        assert_eq!(store.layout(), Layout::V1);
+        store.put_crash(&crash()).unwrap();
+        let r = dir.path();
+        let raw = fs::read_to_string(r.join("v1/raw_crash/20160918/de1bb258-cbbf-4589-a673-34f800160918")).unwrap();
+        // sorted keys, compact
+        assert_eq!(raw, r#"{"BuildID":"20160918000000","ProductName":"Firefox"}"#);
+        assert_eq!(fs::read(r.join("v1/dump/de1bb258-cbbf-4589-a673-34f800160918")).unwrap(), b"MDMP main");
+        assert_eq!(
+            fs::read(r.join("v1/upload_file_minidump_browser/de1bb258-cbbf-4589-a673-34f800160918")).unwrap(),
+            b"MDMP b"
+        );
+        assert_eq!(
+            fs::read_to_string(r.join("v1/dump_names/de1bb258-cbbf-4589-a673-34f800160918")).unwrap(),
+            r#"["upload_file_minidump","upload_file_minidump_browser"]"#
+        );
+        // reopening detects v1; the crash reads back whole
+        let again = FsStore::open(dir.path(), false).unwrap();
+        assert_eq!(again.get_crash(&id()).unwrap(), crash());
+        assert!(again.has_raw(&id()).unwrap());
+        assert!(!again.has_processed(&id()).unwrap());
+        assert_eq!(again.list_dates().unwrap(), vec![id().date()]);
+        assert_eq!(again.list_raw(id().date()).unwrap().ids, vec![id()]);
+    }
+
+    #[test]
+    fn reads_a_fetch_data_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        let i = id();
+        fs::create_dir_all(r.join("raw_crash/20160918")).unwrap();
+        fs::create_dir_all(r.join("upload_file_minidump")).unwrap();
+        fs::create_dir_all(r.join("dump_names")).unwrap();
+        fs::write(r.join("raw_crash/20160918").join(i.as_str()), "{\n  \"ProductName\": \"Firefox\"\n}").unwrap();
+        fs::write(r.join("upload_file_minidump").join(i.as_str()), b"MDMP").unwrap();
+        fs::write(r.join("dump_names").join(i.as_str()), r#"["upload_file_minidump"]"#).unwrap();
+        fs::write(r.join("raw_crash/20160918/not-an-id"), "{}").unwrap();
+        let store = FsStore::open(r, false).unwrap();
+        assert_eq!(store.layout(), Layout::FetchData);
+        let c = store.get_crash(&i).unwrap();
+        assert_eq!(c.raw["ProductName"], "Firefox");
+        assert_eq!(c.dump("upload_file_minidump").unwrap().data, DumpData::Bytes(b"MDMP".to_vec()));
+        let listing = store.list_raw(i.date()).unwrap();
+        assert_eq!(listing.ids, vec![i.clone()]);
+        assert_eq!(listing.invalid, vec!["not-an-id".to_string()]);
+        // processed crashes are written in the folder's own layout
+        let mut p = ProcessedCrash::new();
+        p.insert("signature".into(), "foo".into());
+        store.put_processed(&i, &p).unwrap();
+        assert!(r.join("processed_crash").join(i.as_str()).is_file());
+        assert_eq!(store.get_processed(&i).unwrap().unwrap()["signature"], "foo");
+    }
+
+    #[test]
+    fn missing_and_corrupt_objects_name_the_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::open(dir.path(), false).unwrap();
+        let e = store.get_raw_crash(&id()).unwrap_err();
+        assert_eq!(e.name(), "not_found");
+        assert!(e.to_string().contains("de1bb258-cbbf-4589-a673-34f800160918"), "{e}");
+        fs::create_dir_all(dir.path().join("v1/raw_crash/20160918")).unwrap();
+        fs::write(dir.path().join("v1/raw_crash/20160918").join(id().as_str()), "{not json").unwrap();
+        let e = store.get_raw_crash(&id()).unwrap_err();
+        assert_eq!(e.name(), "corrupt");
+        assert!(store.get_processed(&id()).unwrap().is_none());
+    }
+
+    #[test]
+    fn delete_removes_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::open(dir.path(), false).unwrap();
+        store.put_crash(&crash()).unwrap();
+        store.put_processed(&id(), &ProcessedCrash::new()).unwrap();
+        store.delete_crash(&id()).unwrap();
+        assert!(!store.has_raw(&id()).unwrap());
+        assert!(!store.has_processed(&id()).unwrap());
+        assert!(store.get_dump(&id(), &DumpName::main()).unwrap_err().is_not_found());
+        store.delete_crash(&id()).unwrap();
+    }
+}

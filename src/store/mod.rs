@@ -1,0 +1,123 @@
+//! Crash storage: where crashes live for good. One small trait, [`CrashStore`], with a local
+//! directory backend ([`FsStore`], Socorro's `v1/` bucket layout, and reading crashstats-tools'
+//! `fetch-data` layout). Stages see only the trait.
+
+mod fs;
+
+pub use fs::{FsStore, Layout};
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+
+use crate::crash::{Crash, CrashId, DumpData, DumpName, ProcessedCrash, RawCrash};
+
+/// Why a storage operation failed. `name()` gives a stable machine name.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("crash {id}: no {object} in {store}")]
+    NotFound { id: CrashId, object: String, store: String },
+    #[error("crash {id}: {object} is corrupt: {reason}")]
+    Corrupt { id: CrashId, object: String, reason: String },
+    #[error("{op} {path}: {source}")]
+    Io { op: &'static str, path: String, source: std::io::Error },
+    #[error("{0}")]
+    Backend(String),
+}
+
+impl StoreError {
+    pub fn name(&self) -> &'static str {
+        match self {
+            StoreError::NotFound { .. } => "not_found",
+            StoreError::Corrupt { .. } => "corrupt",
+            StoreError::Io { .. } => "io_error",
+            StoreError::Backend(_) => "backend_error",
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, StoreError::NotFound { .. })
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Crash IDs found under a listing, and the names there that are not crash IDs.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Listing {
+    pub ids: Vec<CrashId>,
+    /// Entries that are not valid crash IDs (reported, never used as IDs).
+    pub invalid: Vec<String>,
+}
+
+/// Permanent crash storage (Socorro's crash storage: raw crashes, dumps, processed crashes).
+pub trait CrashStore: Send + Sync {
+    /// Where this store is, for messages (`/data/store (v1 layout)`, `s3://bucket/prefix`).
+    fn describe(&self) -> String;
+
+    /// Saves a crash: dumps, dump names, then the raw crash last, each object atomically, so a
+    /// present raw crash means a complete crash. Overwrites an existing crash of the same ID.
+    fn put_crash(&self, crash: &Crash) -> Result<()>;
+
+    fn get_raw_crash(&self, id: &CrashId) -> Result<RawCrash>;
+
+    /// The dump names recorded for a crash (empty when none were recorded).
+    fn get_dump_names(&self, id: &CrashId) -> Result<Vec<DumpName>>;
+
+    fn get_dump(&self, id: &CrashId, name: &DumpName) -> Result<Vec<u8>>;
+
+    /// The whole crash: raw crash and every dump named in its dump names.
+    fn get_crash(&self, id: &CrashId) -> Result<Crash> {
+        let raw = self.get_raw_crash(id)?;
+        let mut crash = Crash::new(id.clone(), raw);
+        for name in self.get_dump_names(id)? {
+            let bytes = self.get_dump(id, &name)?;
+            crash.add_dump(name, DumpData::Bytes(bytes));
+        }
+        Ok(crash)
+    }
+
+    fn put_processed(&self, id: &CrashId, processed: &ProcessedCrash) -> Result<()>;
+
+    /// The processed crash, or `None` when the crash was never processed.
+    fn get_processed(&self, id: &CrashId) -> Result<Option<ProcessedCrash>>;
+
+    /// Is the raw crash there (and so the whole crash)?
+    fn has_raw(&self, id: &CrashId) -> Result<bool>;
+
+    fn has_processed(&self, id: &CrashId) -> Result<bool>;
+
+    /// Days that have raw crashes, oldest first.
+    fn list_dates(&self) -> Result<Vec<NaiveDate>>;
+
+    /// Raw crashes of one day.
+    fn list_raw(&self, date: NaiveDate) -> Result<Listing>;
+
+    /// Every processed crash.
+    fn list_processed(&self) -> Result<Listing>;
+
+    /// Deletes a crash: the raw crash first (so it stops being complete), then its dumps, dump
+    /// names and processed crash. Deleting a missing crash is not an error.
+    fn delete_crash(&self, id: &CrashId) -> Result<()>;
+
+    /// Makes every write so far durable (one call for a batch; a no-op where each write already is).
+    fn sync(&self) -> Result<()>;
+}
+
+/// Opens a store from a location given by the user: a directory path or `file://PATH`.
+/// `create` makes a missing directory (for commands that write).
+pub fn open(location: &str, create: bool) -> anyhow::Result<Arc<dyn CrashStore>> {
+    if location.starts_with("s3://") {
+        anyhow::bail!("store {location}: S3 storage is not available in this build yet; use a local directory");
+    }
+    let path = location.strip_prefix("file://").unwrap_or(location);
+    Ok(Arc::new(FsStore::open(path, create)?))
+}
+
+/// The date a listing key refers to (`YYYYMMDD`).
+pub fn parse_date_key(s: &str) -> Option<NaiveDate> {
+    if s.len() != 8 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    NaiveDate::parse_from_str(s, "%Y%m%d").ok()
+}

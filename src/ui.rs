@@ -1,0 +1,111 @@
+//! The terminal side of the binary: the run context (quiet, config, stop flag), progress bars
+//! (indicatif, only on a terminal), and reading crash IDs from arguments or stdin.
+
+#![allow(dead_code)] // TEMPORARY: until the subcommands use every helper
+
+use std::io::IsTerminal;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use crashctl::config::Config;
+use crashctl::input::IdInput;
+use crashctl::progress::{NoProgress, Progress};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::cli::GlobalArgs;
+
+pub struct Context {
+    pub quiet: bool,
+    config_path: Option<std::path::PathBuf>,
+    config: OnceLock<Config>,
+    stop: OnceLock<Arc<AtomicBool>>,
+}
+
+impl Context {
+    pub fn new(global: &GlobalArgs) -> Context {
+        let ci = std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false);
+        Context {
+            quiet: global.quiet || ci,
+            config_path: global.config.clone(),
+            config: OnceLock::new(),
+            stop: OnceLock::new(),
+        }
+    }
+
+    /// The config file (loaded on first use).
+    pub fn config(&self) -> anyhow::Result<&Config> {
+        if let Some(c) = self.config.get() {
+            return Ok(c);
+        }
+        let c = Config::load(self.config_path.as_deref())?;
+        Ok(self.config.get_or_init(|| c))
+    }
+
+    /// A flag set by SIGINT/SIGTERM; batch commands stop after the current item when it is set.
+    /// (The first call installs the handlers.)
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        self.stop
+            .get_or_init(|| {
+                let flag = Arc::new(AtomicBool::new(false));
+                for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+                    let _ = signal_hook::flag::register(sig, Arc::clone(&flag));
+                }
+                flag
+            })
+            .clone()
+    }
+
+    /// Should status lines and progress go to stderr?
+    pub fn show_progress(&self, json_output: bool) -> bool {
+        !self.quiet && !json_output && std::io::stderr().is_terminal()
+    }
+
+    /// A progress bar for `what` (crashes, groups...), or nothing when not on a terminal.
+    pub fn progress(&self, what: &str, json_output: bool) -> Arc<dyn Progress> {
+        if !self.show_progress(json_output) {
+            return Arc::new(NoProgress);
+        }
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        let style = ProgressStyle::with_template(&format!(
+            "{{spinner}} {{pos}}/{{len}} {what} [{{bar:30}}] {{per_sec}} ETA {{eta}} {{msg}}"
+        ))
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+        bar.set_style(style);
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Arc::new(Bar(bar))
+    }
+
+    /// Crash IDs from the arguments, or one per line from stdin when there are none (or the
+    /// only one is `-`) and stdin is not a terminal.
+    pub fn read_ids(&self, args: &[String]) -> anyhow::Result<IdInput> {
+        let use_stdin = args.is_empty() || (args.len() == 1 && args[0] == "-");
+        if use_stdin {
+            let stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                return Ok(IdInput::default());
+            }
+            return IdInput::from_reader(stdin.lock()).context("reading crash IDs from stdin");
+        }
+        Ok(IdInput::parse(args))
+    }
+}
+
+struct Bar(ProgressBar);
+
+impl Progress for Bar {
+    fn set_total(&self, total: u64) {
+        self.0.set_length(total);
+    }
+    fn inc(&self, n: u64) {
+        self.0.inc(n);
+    }
+    fn message(&self, msg: &str) {
+        self.0.set_message(msg.to_string());
+    }
+    fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}
