@@ -5,9 +5,15 @@
 
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use clap::{Args, Parser, Subcommand};
+use crashctl::queue::CrashQueue;
+use crashctl::spool::Spool;
+use crashctl::store::CrashStore;
 
 use crate::cmd;
+use crate::ui::Context;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -81,6 +87,45 @@ pub struct QueueArg {
     /// Queue directory holding the priority, standard and reprocessing queues [env: CRASHCTL_QUEUE; config: queue]
     #[arg(long, env = "CRASHCTL_QUEUE", value_name = "DIR", hide_env = true)]
     pub queue: Option<String>,
+}
+
+impl SpoolArg {
+    /// The spool location: flag or env, else the config file (`None` when neither says).
+    pub fn location(&self, ctx: &Context) -> anyhow::Result<Option<String>> {
+        Ok(ctx.config()?.spool(self.spool.as_deref()))
+    }
+
+    /// Opens the spool (flag, env, config file, else `./crashctl-data/spool`).
+    pub fn open(&self, ctx: &Context, create: bool) -> anyhow::Result<Spool> {
+        let loc = ctx.config()?.spool_or_default(self.spool.as_deref());
+        Spool::open(loc, create)
+    }
+}
+
+impl StoreArg {
+    /// The store location: flag or env, else the config file (`None` when neither says).
+    pub fn location(&self, ctx: &Context) -> anyhow::Result<Option<String>> {
+        Ok(ctx.config()?.store(self.store.as_deref()))
+    }
+
+    /// Opens the store (flag, env, config file, else `./crashctl-data/store`).
+    pub fn open(&self, ctx: &Context, create: bool) -> anyhow::Result<Arc<dyn CrashStore>> {
+        let loc = ctx.config()?.store_or_default(self.store.as_deref());
+        crashctl::store::open(&loc, create)
+    }
+}
+
+impl QueueArg {
+    /// The queue location: flag or env, else the config file (`None` when neither says).
+    pub fn location(&self, ctx: &Context) -> anyhow::Result<Option<String>> {
+        Ok(ctx.config()?.queue(self.queue.as_deref()))
+    }
+
+    /// Opens the queues (flag, env, config file, else `./crashctl-data/queue`).
+    pub fn open(&self, ctx: &Context, create: bool) -> anyhow::Result<Arc<dyn CrashQueue>> {
+        let loc = ctx.config()?.queue_or_default(self.queue.as_deref());
+        crashctl::queue::open(&loc, create)
+    }
 }
 
 /// How many at once.
