@@ -7,6 +7,7 @@ pub mod config;
 pub mod crash;
 pub mod exit;
 pub mod fsutil;
+pub mod generate;
 pub mod input;
 pub mod progress;
 pub mod queue;
