@@ -1,0 +1,291 @@
+//! The C/C++/Rust signature tool: a port of socorro-siggen's `CSignatureTool` (frame list with
+//! inline frames, at most 40 frames, Windows module names lower-cased; then sentinels,
+//! irrelevant and prefix lists, DLL frame merging, and the EMPTY fallbacks).
+
+use serde_json::Value;
+
+use super::lists::SigLists;
+use super::normalize::{fix_missing_module, normalize_frame, Frame};
+
+/// `MAXIMUM_FRAMES_TO_CONSIDER`: only the top 40 frames (inline frames included) are looked at.
+pub const MAXIMUM_FRAMES_TO_CONSIDER: usize = 40;
+
+/// What `CSignatureTool.generate` returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CSignature {
+    pub signature: String,
+    pub notes: Vec<String>,
+    pub debug_notes: Vec<String>,
+}
+
+fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str)
+}
+
+/// A JSON line number as text (`23`); strings are kept as they are.
+fn line_field(v: &Value) -> Option<String> {
+    match v.get("line")? {
+        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// The first unloaded module a frame's address falls in (`frame["unloaded_modules"][0]`).
+fn unloaded<'a>(frame: &'a Value) -> Option<(&'a str, Option<&'a str>)> {
+    let first = frame.get("unloaded_modules")?.as_array()?.first()?;
+    let offset = first.get("offsets").and_then(Value::as_array).and_then(|o| o.first()).and_then(Value::as_str);
+    Some((str_field(first, "module")?, offset))
+}
+
+/// `CSignatureTool.frame_generator`: each inline frame (innermost first), then the frame.
+fn expand_frames(frames: &[Value]) -> impl Iterator<Item = Frame<'_>> {
+    frames.iter().flat_map(|frame| {
+        let base = Frame {
+            module: str_field(frame, "module"),
+            module_offset: str_field(frame, "module_offset"),
+            offset: str_field(frame, "offset"),
+            ..Frame::default()
+        };
+        let inlines = frame.get("inlines").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+        let inline_frames = inlines.iter().map({
+            let base = base.clone();
+            move |inline| Frame {
+                function: str_field(inline, "function"),
+                file: str_field(inline, "file"),
+                line: line_field(inline),
+                ..base.clone()
+            }
+        });
+        let own = Frame {
+            function: str_field(frame, "function"),
+            file: str_field(frame, "file"),
+            line: line_field(frame),
+            unloaded: unloaded(frame),
+            ..base
+        };
+        inline_frames.chain(std::iter::once(own))
+    })
+}
+
+/// `CSignatureTool.create_frame_list`: the normalized names of a thread's top frames.
+pub fn create_frame_list(lists: &SigLists, thread: Option<&Value>, lower_case_modules: bool) -> Vec<String> {
+    let frames = thread.and_then(|t| t.get("frames")).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+    expand_frames(frames)
+        .take(MAXIMUM_FRAMES_TO_CONSIDER)
+        .map(|frame| {
+            // Bug #1544246: Rust 1.34 panic symbols lack their module path.
+            let function = fix_missing_module(frame.file, frame.function).or(frame.function);
+            let lowered = frame.module.filter(|m| lower_case_modules && !m.is_empty()).map(str::to_lowercase);
+            let frame = Frame { function, module: lowered.as_deref().or(frame.module), ..frame };
+            normalize_frame(lists, &frame)
+        })
+        .collect()
+}
+
+/// `CSignatureTool.hang_prefixes`: `-1` (plugin hang) and `1` (chrome hang).
+fn hang_prefix(hang_type: Option<i64>) -> Option<&'static str> {
+    match hang_type {
+        Some(-1) => Some("hang"),
+        Some(1) => Some("chromehang"),
+        _ => None,
+    }
+}
+
+/// `CSignatureTool.generate`: walks the normalized frames and builds the signature.
+///
+/// Starts at the first sentinel frame if there is one; skips irrelevant frames; trims
+/// `foo.dll@0x12` to `foo.dll` and merges repeats; keeps adding frames while they match the
+/// prefix list. `crashed_thread` only chooses the explanation for an empty result.
+pub fn generate(
+    lists: &SigLists,
+    source: &[String],
+    crashed_thread: Option<i64>,
+    hang_type: Option<i64>,
+) -> CSignature {
+    let mut out = CSignature::default();
+    match &lists.source {
+        None => out.debug_notes.push("using included signature lists".into()),
+        Some(dir) => out.debug_notes.push(format!("using signature lists from {}", dir.display())),
+    }
+    let mut source = source;
+    if let Some(index) = source.iter().position(|frame| lists.sentinels.contains(frame)) {
+        out.debug_notes.push(format!("sentinel; starting at \"{}\" index {index}", source[index]));
+        source = &source[index..];
+    }
+
+    let mut list: Vec<&str> = Vec::new();
+    for frame in source {
+        if lists.irrelevant.is_match(frame) {
+            out.debug_notes.push(format!("irrelevant; ignoring: \"{frame}\""));
+            continue;
+        }
+        let mut frame = frame.as_str();
+        // If the frame is a DLL, drop the @0x... part and merge it with an identical previous one.
+        if !frame.starts_with("(unloaded") && frame.to_lowercase().contains(".dll") {
+            frame = frame.split('@').next().unwrap_or(frame);
+            if list.last() == Some(&frame) {
+                continue;
+            }
+        }
+        list.push(frame);
+        if !lists.prefix.is_match(frame) {
+            out.debug_notes.push(format!("not a prefix; stop: \"{frame}\""));
+            break;
+        }
+        out.debug_notes.push(format!("prefix; continue iterating: \"{frame}\""));
+    }
+
+    if let Some(prefix) = hang_prefix(hang_type) {
+        out.debug_notes.push(format!("hang_type {}: prepending {prefix}", hang_type.unwrap_or_default()));
+        list.insert(0, prefix);
+    }
+    out.signature = list.join(" | ");
+
+    if out.signature.is_empty() {
+        match crashed_thread {
+            None => {
+                out.notes.push("CSignatureTool: no crashing thread identified".into());
+                out.signature = "EMPTY: no crashing thread identified".into();
+            }
+            Some(thread) => {
+                out.notes.push(format!("CSignatureTool: no frame data for crashing thread ({thread})"));
+                // The frames were probably all irrelevant: pick the first one.
+                out.signature = source.first().cloned().unwrap_or_else(|| "EMPTY: no frame data available".into());
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn lists(ig: &str, pr: &str) -> SigLists {
+        // TestCSignatureTool.setup_config_c_sig_tool in upstream tests/test_rules.py; the tuple
+        // sentinel ("sentinel2" with a condition) exists only in upstream's Python code.
+        SigLists::from_texts([("ig", ig), ("pr", pr), ("si", "fnNeedNumber")], "sentinel").unwrap()
+    }
+
+    fn chars(s: &str) -> Vec<String> {
+        s.chars().map(String::from).collect()
+    }
+
+    fn sig(lists: &SigLists, source: &[String]) -> String {
+        generate(lists, source, Some(0), None).signature
+    }
+
+    // Upstream: TestCSignatureTool.test_generate_1
+    #[test]
+    fn generate_simple() {
+        let s = lists("a\nb\nc", "d\ne\nf");
+        assert_eq!(sig(&s, &chars("abcdefghijklmnopqrstuvwxyz")), "d | e | f | g");
+        assert_eq!(sig(&s, &chars("abcdaeafagahijklmnopqrstuvwxyz")), "d | e | f | g");
+    }
+
+    // Upstream: TestCSignatureTool.test_generate_2 (hang types of the siggen releases that had them)
+    #[test]
+    fn generate_hang_prefixes() {
+        let s = lists("a\nb\nc", "d\ne\nf");
+        let a = chars("abcdaeafagahijklmnopqrstuvwxyz");
+        assert_eq!(generate(&s, &a, Some(0), Some(-1)).signature, "hang | d | e | f | g");
+        assert_eq!(generate(&s, &a, Some(0), Some(0)).signature, "d | e | f | g");
+        assert_eq!(generate(&s, &a, Some(0), Some(1)).signature, "chromehang | d | e | f | g");
+    }
+
+    // Upstream: TestCSignatureTool.test_generate_2a (long frames are not cut here)
+    #[test]
+    fn generate_long_frames() {
+        let s = lists("a\nb\nc", "d\ne\nf");
+        let mut a = chars("abcdefghijklmnopqrstuvwxyz");
+        for f in &mut a[3..8] {
+            *f = f.repeat(70);
+        }
+        let expected = [a[3].clone(), a[4].clone(), a[5].clone(), a[6].clone()].join(" | ");
+        assert_eq!(sig(&s, &a), expected);
+    }
+
+    // Upstream: TestCSignatureTool.test_generate_3
+    #[test]
+    fn generate_sentinel() {
+        let mut a = chars("abcdefghabcfaeabdijklmnopqrstuvwxyz");
+        a[7] = "sentinel".into();
+        assert_eq!(sig(&lists("a\nb\nc", "d\ne\nf"), &a), "sentinel");
+        assert_eq!(sig(&lists("a\nb\nc\nsentinel", "d\ne\nf"), &a), "f | e | d | i");
+    }
+
+    // Upstream: TestCSignatureTool.test_generate_with_merged_dll
+    #[test]
+    fn generate_with_merged_dll() {
+        let s = lists("a\nb\nc", "d\ne\nf");
+        let source: Vec<String> =
+            ["a", "d", "foo32.dll@0x231423", "foo32.dll", "foo32.dll@0x42", "g"].map(String::from).to_vec();
+        assert_eq!(sig(&s, &source), "d | foo32.dll | g");
+        let source: Vec<String> = ["foo32.dll", "foo32.dll@0x231423", "g"].map(String::from).to_vec();
+        assert_eq!(sig(&s, &source), "foo32.dll | g");
+    }
+
+    // Upstream (siggen 1.x): test_specifiers_and_return_types; frames are matched as they are.
+    #[test]
+    fn lists_match_normalized_frames_verbatim() {
+        let s = lists("ignored", "pre1\npre2");
+        let source: Vec<String> = ["static void ignored", "pre1", "static bool pre2", "foo"].map(String::from).to_vec();
+        assert_eq!(sig(&s, &source), "static void ignored");
+    }
+
+    #[test]
+    fn unloaded_module_frames_keep_their_offset() {
+        let s = lists("zzz", r"\(unloaded");
+        let source: Vec<String> = ["(unloaded foo.dll@0x10)", "g"].map(String::from).to_vec();
+        assert_eq!(sig(&s, &source), "(unloaded foo.dll@0x10) | g");
+    }
+
+    #[test]
+    fn empty_results_explain_themselves() {
+        let s = lists("a", "d");
+        let r = generate(&s, &[], None, None);
+        assert_eq!(r.signature, "EMPTY: no crashing thread identified");
+        assert_eq!(r.notes, ["CSignatureTool: no crashing thread identified"]);
+        let r = generate(&s, &[], Some(3), None);
+        assert_eq!(r.signature, "EMPTY: no frame data available");
+        assert_eq!(r.notes, ["CSignatureTool: no frame data for crashing thread (3)"]);
+        // All frames irrelevant: the first frame is the signature.
+        let r = generate(&s, &chars("aaa"), Some(0), None);
+        assert_eq!(r.signature, "a");
+    }
+
+    #[test]
+    fn inline_frames_count_and_come_first() {
+        let s = lists("zzz", "zzz");
+        let thread = json!({"frames": [
+            {"module": "xul.dll", "module_offset": "0x10", "offset": "0x1010", "function": "Outer()",
+             "inlines": [{"function": "Inner1()", "file": "a.cpp", "line": 1},
+                         {"function": "Inner2()", "file": "a.cpp", "line": 2}]},
+            {"module": "XUL.DLL", "module_offset": "0x00000020", "offset": "0x1020"},
+        ]});
+        let frames = create_frame_list(&s, Some(&thread), true);
+        assert_eq!(frames, ["Inner1", "Inner2", "Outer", "xul.dll@0x20"]);
+        let frames = create_frame_list(&s, Some(&thread), false);
+        assert_eq!(frames[3], "XUL.DLL@0x20");
+    }
+
+    #[test]
+    fn at_most_40_frames_are_considered() {
+        let s = lists("zzz", "zzz");
+        let frames: Vec<Value> =
+            (0..30).map(|i| json!({"function": format!("f{i}"), "inlines": [{"function": format!("i{i}")}]})).collect();
+        let list = create_frame_list(&s, Some(&json!({ "frames": frames })), false);
+        assert_eq!(list.len(), MAXIMUM_FRAMES_TO_CONSIDER);
+        assert_eq!(list[..3], ["i0", "f0", "i1"]);
+    }
+
+    #[test]
+    fn missing_rust_module_paths_are_fixed_before_sentinels() {
+        let s = lists("zzz", "zzz");
+        let thread = json!({"frames": [{"function": "panic",
+            "file": "git:github.com/rust-lang/rust:src/libcore/panicking.rs:abc"}]});
+        assert_eq!(create_frame_list(&s, Some(&thread), false), ["core::panicking::panic"]);
+    }
+}
