@@ -32,7 +32,7 @@ fn line_field(v: &Value) -> Option<String> {
 }
 
 /// The first unloaded module a frame's address falls in (`frame["unloaded_modules"][0]`).
-fn unloaded<'a>(frame: &'a Value) -> Option<(&'a str, Option<&'a str>)> {
+fn unloaded(frame: &Value) -> Option<(&str, Option<&str>)> {
     let first = frame.get("unloaded_modules")?.as_array()?.first()?;
     let offset = first.get("offsets").and_then(Value::as_array).and_then(|o| o.first()).and_then(Value::as_str);
     Some((str_field(first, "module")?, offset))

@@ -264,9 +264,13 @@ pub fn entries(text: &str) -> Vec<(usize, String)> {
         .collect()
 }
 
-/// Translates the few Python `re` constructs the `regex` crate reads differently: a `{` or `}`
-/// that is not part of a `{m}`, `{m,}`, `{m,n}` or `{,n}` repetition is a literal in Python
-/// (e.g. `{{closure}}`, `{virtual override thunk}`) but an error in `regex`, so it is escaped.
+/// Translates the few Python `re` constructs the `regex` crate reads differently:
+/// - a `{` or `}` that is not part of a `{m}`, `{m,}`, `{m,n}` or `{,n}` repetition is a literal
+///   in Python (e.g. `{{closure}}`, `{virtual override thunk}`) but an error in `regex`;
+/// - `\<` and `\>` are literal angle brackets in Python (`\<name omitted\>`) but word
+///   boundaries in `regex`;
+/// - `\Z` (end of text) is `\z` in `regex`;
+/// - inside a class, `[`, `&&` and `~~` are literal in Python but set syntax in `regex`.
 pub fn python_to_rust_regex(pattern: &str) -> String {
     let chars: Vec<char> = pattern.chars().collect();
     let mut out = String::with_capacity(pattern.len() + 8);
@@ -275,11 +279,18 @@ pub fn python_to_rust_regex(pattern: &str) -> String {
         let c = chars[i];
         match c {
             '\\' => {
-                out.push(c);
-                if let Some(&n) = chars.get(i + 1) {
-                    out.push(n);
-                    i += 1;
+                match chars.get(i + 1) {
+                    // Python: literal `<`/`>`; `regex`: word-boundary assertions.
+                    Some(&n @ ('<' | '>')) => out.push(n),
+                    // Python's end of text is `\Z`, the `regex` crate's `\z`.
+                    Some('Z') => out.push_str("\\z"),
+                    Some(&n) => {
+                        out.push(c);
+                        out.push(n);
+                    }
+                    None => out.push(c),
                 }
+                i += 1;
             }
             '[' if !in_class => {
                 in_class = true;
@@ -352,6 +363,9 @@ mod tests {
         assert_eq!(python_to_rust_regex("log::{{closure}}"), "log::\\{\\{closure\\}\\}");
         assert_eq!(python_to_rust_regex("{virtual override thunk}"), "\\{virtual override thunk\\}");
         assert_eq!(python_to_rust_regex(r"core::result::impl\$"), r"core::result::impl\$");
+        assert_eq!(python_to_rust_regex(r"\<name omitted\>"), "<name omitted>");
+        assert_eq!(python_to_rust_regex(r"a\Z"), r"a\z");
+        assert_eq!(python_to_rust_regex(r"[[&~]"), r"[\[\&\~]");
         let re =
             Regex::new(&format!("^(?:{})", python_to_rust_regex("<env_logger::Logger as log::Log>::log::{{closure}}")))
                 .unwrap();

@@ -428,7 +428,9 @@ impl Rule for SigFixWhitespace {
         "SigFixWhitespace"
     }
     fn action(&self, _: &SigLists, _: &CrashData<'_>, result: &mut SigResult) -> Result<(), String> {
-        let fixed = result.signature.split_whitespace().collect::<Vec<_>>().join(" ");
+        // Python's `str.isspace()` also counts the separators U+001C..U+001F as white space.
+        let is_space = |c: char| c.is_whitespace() || ('\x1c'..='\x1f').contains(&c);
+        let fixed = result.signature.split(is_space).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ");
         if fixed != result.signature {
             result.set_signature(self.name(), fixed);
         }
