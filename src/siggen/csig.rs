@@ -1,6 +1,7 @@
 //! The C/C++/Rust signature tool: a port of socorro-siggen's `CSignatureTool` (frame list with
 //! inline frames, at most 40 frames, Windows module names lower-cased; then sentinels,
-//! irrelevant and prefix lists, DLL frame merging, and the EMPTY fallbacks).
+//! irrelevant and prefix lists, merging of repeated module-only frames, and the EMPTY
+//! fallbacks).
 
 use serde_json::Value;
 
@@ -31,22 +32,16 @@ fn line_field(v: &Value) -> Option<String> {
     }
 }
 
-/// The first unloaded module a frame's address falls in (`frame["unloaded_modules"][0]`).
-fn unloaded(frame: &Value) -> Option<(&str, Option<&str>)> {
+/// The first of a frame's `unloaded_modules` (`Some(None)` when it has no module name).
+fn unloaded(frame: &Value) -> Option<Option<&str>> {
     let first = frame.get("unloaded_modules")?.as_array()?.first()?;
-    let offset = first.get("offsets").and_then(Value::as_array).and_then(|o| o.first()).and_then(Value::as_str);
-    Some((str_field(first, "module")?, offset))
+    Some(str_field(first, "module"))
 }
 
 /// `CSignatureTool.frame_generator`: each inline frame (innermost first), then the frame.
 fn expand_frames(frames: &[Value]) -> impl Iterator<Item = Frame<'_>> {
     frames.iter().flat_map(|frame| {
-        let base = Frame {
-            module: str_field(frame, "module"),
-            module_offset: str_field(frame, "module_offset"),
-            offset: str_field(frame, "offset"),
-            ..Frame::default()
-        };
+        let base = Frame { module: str_field(frame, "module"), offset: str_field(frame, "offset"), ..Frame::default() };
         let inlines = frame.get("inlines").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
         let inline_frames = inlines.iter().map({
             let base = base.clone();
@@ -83,26 +78,30 @@ pub fn create_frame_list(lists: &SigLists, thread: Option<&Value>, lower_case_mo
         .collect()
 }
 
-/// `CSignatureTool.hang_prefixes`: `-1` (plugin hang) and `1` (chrome hang).
-fn hang_prefix(hang_type: Option<i64>) -> Option<&'static str> {
-    match hang_type {
-        Some(-1) => Some("hang"),
-        Some(1) => Some("chromehang"),
-        _ => None,
+/// Module-only frames that are merged when they repeat: libraries (`.dll`, `.so`), `XUL` on
+/// macOS, and functions the symbols do not name (`<name omitted>`, `<unknown in foo.dll>`).
+fn is_mergeable(frame: &str) -> bool {
+    if frame.starts_with("(unloaded") {
+        return false;
     }
+    let lower_ends = |suffix: &str| {
+        frame.len() >= suffix.len()
+            && frame.is_char_boundary(frame.len() - suffix.len())
+            && frame[frame.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+    };
+    lower_ends(".dll")
+        || lower_ends(".so")
+        || frame == "XUL"
+        || frame == "<name omitted>"
+        || frame.starts_with("<unknown in")
 }
 
 /// `CSignatureTool.generate`: walks the normalized frames and builds the signature.
 ///
-/// Starts at the first sentinel frame if there is one; skips irrelevant frames; trims
-/// `foo.dll@0x12` to `foo.dll` and merges repeats; keeps adding frames while they match the
-/// prefix list. `crashed_thread` only chooses the explanation for an empty result.
-pub fn generate(
-    lists: &SigLists,
-    source: &[String],
-    crashed_thread: Option<i64>,
-    hang_type: Option<i64>,
-) -> CSignature {
+/// Starts at the first sentinel frame if there is one; skips empty and irrelevant frames;
+/// merges repeated module-only frames; keeps adding frames while they match the prefix list.
+/// `crashed_thread` only chooses the explanation for an empty result.
+pub fn generate(lists: &SigLists, source: &[String], crashed_thread: Option<i64>) -> CSignature {
     let mut out = CSignature::default();
     match &lists.source {
         None => out.debug_notes.push("using included signature lists".into()),
@@ -116,17 +115,16 @@ pub fn generate(
 
     let mut list: Vec<&str> = Vec::new();
     for frame in source {
+        if frame.is_empty() {
+            out.debug_notes.push("empty string; ignoring: \"\"".into());
+            continue;
+        }
         if lists.irrelevant.is_match(frame) {
             out.debug_notes.push(format!("irrelevant; ignoring: \"{frame}\""));
             continue;
         }
-        let mut frame = frame.as_str();
-        // If the frame is a DLL, drop the @0x... part and merge it with an identical previous one.
-        if !frame.starts_with("(unloaded") && frame.to_lowercase().contains(".dll") {
-            frame = frame.split('@').next().unwrap_or(frame);
-            if list.last() == Some(&frame) {
-                continue;
-            }
+        if is_mergeable(frame) && list.last() == Some(&frame.as_str()) {
+            continue;
         }
         list.push(frame);
         if !lists.prefix.is_match(frame) {
@@ -134,11 +132,6 @@ pub fn generate(
             break;
         }
         out.debug_notes.push(format!("prefix; continue iterating: \"{frame}\""));
-    }
-
-    if let Some(prefix) = hang_prefix(hang_type) {
-        out.debug_notes.push(format!("hang_type {}: prepending {prefix}", hang_type.unwrap_or_default()));
-        list.insert(0, prefix);
     }
     out.signature = list.join(" | ");
 
@@ -174,7 +167,7 @@ mod tests {
     }
 
     fn sig(lists: &SigLists, source: &[String]) -> String {
-        generate(lists, source, Some(0), None).signature
+        generate(lists, source, Some(0)).signature
     }
 
     // Upstream: TestCSignatureTool.test_generate_1
@@ -183,16 +176,6 @@ mod tests {
         let s = lists("a\nb\nc", "d\ne\nf");
         assert_eq!(sig(&s, &chars("abcdefghijklmnopqrstuvwxyz")), "d | e | f | g");
         assert_eq!(sig(&s, &chars("abcdaeafagahijklmnopqrstuvwxyz")), "d | e | f | g");
-    }
-
-    // Upstream: TestCSignatureTool.test_generate_2 (hang types of the siggen releases that had them)
-    #[test]
-    fn generate_hang_prefixes() {
-        let s = lists("a\nb\nc", "d\ne\nf");
-        let a = chars("abcdaeafagahijklmnopqrstuvwxyz");
-        assert_eq!(generate(&s, &a, Some(0), Some(-1)).signature, "hang | d | e | f | g");
-        assert_eq!(generate(&s, &a, Some(0), Some(0)).signature, "d | e | f | g");
-        assert_eq!(generate(&s, &a, Some(0), Some(1)).signature, "chromehang | d | e | f | g");
     }
 
     // Upstream: TestCSignatureTool.test_generate_2a (long frames are not cut here)
@@ -220,11 +203,16 @@ mod tests {
     #[test]
     fn generate_with_merged_dll() {
         let s = lists("a\nb\nc", "d\ne\nf");
-        let source: Vec<String> =
-            ["a", "d", "foo32.dll@0x231423", "foo32.dll", "foo32.dll@0x42", "g"].map(String::from).to_vec();
+        let source: Vec<String> = ["a", "d", "foo32.dll", "foo32.dll", "foo32.dll", "g"].map(String::from).to_vec();
         assert_eq!(sig(&s, &source), "d | foo32.dll | g");
-        let source: Vec<String> = ["foo32.dll", "foo32.dll@0x231423", "g"].map(String::from).to_vec();
+        let source: Vec<String> = ["foo32.dll", "foo32.dll", "g"].map(String::from).to_vec();
         assert_eq!(sig(&s, &source), "foo32.dll | g");
+        // Other module-only frames merge too; function frames do not.
+        let source: Vec<String> =
+            ["libc.SO", "libc.SO", "XUL", "XUL", "<unknown in a>", "<unknown in a>", "d", "d", "g"]
+                .map(String::from)
+                .to_vec();
+        assert_eq!(sig(&lists("zzz", "lib\nXUL\n<\nd"), &source), "libc.SO | XUL | <unknown in a> | d | d | g");
     }
 
     // Upstream (siggen 1.x): test_specifiers_and_return_types; frames are matched as they are.
@@ -236,23 +224,23 @@ mod tests {
     }
 
     #[test]
-    fn unloaded_module_frames_keep_their_offset() {
+    fn unloaded_module_frames_do_not_merge_and_empty_frames_are_skipped() {
         let s = lists("zzz", r"\(unloaded");
-        let source: Vec<String> = ["(unloaded foo.dll@0x10)", "g"].map(String::from).to_vec();
-        assert_eq!(sig(&s, &source), "(unloaded foo.dll@0x10) | g");
+        let source: Vec<String> = ["", "(unloaded foo.dll)", "(unloaded foo.dll)", "g"].map(String::from).to_vec();
+        assert_eq!(sig(&s, &source), "(unloaded foo.dll) | (unloaded foo.dll) | g");
     }
 
     #[test]
     fn empty_results_explain_themselves() {
         let s = lists("a", "d");
-        let r = generate(&s, &[], None, None);
+        let r = generate(&s, &[], None);
         assert_eq!(r.signature, "EMPTY: no crashing thread identified");
         assert_eq!(r.notes, ["CSignatureTool: no crashing thread identified"]);
-        let r = generate(&s, &[], Some(3), None);
+        let r = generate(&s, &[], Some(3));
         assert_eq!(r.signature, "EMPTY: no frame data available");
         assert_eq!(r.notes, ["CSignatureTool: no frame data for crashing thread (3)"]);
         // All frames irrelevant: the first frame is the signature.
-        let r = generate(&s, &chars("aaa"), Some(0), None);
+        let r = generate(&s, &chars("aaa"), Some(0));
         assert_eq!(r.signature, "a");
     }
 
@@ -264,11 +252,13 @@ mod tests {
              "inlines": [{"function": "Inner1()", "file": "a.cpp", "line": 1},
                          {"function": "Inner2()", "file": "a.cpp", "line": 2}]},
             {"module": "XUL.DLL", "module_offset": "0x00000020", "offset": "0x1020"},
+            {"offset": "0x0000000000001030", "unloaded_modules": [{"module": "gone.dll", "offsets": ["0x30"]}]},
+            {"offset": "0x0000000000001040"},
         ]});
         let frames = create_frame_list(&s, Some(&thread), true);
-        assert_eq!(frames, ["Inner1", "Inner2", "Outer", "xul.dll@0x20"]);
+        assert_eq!(frames, ["Inner1", "Inner2", "Outer", "xul.dll", "(unloaded gone.dll)", "@0x1040"]);
         let frames = create_frame_list(&s, Some(&thread), false);
-        assert_eq!(frames[3], "XUL.DLL@0x20");
+        assert_eq!(frames[3], "XUL.DLL");
     }
 
     #[test]

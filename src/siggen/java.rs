@@ -1,9 +1,14 @@
-//! The Java signature tool: a port of socorro-siggen's `JavaSignatureTool` (exception class,
-//! description with `@<addr>`, and the first frame without its line number).
+//! The Java signature tools: ports of socorro-siggen's `JavaSignatureTool` (from the
+//! `JavaStackTrace` text: exception class, description with `@<addr>`, and the first frame
+//! without its line number) and `JavaExceptionSignatureTool` (from the structured
+//! `JavaException`: class and first frame).
 
 use std::sync::LazyLock;
 
 use regex::Regex;
+use serde_json::Value;
+
+use super::py::{py_str, py_truthy};
 
 /// Longer Java signatures drop the exception description.
 const DESCRIPTION_MAX_LENGTH: usize = 255;
@@ -60,6 +65,51 @@ pub fn generate(source: Option<&str>, delimiter: &str) -> (String, Vec<String>) 
     (signature, notes)
 }
 
+/// `JavaExceptionSignatureTool.generate`: `<module>.<type>: at <first frame>` from the
+/// structured `JavaException` (`exception.values[0].stacktrace`). `Err` is an error upstream does
+/// not catch (the rule fails).
+pub fn generate_from_exception(source: &Value) -> Result<(String, Vec<String>), String> {
+    let bad_format = || {
+        let note = "JavaExceptionSignatureTool: value not in expected format".to_string();
+        Ok(("EMPTY: Java exception not in expected format".to_string(), vec![note]))
+    };
+    if !source.is_object() {
+        return bad_format();
+    }
+    let stacktrace = source.pointer("/exception/values/0/stacktrace");
+    let Some(stacktrace) = stacktrace.filter(|s| py_truthy(s)) else { return bad_format() };
+    let stacktrace = stacktrace.as_object().ok_or("'stacktrace' object has no attribute 'get'")?;
+    let module = stacktrace.get("module").filter(|m| py_truthy(m));
+    let unknown = Value::String("Unknown".to_string());
+    let exc_type = stacktrace.get("type").unwrap_or(&unknown);
+    let class = match module {
+        Some(m) if py_truthy(exc_type) => format!("{}.{}", py_str(m), py_str(exc_type)),
+        _ => py_str(exc_type),
+    };
+    let first = stacktrace.get("frames").and_then(Value::as_array).and_then(|f| f.first());
+    let signature = match first {
+        Some(frame) => format!("{class}: at {}", normalize_exception_frame(frame)),
+        None => class,
+    };
+    Ok((signature, Vec::new()))
+}
+
+/// `JavaExceptionSignatureTool.normalize_frame`: `module.function(filename)`.
+pub fn normalize_exception_frame(frame: &Value) -> String {
+    let field = |k: &str| frame.get(k).filter(|v| py_truthy(v)).map(py_str);
+    let name = match (field("module"), field("function")) {
+        (Some(m), Some(f)) => format!("{m}.{f}"),
+        (Some(m), None) => m,
+        (None, Some(f)) => f,
+        (None, None) => String::new(),
+    };
+    match field("filename") {
+        Some(file) if !name.is_empty() => format!("{name}({file})"),
+        _ if !name.is_empty() => name,
+        _ => "unknown".to_string(),
+    }
+}
+
 fn join_ignore_empty(delimiter: &str, parts: &[&str]) -> String {
     parts.iter().filter(|p| !p.is_empty()).copied().collect::<Vec<_>>().join(delimiter)
 }
@@ -92,6 +142,7 @@ pub fn python_splitlines(s: &str) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn java(trace: &str, delimiter: &str) -> (String, Vec<String>) {
         generate(Some(trace), delimiter)
@@ -177,6 +228,55 @@ mod tests {
             "android.view.WindowManager$BadTokenException: Unable to add window -- token android.os.BinderProxy@<addr> \
              is not valid; is your activity running? at android.view.ViewRoot.setView(ViewRoot.java)"
         );
+    }
+
+    // Upstream: TestJavaExceptionSignatureTool.test_bad_data
+    #[test]
+    fn java_exception_bad_data() {
+        for value in [Value::Null, json!("abcde"), json!([]), json!({})] {
+            let (sig, notes) = generate_from_exception(&value).unwrap();
+            assert_eq!(sig, "EMPTY: Java exception not in expected format");
+            assert_eq!(notes, ["JavaExceptionSignatureTool: value not in expected format"]);
+        }
+    }
+
+    // Upstream: TestJavaExceptionSignatureTool.test_normalize_frame
+    #[test]
+    fn java_exception_frames() {
+        let m = "org.mozilla.fenix.ext.AddonManagerKt";
+        let cases = [
+            (json!({}), "unknown".to_string()),
+            (
+                json!({"module": m, "function": "getFenixAddons", "filename": "AddonManager.kt"}),
+                format!("{m}.getFenixAddons(AddonManager.kt)"),
+            ),
+            (
+                json!({"module": "", "function": "getFenixAddons", "filename": "AddonManager.kt"}),
+                "getFenixAddons(AddonManager.kt)".into(),
+            ),
+            (
+                json!({"module": null, "function": "getFenixAddons", "filename": "AddonManager.kt"}),
+                "getFenixAddons(AddonManager.kt)".into(),
+            ),
+            (json!({"module": m, "function": null, "filename": "AddonManager.kt"}), format!("{m}(AddonManager.kt)")),
+            (json!({"module": m, "filename": "AddonManager.kt"}), format!("{m}(AddonManager.kt)")),
+            (json!({"module": m, "function": "getFenixAddons", "filename": ""}), format!("{m}.getFenixAddons")),
+            (json!({"module": m, "function": "getFenixAddons"}), format!("{m}.getFenixAddons")),
+        ];
+        for (frame, expected) in cases {
+            assert_eq!(normalize_exception_frame(&frame), expected, "{frame}");
+        }
+    }
+
+    // Upstream: TestJavaExceptionSignatureTool.test_generate
+    #[test]
+    fn java_exception_signatures() {
+        let frame = json!({"module": "org.mozilla.fenix.ext.AddonManagerKt", "function": "getFenixAddons", "filename": "AddonManager.kt"});
+        let value = json!({"exception": {"values": [{"stacktrace": {"frames": [frame], "type": "IOException", "module": "java.io"}}]}});
+        let (sig, _) = generate_from_exception(&value).unwrap();
+        assert_eq!(sig, "java.io.IOException: at org.mozilla.fenix.ext.AddonManagerKt.getFenixAddons(AddonManager.kt)");
+        let value = json!({"exception": {"values": [{"stacktrace": {"frames": [], "type": "RemoteException", "module": "android.os"}}]}});
+        assert_eq!(generate_from_exception(&value).unwrap().0, "android.os.RemoteException");
     }
 
     #[test]

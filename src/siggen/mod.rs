@@ -14,11 +14,13 @@ pub mod csig;
 pub mod java;
 pub mod lists;
 pub mod normalize;
+mod py;
 pub mod rules;
 
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde_json::Value;
@@ -100,19 +102,7 @@ fn text(v: &Value) -> Option<String> {
     }
 }
 
-/// Python truthiness of a JSON value.
-fn truthy(v: &Value) -> bool {
-    match v {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64() != Some(0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
-    }
-}
-
-/// `int_or_none`: an allocation size from a number or a decimal string.
+/// `int_or_none`: an integer from a number or a decimal string.
 fn int_or_none(v: &Value) -> Option<i128> {
     match v {
         Value::Number(n) => {
@@ -125,10 +115,10 @@ fn int_or_none(v: &Value) -> Option<i128> {
 
 impl<'a> CrashData<'a> {
     /// Extracts what signature generation reads (upstream's `convert_to_crash_data`): the
-    /// stack from `json_dump`, Socorro's processed fields when present, else the raw annotations
-    /// they come from (`OOMAllocationSize`, `AbortMessage`, `AsyncShutdownTimeout`,
-    /// `ipc_channel_error`/`IPCChannelError`, `IPCMessageName`, `MozCrashReason`,
-    /// `JavaStackTrace`, `additional_minidumps`).
+    /// stack from `json_dump`; Socorro's processed fields when present, else the raw annotations
+    /// they come from (`OOMAllocationSize`, `JSLargeAllocationFailure`, `AbortMessage`,
+    /// `AsyncShutdownTimeout`, `ipc_channel_error`, `IPCMessageName`, `Hang`, `JavaStackTrace`,
+    /// `JavaException`, `additional_minidumps`).
     pub fn from_crash(raw: &'a RawCrash, processed: &'a ProcessedCrash) -> CrashData<'a> {
         let lookup = |processed_key: &str, raw_keys: &[&str]| -> Option<&'a Value> {
             let found = processed.get(processed_key).filter(|v| !v.is_null());
@@ -136,34 +126,55 @@ impl<'a> CrashData<'a> {
         };
         let field = |processed_key: &str, raw_keys: &[&str]| lookup(processed_key, raw_keys).and_then(text);
         let dump = processed.get("json_dump");
-        let at = |path: &[&str]| path.iter().try_fold(dump?, |v, k| v.get(*k));
+        let at = |path: &str| dump?.pointer(path);
         CrashData {
-            crashing_thread: at(&["crash_info", "crashing_thread"])
-                .or_else(|| processed.get("crashing_thread"))
-                .and_then(Value::as_i64),
-            threads: at(&["threads"]).and_then(Value::as_array).map(Vec::as_slice),
-            os: at(&["system_info", "os"]).and_then(text).or_else(|| field("os_name", &[])),
-            reason: at(&["crash_info", "type"]).and_then(text).or_else(|| field("reason", &[])),
-            hang_type: processed.get("hang_type").and_then(Value::as_i64),
+            crashing_thread: at("/crash_info/crashing_thread")
+                .and_then(int_or_none)
+                .and_then(|t| i64::try_from(t).ok())
+                .unwrap_or(0),
+            threads: at("/threads").and_then(Value::as_array).map(Vec::as_slice),
+            os: at("/system_info/os").and_then(text),
+            reason: at("/crash_info/type").and_then(text),
+            hang: field("hang", &["Hang"]),
             oom_allocation_size: lookup("oom_allocation_size", &["OOMAllocationSize"]).and_then(int_or_none),
+            js_large_allocation_failure: field("js_large_allocation_failure", &["JSLargeAllocationFailure"]),
             abort_message: field("abort_message", &["AbortMessage"]),
             mdsw_status_string: field("mdsw_status_string", &[]),
             async_shutdown_timeout: field("async_shutdown_timeout", &["AsyncShutdownTimeout"]),
             ipc_channel_error: field("ipc_channel_error", &["ipc_channel_error", "IPCChannelError"]),
             ipc_message_name: field("ipc_message_name", &["IPCMessageName"]),
-            moz_crash_reason: field("moz_crash_reason", &["MozCrashReason"]),
-            additional_minidumps: additional_minidumps(lookup("additional_minidumps", &["additional_minidumps"])),
-            java_stack_trace: lookup("java_stack_trace", &["JavaStackTrace"]).filter(|v| truthy(v)).map(Value::as_str),
+            additional_minidumps: additional_minidumps(
+                processed.get("additional_minidumps"),
+                raw.get("additional_minidumps"),
+            ),
+            java_stack_trace: lookup("java_stack_trace", &["JavaStackTrace"]),
+            java_exception: java_exception(processed.get("java_exception"), raw.get("JavaException")),
         }
     }
 }
 
-/// `additional_minidumps` as a list of names: a JSON list (processed crash) or a comma-separated
-/// annotation (`browser,flash1`).
-fn additional_minidumps(v: Option<&Value>) -> Vec<String> {
-    match v {
-        Some(Value::Array(items)) => items.iter().filter_map(text).collect(),
-        Some(Value::String(s)) => s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect(),
-        _ => Vec::new(),
+/// The names of the other minidumps: the processed crash's list, else the annotation
+/// (`browser,content`), whose names get the `upload_file_minidump_` prefix.
+fn additional_minidumps(processed: Option<&Value>, raw: Option<&Value>) -> Vec<String> {
+    if let Some(Value::Array(items)) = processed {
+        return items.iter().filter_map(text).collect();
+    }
+    let Some(Value::String(names)) = raw else { return Vec::new() };
+    let names = names.split(',').map(str::trim).filter(|n| !n.is_empty());
+    names
+        .map(
+            |n| if n.starts_with("upload_file_minidump") { n.to_string() } else { format!("upload_file_minidump_{n}") },
+        )
+        .collect()
+}
+
+/// The structured `JavaException`: the processed crash's value, else the annotation parsed.
+fn java_exception<'a>(processed: Option<&'a Value>, raw: Option<&'a Value>) -> Option<Cow<'a, Value>> {
+    if let Some(v) = processed.filter(|v| !v.is_null()) {
+        return Some(Cow::Borrowed(v));
+    }
+    match raw? {
+        Value::String(s) => serde_json::from_str(s).ok().map(Cow::Owned),
+        other => Some(Cow::Borrowed(other)),
     }
 }

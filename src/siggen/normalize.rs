@@ -1,8 +1,7 @@
 //! Frame normalization: a port of socorro-siggen's `CSignatureTool.normalize_frame` (C++ and
-//! Rust function cleanup, `file#line`, `module@offset`, `@offset`, unloaded modules) and the
-//! helpers from its `utils.py` (`collapse_types`, `collapse_arguments`,
-//! `drop_prefix_and_return_type`, `parse_source_file`, `strip_leading_zeros`,
-//! `drop_bad_characters`).
+//! Rust function cleanup, `file#line`, module name, unloaded module, `@offset`) and the helpers
+//! from its `utils.py` (`collapse`, `drop_prefix_and_return_type`, `parse_source_file`,
+//! `strip_leading_zeros`, `drop_bad_characters`). Ported from siggen 2.2.20241029.
 
 use std::sync::LazyLock;
 
@@ -18,10 +17,9 @@ pub struct Frame<'a> {
     pub file: Option<&'a str>,
     /// The source line, as text (JSON numbers are printed in decimal).
     pub line: Option<String>,
-    pub module_offset: Option<&'a str>,
     pub offset: Option<&'a str>,
-    /// `(module, first offset)` of the first unloaded module the address falls in.
-    pub unloaded: Option<(&'a str, Option<&'a str>)>,
+    /// The first of the frame's `unloaded_modules` (its `module` name, if it has one).
+    pub unloaded: Option<Option<&'a str>>,
 }
 
 /// Python's `x or ""` / truthiness for optional strings.
@@ -46,20 +44,19 @@ pub fn normalize_frame(lists: &SigLists, frame: &Frame<'_>) -> String {
         let base = if file.contains('\\') { file.rsplit('\\').next() } else { file.rsplit('/').next() };
         return format!("{}#{line}", base.unwrap_or(file));
     }
-    if truthy(frame.module).is_none() && truthy(frame.module_offset).is_none() {
-        if let Some((module, offset)) = frame.unloaded.filter(|(m, _)| !m.is_empty()) {
-            return match offset {
-                Some(o) => format!("(unloaded {module}@{})", strip_leading_zeros(o)),
-                None => format!("(unloaded {module})"),
-            };
-        }
-        if let Some(offset) = truthy(frame.offset) {
-            return format!("@{}", strip_leading_zeros(offset));
-        }
+    if let Some(module) = truthy(frame.module) {
+        // Extra [ and ] around module names are dropped (bug 1926077).
+        return module.trim_matches(['[', ']']).to_string();
     }
-    // Python formats a missing module offset as "None"; kept for identical signatures.
-    let module_offset = frame.module_offset.map_or_else(|| "None".to_string(), strip_leading_zeros);
-    format!("{}@{module_offset}", frame.module.unwrap_or(""))
+    if let Some(unloaded) = frame.unloaded {
+        // Python formats a missing name as "None"; kept for identical signatures.
+        return format!("(unloaded {})", unloaded.unwrap_or("None"));
+    }
+    match truthy(frame.offset) {
+        Some(offset) => format!("@{}", strip_leading_zeros(offset)),
+        // Nothing meaningful: the empty frame is skipped by the signature walk.
+        None => String::new(),
+    }
 }
 
 static FIXUP_LAMBDA_NUMBERS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"::\$_\d+::").unwrap());
@@ -67,9 +64,9 @@ static FIXUP_HASH: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"::h[0-9a-fA-F
 
 /// `CSignatureTool.normalize_cpp_function`.
 pub fn normalize_cpp_function(lists: &SigLists, function: &str, line: Option<&str>) -> String {
-    // Drop member function cv/ref qualifiers like const, const&, &, and &&.
+    // Drop member function cv/ref qualifiers like const, const&, const &, &, and &&.
     let mut f = function;
-    for qualifier in ["const", "const&", "&&", "&"] {
+    for qualifier in ["const", "const&", "const &", "&&", "&"] {
         if let Some(stripped) = f.strip_suffix(qualifier) {
             f = stripped.trim();
         }
@@ -79,15 +76,18 @@ pub fn normalize_cpp_function(lists: &SigLists, function: &str, line: Option<&st
     // bug #1672847, bug #1688249
     let f = f.replace("`anonymous namespace'", "(anonymous namespace)");
     let f = FIXUP_LAMBDA_NUMBERS.replace_all(&f, "::$$::");
-    let f = collapse_arguments(&collapse_types(&f));
+    // " in " keeps "<unknown in foobar.dll>" (bug #1685178).
+    let f = collapse(&f, '<', '>', "<T>", &["name omitted", "IPC::ParamTraits", " in "]);
+    let f = collapse(&f, '(', ')', "", &["anonymous namespace", "operator"]);
     // Remove PGO cold block labels like "[clone .cold.222]". bug #1397926
-    let f = if f.contains("clone .cold") { replace_enclosed_slices(&f, '[', ']', |_, _| String::new()) } else { f };
+    let f = if f.contains("clone .cold") { collapse(&f, '[', ']', "", &[]) } else { f };
     finish_function(lists, f, line)
 }
 
 /// `CSignatureTool.normalize_rust_function`.
 pub fn normalize_rust_function(lists: &SigLists, function: &str, line: Option<&str>) -> String {
-    let f = collapse_arguments(&collapse_types(drop_prefix_and_return_type(function)));
+    let f = collapse(drop_prefix_and_return_type(function), '<', '>', "<T>", &[" as "]);
+    let f = collapse(&f, '(', ')', "", &[]);
     let f = finish_function(lists, f, line);
     // Remove rust-generated uniqueness hashes.
     match FIXUP_HASH.find(&f) {
@@ -117,64 +117,38 @@ fn finish_function(lists: &SigLists, mut f: String, line: Option<&str>) -> Strin
     out
 }
 
-/// `utils.find_enclosed_slices` + `replace_enclosed_slices`: replaces each top-level
-/// `open ... close` slice (an unclosed one runs to the end) by `replace(before, inside)`, where
-/// `before` is the text since the previous slice.
-pub fn replace_enclosed_slices(s: &str, open: char, close: char, replace: impl Fn(&str, &str) -> String) -> String {
-    let mut out = String::with_capacity(s.len());
-    let (mut level, mut start, mut prev_end) = (0usize, 0usize, 0usize);
-    let emit = |start: usize, end: usize, prev_end: &mut usize, out: &mut String| {
-        let before = &s[*prev_end..start];
-        out.push_str(before);
-        out.push_str(&replace(before, &s[start..end]));
-        *prev_end = end;
-    };
-    for (i, c) in s.char_indices() {
-        if c == open {
-            if level == 0 {
-                start = i;
+/// `utils.collapse`: replaces each top-level `open ... close` token (an unclosed one runs to the
+/// end) by `replacement`, unless an exception string ends the text before the delimiter or
+/// occurs in the token (upstream's `_is_exception`).
+pub fn collapse(function: &str, open: char, close: char, replacement: &str, exceptions: &[&str]) -> String {
+    let is_exception = |before: &str, token: &str| exceptions.iter().any(|e| before.ends_with(e) || token.contains(e));
+    let mut out = String::with_capacity(function.len());
+    let (mut depth, mut token_start) = (0usize, 0usize);
+    for (i, c) in function.char_indices() {
+        if depth == 0 {
+            if c == open && !is_exception(&function[..i], "") {
+                depth = 1;
+                token_start = i;
+            } else {
+                out.push(c);
             }
-            level += 1;
-        } else if c == close && level > 0 {
-            level -= 1;
-            if level == 0 {
-                emit(start, i + c.len_utf8(), &mut prev_end, &mut out);
+        } else if c == open {
+            depth += 1;
+        } else if c == close {
+            depth -= 1;
+            if depth == 0 {
+                let token = &function[token_start..i + c.len_utf8()];
+                out.push_str(if is_exception(&function[..i], token) { token } else { replacement });
             }
         }
     }
-    if level > 0 {
-        emit(start, s.len(), &mut prev_end, &mut out);
+    if depth > 0 {
+        // `before` is the text up to the last character, as in upstream's loop variable.
+        let token = &function[token_start..];
+        let last = function.char_indices().last().map_or(0, |(i, _)| i);
+        out.push_str(if is_exception(&function[..last], token) { token } else { replacement });
     }
-    out.push_str(&s[prev_end..]);
     out
-}
-
-/// `utils.collapse_types`: template/generic arguments become `<T>`, except `<name omitted>`,
-/// trait paths (`<A as B>`), `<unknown in foo.dll>` (bug #1685178), and the argument of
-/// `IPC::ParamTraits<...>`, which is collapsed recursively.
-pub fn collapse_types(f: &str) -> String {
-    replace_enclosed_slices(f, '<', '>', |before, inside| {
-        if inside == "<name omitted>" || inside.contains(" as ") || inside.contains(" in ") {
-            inside.to_string()
-        } else if before.ends_with("IPC::ParamTraits") {
-            let inner = inside.get(1..inside.len().saturating_sub(1)).unwrap_or("");
-            format!("<{}>", collapse_types(inner))
-        } else {
-            "<T>".to_string()
-        }
-    })
-}
-
-/// `utils.collapse_arguments`: argument lists are dropped, except `(anonymous namespace)` and
-/// the parentheses of `operator()`.
-pub fn collapse_arguments(f: &str) -> String {
-    replace_enclosed_slices(f, '(', ')', |before, inside| {
-        if inside == "(anonymous namespace)" || before.ends_with("operator") {
-            inside.to_string()
-        } else {
-            String::new()
-        }
-    })
 }
 
 /// `utils.drop_prefix_and_return_type`: splits on spaces outside `()`, `{}`, `[]`, `<>` and
@@ -293,56 +267,56 @@ mod tests {
             function: Some(function),
             file: Some(file),
             line: Some(line.to_string()),
-            module_offset: Some(offset).filter(|o| !o.is_empty() && module.is_some()),
             offset: Some(offset),
             unloaded: None,
         }
     }
 
-    // Upstream: test_rules.py TestCSignatureTool.test_normalize_frame (offsets now go through
-    // strip_leading_zeros, so 0xFFF is printed 0xfff as current siggen does).
+    // Upstream: test_rules.py TestCSignatureTool.test_normalize_frame
     #[test]
     fn normalize_frame_variations() {
         let s = lists();
         let cases = [
-            (frame(Some("module"), "", "source/", "23", "0xFFF"), "source#23"),
-            (frame(Some("module"), "", "source\\", "23", "0xFFF"), "source#23"),
-            (frame(Some("module"), "", "/a/b/c/source", "23", "0xFFF"), "source#23"),
-            (frame(Some("module"), "", "\\a\\b\\c\\source", "23", "0xFFF"), "source#23"),
-            (frame(Some("module"), "", "\\a\\b\\c\\source", "", "0xFFF"), "module@0xfff"),
-            (frame(Some("module"), "", "", "23", "0xFFF"), "module@0xfff"),
-            (frame(Some("module"), "", "", "", "0xFFF"), "module@0xfff"),
-            (frame(None, "", "", "", "0xFFF"), "@0xfff"),
+            (frame(Some("module"), "", "source/", "23", "0xfff"), "source#23"),
+            (frame(Some("module"), "", "source\\", "23", "0xfff"), "source#23"),
+            (frame(Some("module"), "", "/a/b/c/source", "23", "0xfff"), "source#23"),
+            (frame(Some("module"), "", "\\a\\b\\c\\source", "23", "0xfff"), "source#23"),
+            (frame(Some("module"), "", "\\a\\b\\c\\source", "", "0xfff"), "module"),
+            (frame(Some("module"), "", "", "", "0xfff"), "module"),
             (
                 frame(
                     Some("module"),
                     "expect_failed::h7f635057bfba806a",
                     "hg:hg.mozilla.org/a/b:servio/wrapper.rs:44444444444",
                     "23",
-                    "0xFFF",
+                    "0xfff",
                 ),
                 "expect_failed",
             ),
+            (frame(Some("module]"), "", "\\a\\b\\c\\source", "", "0xfff"), "module"),
+            (frame(Some("[module]"), "", "\\a\\b\\c\\source", "", "0xfff"), "module"),
+            (frame(Some("[module"), "", "\\a\\b\\c\\source", "", "0xfff"), "module"),
+            (frame(Some("[[[module]]"), "", "\\a\\b\\c\\source", "", "0xfff"), "module"),
         ];
         for (f, expected) in cases {
             assert_eq!(normalize_frame(&s, &f), expected, "{f:?}");
         }
     }
 
+    // Upstream: test_normalize_frame, the unloaded-module cases
     #[test]
-    fn module_offsets_lose_their_leading_zeros() {
-        let f = Frame { module: Some("xul.dll"), module_offset: Some("0x0000000000032ec0"), ..Frame::default() };
-        assert_eq!(normalize_frame(&lists(), &f), "xul.dll@0x32ec0");
-        let f = Frame { offset: Some("0x00007ffb12345678"), ..Frame::default() };
-        assert_eq!(normalize_frame(&lists(), &f), "@0x7ffb12345678");
+    fn unloaded_modules_name_the_frame() {
+        let f = Frame { offset: Some("0x10"), unloaded: Some(Some("unmod")), ..Frame::default() };
+        assert_eq!(normalize_frame(&lists(), &f), "(unloaded unmod)");
+        let f = Frame { unloaded: Some(None), ..Frame::default() };
+        assert_eq!(normalize_frame(&lists(), &f), "(unloaded None)");
     }
 
     #[test]
-    fn unloaded_modules_name_the_frame() {
-        let f = Frame { offset: Some("0x10"), unloaded: Some(("gone.dll", Some("0x00000abc"))), ..Frame::default() };
-        assert_eq!(normalize_frame(&lists(), &f), "(unloaded gone.dll@0xabc)");
-        let f = Frame { offset: Some("0x10"), unloaded: Some(("gone.dll", None)), ..Frame::default() };
-        assert_eq!(normalize_frame(&lists(), &f), "(unloaded gone.dll)");
+    fn offset_only_frames_lose_leading_zeros_and_empty_frames_are_empty() {
+        let f = Frame { offset: Some("0x00007ffb12345678"), ..Frame::default() };
+        assert_eq!(normalize_frame(&lists(), &f), "@0x7ffb12345678");
+        assert_eq!(normalize_frame(&lists(), &Frame::default()), "");
     }
 
     // Upstream: test_rules.py TestCSignatureTool.test_normalize_cpp_function
@@ -383,6 +357,7 @@ mod tests {
             ),
             ("`anonymous namespace'::foo", "(anonymous namespace)::foo"),
             ("(anonymous namespace)::foo", "(anonymous namespace)::foo"),
+            ("mozilla::Maybe<unsigned long>::value() const &", "mozilla::Maybe<T>::value"),
             ("ShutdownWorkThreads::$_52::__invoke", "ShutdownWorkThreads::$::__invoke"),
             // Templates whose argument is a module: "<unknown in foo.dll>" (bug #1685178)
             ("<unknown in libxul.so>", "<unknown in libxul.so>"),
@@ -423,9 +398,9 @@ mod tests {
         }
     }
 
-    // Upstream: test_utils.py test_collapse (types; the exceptions of the current siggen)
+    // Upstream: test_utils.py test_collapse
     #[test]
-    fn collapse_types_cases() {
+    fn collapse_cases() {
         let cases = [
             ("", ""),
             ("HeapFree", "HeapFree"),
@@ -448,7 +423,7 @@ mod tests {
             ),
         ];
         for (function, expected) in cases {
-            assert_eq!(collapse_types(function), expected, "{function}");
+            assert_eq!(collapse(function, '<', '>', "<T>", &["name omitted", "IPC::ParamTraits", " as "]), expected);
         }
     }
 

@@ -1,5 +1,8 @@
 //! The signature rule pipeline: a port of socorro-siggen's `rules.py` rules and
-//! `generator.DEFAULT_RULESET`, each rule a separate unit with a predicate and an action.
+//! `generator.DEFAULT_RULESET` (siggen 2.2.20241029), each rule a separate unit with a
+//! predicate and an action.
+
+use std::borrow::Cow;
 
 use serde_json::Value;
 
@@ -7,6 +10,7 @@ use super::csig;
 use super::java;
 use super::lists::SigLists;
 use super::normalize::drop_bad_characters;
+use super::py::{py_isspace, py_str, py_truthy};
 
 /// `SIGNATURE_MAX_LENGTH`: longer signatures are cut to 252 characters plus `...`.
 pub const SIGNATURE_MAX_LENGTH: usize = 255;
@@ -15,27 +19,39 @@ pub const SIGNATURE_MAX_LENGTH: usize = 255;
 /// processed crash and, for annotations the processed crash does not carry, the raw crash.
 #[derive(Debug, Clone, Default)]
 pub struct CrashData<'a> {
-    /// `json_dump.crash_info.crashing_thread` (`None` when the dump names no crashing thread).
-    pub crashing_thread: Option<i64>,
+    /// The thread to sign: `json_dump.crash_info.crashing_thread`, or 0 when the dump names
+    /// none (upstream's `get_crashing_thread`).
+    pub crashing_thread: i64,
     /// `json_dump.threads`.
     pub threads: Option<&'a [Value]>,
     /// `json_dump.system_info.os` (`Windows NT`, `Mac OS X`, `Linux`, ...).
     pub os: Option<String>,
     /// `json_dump.crash_info.type` (e.g. `EXCEPTION_STACK_OVERFLOW`).
     pub reason: Option<String>,
-    /// `-1` (plugin hang) or `1` (chrome hang), from the processed crash's `hang_type`.
-    pub hang_type: Option<i64>,
+    /// The hang type (`Hang` annotation, e.g. `ui`).
+    pub hang: Option<String>,
     pub oom_allocation_size: Option<i128>,
+    pub js_large_allocation_failure: Option<String>,
     pub abort_message: Option<String>,
     pub mdsw_status_string: Option<String>,
     pub async_shutdown_timeout: Option<String>,
     pub ipc_channel_error: Option<String>,
     pub ipc_message_name: Option<String>,
-    pub moz_crash_reason: Option<String>,
-    /// Names of the other minidumps (`upload_file_minidump_browser`, ... or `browser`).
+    /// Names of the other minidumps (`upload_file_minidump_browser`, ...).
     pub additional_minidumps: Vec<String>,
-    /// `JavaStackTrace`: `Some(None)` when present but not a string.
-    pub java_stack_trace: Option<Option<&'a str>>,
+    /// `JavaStackTrace` (any JSON value; only a string makes a Java signature).
+    pub java_stack_trace: Option<&'a Value>,
+    /// `JavaException`, parsed.
+    pub java_exception: Option<Cow<'a, Value>>,
+}
+
+impl<'a> CrashData<'a> {
+    /// `threads[index]`, counting from the end for a negative index as Python does.
+    pub fn thread(&self, index: i64) -> Option<&'a Value> {
+        let threads = self.threads?;
+        let index = if index < 0 { threads.len() as i64 + index } else { index };
+        threads.get(usize::try_from(index).ok()?)
+    }
 }
 
 /// The state a pipeline run builds: upstream's `generator.Result`.
@@ -87,8 +103,8 @@ pub static DEFAULT_RULESET: &[&dyn Rule] = &[
     &SignatureRunWatchDog,
     &SignatureIpcChannelError,
     &SignatureIpcMessageName,
-    &SignatureParentIdNotEqualsChildId,
     &StackOverflowSignature,
+    &HungProcess,
     // These always come last, in this order.
     &SigFixWhitespace,
     &SigTruncate,
@@ -113,20 +129,30 @@ pub struct SignatureGenerationRule;
 
 impl SignatureGenerationRule {
     /// The action with an explicit thread (the watchdog rule uses thread 0).
-    fn generate(name: &str, lists: &SigLists, data: &CrashData<'_>, thread: Option<i64>, result: &mut SigResult) {
-        if let Some(trace) = data.java_stack_trace {
+    fn generate(
+        name: &str,
+        lists: &SigLists,
+        data: &CrashData<'_>,
+        thread: i64,
+        result: &mut SigResult,
+    ) -> Result<(), String> {
+        let java = if let Some(trace) = data.java_stack_trace.filter(|t| py_truthy(t)) {
             result.debug(name, "using JavaSignatureTool");
-            let (signature, notes) = java::generate(trace, ": ");
+            Some(java::generate(trace.as_str(), ": "))
+        } else if let Some(exception) = data.java_exception.as_deref().filter(|e| py_truthy(e)) {
+            result.debug(name, "using JavaExceptionSignatureTool");
+            Some(java::generate_from_exception(exception)?)
+        } else {
+            None
+        };
+        if let Some((signature, notes)) = java {
             notes.iter().for_each(|n| result.info(name, n));
             result.set_signature(name, signature);
-            return;
+            return Ok(());
         }
         result.debug(name, "using CSignatureTool");
-        // A chrome hang (hang_type 1) uses thread 0; a missing crashing thread falls back to 0.
-        let index = if data.hang_type == Some(1) { 0 } else { thread.unwrap_or(0) };
-        let thread_data = usize::try_from(index).ok().and_then(|i| data.threads?.get(i));
-        let frames = csig::create_frame_list(lists, thread_data, data.os.as_deref() == Some("Windows NT"));
-        let c = csig::generate(lists, &frames, thread, data.hang_type);
+        let frames = csig::create_frame_list(lists, data.thread(thread), data.os.as_deref() == Some("Windows NT"));
+        let c = csig::generate(lists, &frames, Some(thread));
         if !frames.is_empty() {
             result.proto_signature = Some(frames.join(" | "));
             result.normalized_frames = frames;
@@ -136,6 +162,7 @@ impl SignatureGenerationRule {
         if !c.signature.is_empty() {
             result.set_signature(name, c.signature);
         }
+        Ok(())
     }
 }
 
@@ -144,8 +171,7 @@ impl Rule for SignatureGenerationRule {
         "SignatureGenerationRule"
     }
     fn action(&self, lists: &SigLists, data: &CrashData<'_>, result: &mut SigResult) -> Result<(), String> {
-        Self::generate(self.name(), lists, data, data.crashing_thread, result);
-        Ok(())
+        Self::generate(self.name(), lists, data, data.crashing_thread, result)
     }
 }
 
@@ -193,8 +219,11 @@ impl OomSignature {
     const OOM_LAST_ERROR_VALUES: [&str; 2] = ["ERROR_COMMITMENT_LIMIT", "ERROR_NOT_ENOUGH_MEMORY"];
 
     fn last_error_value<'a>(data: &CrashData<'a>) -> Option<&'a str> {
-        let index = usize::try_from(data.crashing_thread.unwrap_or(0)).ok()?;
-        data.threads?.get(index)?.get("last_error_value")?.as_str()
+        data.thread(data.crashing_thread)?.get("last_error_value")?.as_str()
+    }
+
+    fn js_large_allocation_reporting(data: &CrashData<'_>) -> bool {
+        data.js_large_allocation_failure.as_deref() == Some("Reporting")
     }
 }
 
@@ -212,9 +241,11 @@ impl Rule for OomSignature {
         Self::SIGNATURE_FRAGMENTS.iter().any(|f| result.signature.contains(f))
             || Self::last_error_value(data).is_some_and(|v| Self::OOM_LAST_ERROR_VALUES.contains(&v))
             || data.reason.as_deref().is_some_and(|r| Self::OOM_REASONS.contains(&r))
+            || Self::js_large_allocation_reporting(data)
     }
     fn action(&self, _: &SigLists, data: &CrashData<'_>, result: &mut SigResult) -> Result<(), String> {
         let signature = match data.oom_allocation_size {
+            _ if Self::js_large_allocation_reporting(data) => format!("OOM | large | {}", result.signature),
             None => format!("OOM | unknown | {}", result.signature),
             Some(size) if size <= 262_144 => "OOM | small".to_string(),
             Some(_) => format!("OOM | large | {}", result.signature),
@@ -279,21 +310,33 @@ impl SignatureShutdownTimeout {
         };
         let obj = data.as_object().ok_or_else(|| format!("'{}' object has no attribute 'get'", py_type(&data)))?;
         let mut parts = vec![obj.get("phase").and_then(Value::as_str).unwrap_or("(unknown)").to_string()];
-        let conditions = obj.get("conditions").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
-        let mut names = Vec::with_capacity(conditions.len());
-        for c in conditions {
+        let mut names = Vec::new();
+        for c in Self::conditions(obj.get("conditions"))? {
             // A condition is either a name or an object with a "name".
-            let name = match (c.is_object(), c.get("name")) {
-                (true, None) => return Ok((parts, Some("'name'".to_string()))),
-                (true, Some(name)) => name,
-                (false, _) => c,
+            let name = match c.as_object() {
+                Some(o) => match o.get("name") {
+                    Some(name) => name,
+                    None => return Ok((parts, Some("'name'".to_string()))),
+                },
+                None => c.as_ref(),
             };
-            let name = name.as_str().ok_or_else(|| format!("expected str instance, {} found", py_type(name)))?;
-            names.push(name.to_string());
+            names.push(py_str(name));
         }
         names.sort();
         parts.push(if names.is_empty() { "(none)".to_string() } else { names.join(",") });
         Ok((parts, None))
+    }
+
+    /// Iterates `conditions or []` as Python would: a list's items, a string's characters, a
+    /// dict's keys.
+    fn conditions(v: Option<&Value>) -> Result<Vec<Cow<'_, Value>>, String> {
+        Ok(match v.filter(|v| py_truthy(v)) {
+            None => Vec::new(),
+            Some(Value::Array(items)) => items.iter().map(Cow::Borrowed).collect(),
+            Some(Value::String(s)) => s.chars().map(|c| Cow::Owned(Value::String(c.to_string()))).collect(),
+            Some(Value::Object(o)) => o.keys().map(|k| Cow::Owned(Value::String(k.clone()))).collect(),
+            Some(other) => return Err(format!("'{}' object is not iterable", py_type(other))),
+        })
     }
 }
 
@@ -343,7 +386,7 @@ impl Rule for SignatureRunWatchDog {
         result.signature.contains("RunWatchdog")
     }
     fn action(&self, lists: &SigLists, data: &CrashData<'_>, result: &mut SigResult) -> Result<(), String> {
-        SignatureGenerationRule::generate(SignatureGenerationRule.name(), lists, data, Some(0), result);
+        SignatureGenerationRule::generate(SignatureGenerationRule.name(), lists, data, 0, result)?;
         result.set_signature(self.name(), format!("shutdownhang | {}", result.signature));
         Ok(())
     }
@@ -360,7 +403,7 @@ impl Rule for SignatureIpcChannelError {
         data.ipc_channel_error.as_deref().is_some_and(|s| !s.is_empty())
     }
     fn action(&self, _: &SigLists, data: &CrashData<'_>, result: &mut SigResult) -> Result<(), String> {
-        let browser = data.additional_minidumps.iter().any(|d| d == "upload_file_minidump_browser" || d == "browser");
+        let browser = data.additional_minidumps.iter().any(|d| d == "upload_file_minidump_browser");
         let error: String = data.ipc_channel_error.as_deref().unwrap_or_default().chars().take(100).collect();
         let kind = if browser { "browser" } else { "content" };
         result.info(self.name(), "IPC Channel Error stomped on signature");
@@ -386,24 +429,6 @@ impl Rule for SignatureIpcMessageName {
     }
 }
 
-/// Buckets `MOZ_RELEASE_ASSERT(parentBuildID == childBuildID)` crashes together.
-pub struct SignatureParentIdNotEqualsChildId;
-
-impl Rule for SignatureParentIdNotEqualsChildId {
-    fn name(&self) -> &'static str {
-        "SignatureParentIDNotEqualsChildID"
-    }
-    fn predicate(&self, data: &CrashData<'_>, _: &SigResult) -> bool {
-        data.moz_crash_reason.as_deref() == Some("MOZ_RELEASE_ASSERT(parentBuildID == childBuildID)")
-    }
-    fn action(&self, _: &SigLists, _: &CrashData<'_>, result: &mut SigResult) -> Result<(), String> {
-        let was = format!("Signature replaced with MOZ_RELEASE_ASSERT, was: \"{}\"", result.signature);
-        result.info(self.name(), &was);
-        result.set_signature(self.name(), "parentBuildID != childBuildID".to_string());
-        Ok(())
-    }
-}
-
 /// `stackoverflow | <sig>` for `EXCEPTION_STACK_OVERFLOW` crashes (bug #1796389).
 pub struct StackOverflowSignature;
 
@@ -420,6 +445,23 @@ impl Rule for StackOverflowSignature {
     }
 }
 
+/// `hang: <type> | <sig>` for hangs (bug #1826703).
+pub struct HungProcess;
+
+impl Rule for HungProcess {
+    fn name(&self) -> &'static str {
+        "HungProcess"
+    }
+    fn predicate(&self, data: &CrashData<'_>, _: &SigResult) -> bool {
+        data.hang.is_some()
+    }
+    fn action(&self, _: &SigLists, data: &CrashData<'_>, result: &mut SigResult) -> Result<(), String> {
+        let hang = data.hang.as_deref().unwrap_or_default();
+        result.set_signature(self.name(), format!("hang: {hang} | {}", result.signature));
+        Ok(())
+    }
+}
+
 /// Trims, turns every white-space character into a space and folds runs of them into one.
 pub struct SigFixWhitespace;
 
@@ -428,9 +470,7 @@ impl Rule for SigFixWhitespace {
         "SigFixWhitespace"
     }
     fn action(&self, _: &SigLists, _: &CrashData<'_>, result: &mut SigResult) -> Result<(), String> {
-        // Python's `str.isspace()` also counts the separators U+001C..U+001F as white space.
-        let is_space = |c: char| c.is_whitespace() || ('\x1c'..='\x1f').contains(&c);
-        let fixed = result.signature.split(is_space).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ");
+        let fixed = result.signature.split(py_isspace).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ");
         if fixed != result.signature {
             result.set_signature(self.name(), fixed);
         }
