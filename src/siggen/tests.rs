@@ -547,3 +547,44 @@ mod mozilla_lists {
         assert_eq!(sig, "OOM | large | mozilla::dom::Foo::Bar");
     }
 }
+
+/// Signs every crash of a JSON Lines corpus (`{"raw": {...}, "processed": {...}}` a line) from
+/// `SIGGEN_CORPUS` with the lists in `SIGGEN_LISTS` and writes `{"signature", "proto_signature",
+/// "notes"}` lines to `SIGGEN_OUT`: the Rust side of `bench/siggen.sh`, which compares the output
+/// with Python siggen's and times both. Ignored unless run explicitly.
+#[test]
+#[ignore]
+fn corpus_from_env() {
+    use std::io::{BufRead, Write};
+    let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("set {name}"));
+    let (corpus, lists, out) = (var("SIGGEN_CORPUS"), var("SIGGEN_LISTS"), var("SIGGEN_OUT"));
+    let repeat: usize = std::env::var("SIGGEN_REPEAT").ok().and_then(|r| r.parse().ok()).unwrap_or(1);
+    let started = std::time::Instant::now();
+    let generator = SignatureGenerator::new(SigLists::load(std::path::Path::new(&lists)).unwrap());
+    let load_time = started.elapsed();
+    let crashes: Vec<(RawCrash, ProcessedCrash)> = std::io::BufReader::new(std::fs::File::open(corpus).unwrap())
+        .lines()
+        .map(|line| {
+            let v: Value = serde_json::from_str(&line.unwrap()).unwrap();
+            (obj(v["raw"].clone()), obj(v["processed"].clone()))
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let mut results = Vec::with_capacity(crashes.len());
+    for _ in 0..repeat {
+        results = crashes.iter().map(|(raw, processed)| generator.generate(raw, processed)).collect();
+    }
+    let elapsed = started.elapsed();
+    let mut w = std::io::BufWriter::new(std::fs::File::create(out).unwrap());
+    for sig in results {
+        let line = json!({"signature": sig.signature, "proto_signature": sig.proto_signature, "notes": sig.notes});
+        writeln!(w, "{line}").unwrap();
+    }
+    let n = crashes.len() * repeat;
+    eprintln!(
+        "rust: lists loaded in {:.1} ms; {n} signatures in {:.3} s = {:.0} crashes/s",
+        load_time.as_secs_f64() * 1e3,
+        elapsed.as_secs_f64(),
+        n as f64 / elapsed.as_secs_f64()
+    );
+}
