@@ -58,7 +58,8 @@ FUNCTIONS = [
     "mozalloc_handle_oom(unsigned long)", "nsThread::ProcessNextEvent(bool, bool*)",
     "[thunk]:CShellItem::QueryInterface`adjustor{12}' (_GUID const&, void**)",
     "sandbox::TargetNtCreateFile( *, void * *, unsigned long)", "fn  with\ttabs\u00a0and unicode \u018a",
-    "f<3>(s,t,u)", "Foo<bar", "a)b(c", "operator<", "",
+    "f<3>(s,t,u)", "Foo<bar", "a)b(c", "operator<", "", "x" * 300, "\u00fcn\u00efc\u00f6d\u00e9::f\u00fcnc(int) const",
+    "mozilla::dom::Foo::Bar(int)  [clone .isra.234] [clone .cold.687]", "js::RunScript(JSContext*, js::RunState&) const&",
 ]
 RUST_FUNCTIONS = [
     "expect_failed::h7f635057bfba806a", "expect_failed::h7f6350::blah",
@@ -66,8 +67,9 @@ RUST_FUNCTIONS = [
     "<rayon_core::job::HeapJob<BODY> as rayon_core::job::Job>::execute", "core::panicking::panic_fmt",
     "core::option::Option<T>::unwrap", "style::stylist::Stylist::rebuild::h0123abcd", "panic", "begin_panic_fmt",
     "<alloc::vec::Vec<T> as core::ops::drop::Drop>::drop::h99", "std::panicking::begin_panic<&str>",
+    "std::panicking::begin_panic::{{closure}}", "core::ptr::drop_in_place<alloc::vec::Vec<u8>>::h0123456789abcdef",
 ]
-MODULES = ["xul.dll", "ntdll.dll", "KERNELBASE.dll", "libxul.so", "XUL", "libc.so.6", "[vdso]", "[stack]",
+MODULES = ["xul.dll", "ntdll.dll", "KERNELBASE.dll", "[module]]", "LIBXUL.SO", "libxul.so", "XUL", "libc.so.6", "[vdso]", "[stack]",
            "firefox.exe", "libsystem_kernel.dylib", "NPSWF32_14_0_0_125.dll", "Foo.DLL", None]
 FILES = ["hg:hg.mozilla.org/mozilla-central:dom/base/Foo.cpp:abc123",
          "git:github.com/rust-lang/rust:src/libstd/panicking.rs:91856ed52c58aa5ba66a015354d1cc69e9779bdf",
@@ -125,7 +127,7 @@ ASTS = [json.dumps({"phase": "profile-before-change", "conditions": [{"name": "b
 
 def crash():
     threads = [thread() for _ in range(rnd.randint(0, 3))]
-    dump = {"crash_info": {"crashing_thread": rnd.choice([0, 1, 2, None]),
+    dump = {"crash_info": {"crashing_thread": rnd.choice([0, 1, 2, None, "1", -1, 7]),
                            "type": rnd.choice(["EXCEPTION_ACCESS_VIOLATION_READ", "EXCEPTION_STACK_OVERFLOW",
                                                "STATUS_NO_MEMORY", "EXCEPTION_IN_PAGE_ERROR_READ / STATUS_DEVICE_DATA_ERROR",
                                                "SIGSEGV /SEGV_MAPERR"])},
@@ -138,7 +140,7 @@ def crash():
         "js_large_allocation_failure": lambda: rnd.choice(["Reporting", "Reported"]),
         "abort_message": lambda: rnd.choice(ABORTS),
         "async_shutdown_timeout": lambda: rnd.choice(ASTS),
-        "ipc_channel_error": lambda: rnd.choice(["ShutDownKill", "ipc" * 50, ""]),
+        "ipc_channel_error": lambda: rnd.choice(["ShutDownKill", "ipc" * 50, "", "\u00e9" * 120]),
         "ipc_message_name": lambda: rnd.choice(["PContent::Msg_Foo", ""]),
         "hang": lambda: rnd.choice(["ui", "1"]),
         "additional_minidumps": lambda: rnd.choice([["upload_file_minidump_browser"], ["upload_file_minidump_content"], []]),

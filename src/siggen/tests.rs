@@ -588,3 +588,72 @@ fn corpus_from_env() {
         n as f64 / elapsed.as_secs_f64()
     );
 }
+
+/// Real dumps from `../shared/testdata`, walked in-process as the processor does (the JSON of
+/// `minidump-stackwalk --json`), signed with Mozilla's lists. The expected values were produced
+/// by Python siggen 2.2.20241029 from the same JSON (see `docs/signatures.md`).
+mod real_dumps {
+    use super::*;
+    use std::path::{Path, PathBuf};
+
+    fn testdata() -> Option<PathBuf> {
+        let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testdata"));
+        if !dir.join("minidumps").is_dir() || !dir.join("siglists").is_dir() {
+            eprintln!("skipping: {} is absent", dir.display());
+            return None;
+        }
+        Some(dir.to_path_buf())
+    }
+
+    /// The stackwalker JSON of a test dump, symbolicated from the test symbols.
+    fn json_dump(testdata: &Path, dump: &str) -> Value {
+        let dump = minidump::Minidump::read_path(testdata.join("minidumps").join(dump)).unwrap();
+        let supplier = minidump_unwind::simple_symbol_supplier(vec![testdata.join("symbols")]);
+        let provider = minidump_unwind::Symbolizer::new(supplier);
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let state = runtime.block_on(minidump_processor::process_minidump(&dump, &provider)).unwrap();
+        let mut out = Vec::new();
+        state.print_json(&mut out, false).unwrap();
+        serde_json::from_slice(&out).unwrap()
+    }
+
+    fn sign_dump(testdata: &Path, dump: &str) -> Signature {
+        let lists = SigLists::load(&testdata.join("siglists")).unwrap();
+        let processed = obj(json!({"json_dump": json_dump(testdata, dump), "mdsw_status_string": "OK"}));
+        if let Ok(path) = std::env::var("SIGGEN_WRITE_PROCESSED") {
+            std::fs::write(format!("{path}.{dump}.json"), Value::Object(processed.clone()).to_string()).unwrap();
+        }
+        SignatureGenerator::new(lists).generate(&RawCrash::new(), &processed)
+    }
+
+    #[test]
+    fn inline_frames_from_a_real_macos_dump() {
+        let Some(testdata) = testdata() else { return };
+        let sig = sign_dump(&testdata, "pipeline-inlines-macos-segv.dmp");
+        assert_eq!(sig.signature, "sadness_generator::raise_segfault");
+        // The first two frames are inline frames of one physical frame; Rust generics collapse.
+        assert_eq!(
+            sig.proto_signature,
+            "core::ptr::write_volatile::<T> | sadness_generator::raise_segfault | crash_client::real_main::{closure#1} | \
+             crash_client::real_main | crash_client::main | <fn as core::ops::function::FnOnce<>>::call_once | \
+             std::sys_common::backtrace::__rust_begin_short_backtrace::<T> | std::rt::lang_start::<T>::{closure#0} | \
+             core::ops::function::impls::<T>::call_once | std::panicking::try::do_call | std::panicking::try | \
+             std::panic::catch_unwind | std::rt::lang_start_internal::{{closure}} | std::panicking::try::do_call | \
+             std::panicking::try | std::panic::catch_unwind | std::rt::lang_start_internal | main | libdyld.dylib | \
+             libdyld.dylib"
+        );
+        assert!(sig.notes.is_empty(), "{:?}", sig.notes);
+    }
+
+    #[test]
+    fn a_real_windows_dump() {
+        let Some(testdata) = testdata() else { return };
+        let sig = sign_dump(&testdata, "test.dmp");
+        assert_eq!(sig.signature, "(anonymous namespace)::CrashFunction");
+        assert_eq!(
+            sig.proto_signature,
+            "(anonymous namespace)::CrashFunction | main | __tmainCRTStartup | kernel32.dll"
+        );
+        assert!(sig.notes.is_empty(), "{:?}", sig.notes);
+    }
+}
