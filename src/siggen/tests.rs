@@ -530,6 +530,17 @@ mod mozilla_lists {
     }
 
     #[test]
+    fn line_numbers_and_sentinels() {
+        let Some(g) = generator() else { return };
+        let mut p = crash_with_functions(&["js_Interpret", "main"]);
+        p["json_dump"]["threads"][0]["frames"][0]["line"] = json!(42);
+        assert_eq!(g.generate(&RawCrash::new(), &p).signature, "js_Interpret:42");
+        let p = crash_with_functions(&["KiUserExceptionDispatcher", "_purecall", "mozilla::dom::Foo::Bar()", "main"]);
+        // `_purecall` is also a prefix: the walk goes on to the next frame.
+        assert_eq!(g.generate(&RawCrash::new(), &p).signature, "_purecall | mozilla::dom::Foo::Bar");
+    }
+
+    #[test]
     fn oom_abort_through_mozilla_lists() {
         let Some(g) = generator() else { return };
         let p = crash_with_functions(&[
