@@ -3,6 +3,8 @@
 //! irrelevant and prefix lists, merging of repeated module-only frames, and the EMPTY
 //! fallbacks).
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use super::lists::SigLists;
@@ -19,46 +21,54 @@ pub struct CSignature {
     pub debug_notes: Vec<String>,
 }
 
-fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key).and_then(Value::as_str)
+/// The fields of one frame (or inline frame) object, read in one pass over its keys.
+#[derive(Default)]
+struct FrameFields<'a> {
+    frame: Frame<'a>,
+    inlines: &'a [Value],
+}
+
+fn read_frame(v: &Value) -> FrameFields<'_> {
+    let mut out = FrameFields::default();
+    let Some(map) = v.as_object() else { return out };
+    for (key, value) in map {
+        match key.as_str() {
+            "module" => out.frame.module = value.as_str(),
+            "function" => out.frame.function = value.as_str(),
+            "file" => out.frame.file = value.as_str(),
+            "offset" => out.frame.offset = value.as_str(),
+            "line" => out.frame.line = line_text(value),
+            "inlines" => out.inlines = value.as_array().map_or(&[], Vec::as_slice),
+            // The first of the frame's unloaded modules (`Some(None)` when it has no name).
+            "unloaded_modules" => {
+                out.frame.unloaded =
+                    value.as_array().and_then(|a| a.first()).map(|u| u.get("module").and_then(Value::as_str))
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// A JSON line number as text (`23`); strings are kept as they are.
-fn line_field(v: &Value) -> Option<String> {
-    match v.get("line")? {
-        Value::Number(n) => Some(n.to_string()),
-        Value::String(s) => Some(s.clone()),
+fn line_text(v: &Value) -> Option<Cow<'_, str>> {
+    match v {
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        Value::String(s) => Some(Cow::Borrowed(s)),
         _ => None,
     }
 }
 
-/// The first of a frame's `unloaded_modules` (`Some(None)` when it has no module name).
-fn unloaded(frame: &Value) -> Option<Option<&str>> {
-    let first = frame.get("unloaded_modules")?.as_array()?.first()?;
-    Some(str_field(first, "module"))
-}
-
-/// `CSignatureTool.frame_generator`: each inline frame (innermost first), then the frame.
+/// `CSignatureTool.frame_generator`: each inline frame (innermost first), then the frame. An
+/// inline frame has its own function, file and line, and the module and offset of its frame.
 fn expand_frames(frames: &[Value]) -> impl Iterator<Item = Frame<'_>> {
     frames.iter().flat_map(|frame| {
-        let base = Frame { module: str_field(frame, "module"), offset: str_field(frame, "offset"), ..Frame::default() };
-        let inlines = frame.get("inlines").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
-        let inline_frames = inlines.iter().map({
-            let base = base.clone();
-            move |inline| Frame {
-                function: str_field(inline, "function"),
-                file: str_field(inline, "file"),
-                line: line_field(inline),
-                ..base.clone()
-            }
+        let FrameFields { frame: own, inlines } = read_frame(frame);
+        let (module, offset) = (own.module, own.offset);
+        let inline_frames = inlines.iter().map(move |inline| {
+            let f = read_frame(inline).frame;
+            Frame { module, offset, function: f.function, file: f.file, line: f.line, unloaded: None }
         });
-        let own = Frame {
-            function: str_field(frame, "function"),
-            file: str_field(frame, "file"),
-            line: line_field(frame),
-            unloaded: unloaded(frame),
-            ..base
-        };
         inline_frames.chain(std::iter::once(own))
     })
 }
@@ -100,27 +110,33 @@ fn is_mergeable(frame: &str) -> bool {
 ///
 /// Starts at the first sentinel frame if there is one; skips empty and irrelevant frames;
 /// merges repeated module-only frames; keeps adding frames while they match the prefix list.
-/// `crashed_thread` only chooses the explanation for an empty result.
-pub fn generate(lists: &SigLists, source: &[String], crashed_thread: Option<i64>) -> CSignature {
+/// `crashed_thread` only chooses the explanation for an empty result; `debug` records the
+/// decisions in `debug_notes`.
+pub fn generate(lists: &SigLists, source: &[String], crashed_thread: Option<i64>, debug: bool) -> CSignature {
     let mut out = CSignature::default();
+    let mut log = |args: std::fmt::Arguments<'_>| {
+        if debug {
+            out.debug_notes.push(args.to_string());
+        }
+    };
     match &lists.source {
-        None => out.debug_notes.push("using included signature lists".into()),
-        Some(dir) => out.debug_notes.push(format!("using signature lists from {}", dir.display())),
+        None => log(format_args!("using included signature lists")),
+        Some(dir) => log(format_args!("using signature lists from {}", dir.display())),
     }
     let mut source = source;
     if let Some(index) = source.iter().position(|frame| lists.sentinels.contains(frame)) {
-        out.debug_notes.push(format!("sentinel; starting at \"{}\" index {index}", source[index]));
+        log(format_args!("sentinel; starting at \"{}\" index {index}", source[index]));
         source = &source[index..];
     }
 
     let mut list: Vec<&str> = Vec::new();
     for frame in source {
         if frame.is_empty() {
-            out.debug_notes.push("empty string; ignoring: \"\"".into());
+            log(format_args!("empty string; ignoring: \"\""));
             continue;
         }
         if lists.irrelevant.is_match(frame) {
-            out.debug_notes.push(format!("irrelevant; ignoring: \"{frame}\""));
+            log(format_args!("irrelevant; ignoring: \"{frame}\""));
             continue;
         }
         if is_mergeable(frame) && list.last() == Some(&frame.as_str()) {
@@ -128,10 +144,10 @@ pub fn generate(lists: &SigLists, source: &[String], crashed_thread: Option<i64>
         }
         list.push(frame);
         if !lists.prefix.is_match(frame) {
-            out.debug_notes.push(format!("not a prefix; stop: \"{frame}\""));
+            log(format_args!("not a prefix; stop: \"{frame}\""));
             break;
         }
-        out.debug_notes.push(format!("prefix; continue iterating: \"{frame}\""));
+        log(format_args!("prefix; continue iterating: \"{frame}\""));
     }
     out.signature = list.join(" | ");
 
@@ -167,7 +183,7 @@ mod tests {
     }
 
     fn sig(lists: &SigLists, source: &[String]) -> String {
-        generate(lists, source, Some(0)).signature
+        generate(lists, source, Some(0), true).signature
     }
 
     // Upstream: TestCSignatureTool.test_generate_1
@@ -233,14 +249,14 @@ mod tests {
     #[test]
     fn empty_results_explain_themselves() {
         let s = lists("a", "d");
-        let r = generate(&s, &[], None);
+        let r = generate(&s, &[], None, true);
         assert_eq!(r.signature, "EMPTY: no crashing thread identified");
         assert_eq!(r.notes, ["CSignatureTool: no crashing thread identified"]);
-        let r = generate(&s, &[], Some(3));
+        let r = generate(&s, &[], Some(3), true);
         assert_eq!(r.signature, "EMPTY: no frame data available");
         assert_eq!(r.notes, ["CSignatureTool: no frame data for crashing thread (3)"]);
         // All frames irrelevant: the first frame is the signature.
-        let r = generate(&s, &chars("aaa"), Some(0));
+        let r = generate(&s, &chars("aaa"), Some(0), true);
         assert_eq!(r.signature, "a");
     }
 

@@ -6,7 +6,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use regex::Regex;
+use regex::{Regex, RegexBuilder};
 
 /// File names of the four lists, as in socorro-siggen's `siglists/` folder.
 pub const IRRELEVANT_FILE: &str = "irrelevant_signature_re.txt";
@@ -48,7 +48,9 @@ impl RegexList {
         }
         let translated: Vec<String> = entries.iter().map(|(_, e)| python_to_rust_regex(e)).collect();
         let combined = format!("^(?:{})", translated.join("|"));
-        match Regex::new(&combined) {
+        // A bigger lazy-DFA cache than the default: the lists have hundreds of alternatives
+        // and are matched against every frame of every crash of a run.
+        match RegexBuilder::new(&combined).dfa_size_limit(8 << 20).build() {
             Ok(regex) => Ok(RegexList { regex: Some(regex), len: entries.len() }),
             Err(err) => Err(Self::find_bad_line(file, entries, &translated)
                 .unwrap_or_else(|| anyhow::anyhow!("{file}: the combined regular expression does not compile: {err}"))),

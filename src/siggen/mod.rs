@@ -74,7 +74,7 @@ impl SignatureGenerator {
     /// minidump-stackwalk JSON format, `mdsw_status_string`, ...) and the raw crash annotations
     /// (`OOMAllocationSize`, `AbortMessage`, `ipc_channel_error`, ...).
     pub fn generate(&self, raw: &RawCrash, processed: &ProcessedCrash) -> Signature {
-        let result = self.generate_detailed(raw, processed);
+        let result = rules::run(&self.rules, &self.lists, &CrashData::from_crash(raw, processed), false);
         Signature {
             signature: result.signature,
             proto_signature: result.proto_signature.unwrap_or_default(),
@@ -87,9 +87,9 @@ impl SignatureGenerator {
         self.generate_from(&CrashData::from_crash(raw, processed))
     }
 
-    /// Runs the pipeline over already extracted crash data.
+    /// Runs the pipeline over already extracted crash data (debug log included).
     pub fn generate_from(&self, data: &CrashData<'_>) -> SigResult {
-        rules::run(&self.rules, &self.lists, data)
+        rules::run(&self.rules, &self.lists, data, true)
     }
 }
 

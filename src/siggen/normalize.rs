@@ -3,6 +3,7 @@
 //! from its `utils.py` (`collapse`, `drop_prefix_and_return_type`, `parse_source_file`,
 //! `strip_leading_zeros`, `drop_bad_characters`). Ported from siggen 2.2.20241029.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -16,7 +17,7 @@ pub struct Frame<'a> {
     pub function: Option<&'a str>,
     pub file: Option<&'a str>,
     /// The source line, as text (JSON numbers are printed in decimal).
-    pub line: Option<String>,
+    pub line: Option<Cow<'a, str>>,
     pub offset: Option<&'a str>,
     /// The first of the frame's `unloaded_modules` (its `module` name, if it has one).
     pub unloaded: Option<Option<&'a str>>,
@@ -266,7 +267,7 @@ mod tests {
             module,
             function: Some(function),
             file: Some(file),
-            line: Some(line.to_string()),
+            line: Some(Cow::Owned(line.to_string())),
             offset: Some(offset),
             unloaded: None,
         }

@@ -3,6 +3,7 @@
 //! predicate and an action.
 
 use std::borrow::Cow;
+use std::fmt;
 
 use serde_json::Value;
 
@@ -60,8 +61,10 @@ pub struct SigResult {
     pub signature: String,
     /// `"<Rule>: <message>"` notes for `processor_notes`.
     pub notes: Vec<String>,
-    /// `"<Rule>: <message>"` debugging notes (every signature change, every list decision).
+    /// `"<Rule>: <message>"` debugging notes (every signature change, every list decision);
+    /// only recorded when `record_debug` is set.
     pub debug_log: Vec<String>,
+    pub record_debug: bool,
     /// All normalized frames of the crashing thread joined by ` | ` (`None` without frames).
     pub proto_signature: Option<String>,
     pub normalized_frames: Vec<String>,
@@ -69,7 +72,10 @@ pub struct SigResult {
 
 impl SigResult {
     pub fn set_signature(&mut self, rule: &str, signature: String) {
-        self.debug(rule, &format!("change signature: \"{}\" -> \"{signature}\"", self.signature));
+        if self.record_debug {
+            let line = format!("{rule}: change signature: \"{}\" -> \"{signature}\"", self.signature);
+            self.debug_log.push(line);
+        }
         self.signature = signature;
     }
 
@@ -77,8 +83,10 @@ impl SigResult {
         self.notes.push(format!("{rule}: {msg}"));
     }
 
-    pub fn debug(&mut self, rule: &str, msg: &str) {
-        self.debug_log.push(format!("{rule}: {msg}"));
+    pub fn debug(&mut self, rule: &str, msg: fmt::Arguments<'_>) {
+        if self.record_debug {
+            self.debug_log.push(format!("{rule}: {msg}"));
+        }
     }
 }
 
@@ -110,9 +118,10 @@ pub static DEFAULT_RULESET: &[&dyn Rule] = &[
     &SigTruncate,
 ];
 
-/// Runs `rules` over `data`: upstream's `SignatureGenerator.generate`.
-pub fn run(rules: &[&dyn Rule], lists: &SigLists, data: &CrashData<'_>) -> SigResult {
-    let mut result = SigResult::default();
+/// Runs `rules` over `data`: upstream's `SignatureGenerator.generate`. The debug log is only
+/// recorded when `record_debug` is set (it costs an allocation per frame and rule).
+pub fn run(rules: &[&dyn Rule], lists: &SigLists, data: &CrashData<'_>, record_debug: bool) -> SigResult {
+    let mut result = SigResult { record_debug, ..SigResult::default() };
     for rule in rules {
         if rule.predicate(data, &result) {
             if let Err(err) = rule.action(lists, data, &mut result) {
@@ -137,10 +146,10 @@ impl SignatureGenerationRule {
         result: &mut SigResult,
     ) -> Result<(), String> {
         let java = if let Some(trace) = data.java_stack_trace.filter(|t| py_truthy(t)) {
-            result.debug(name, "using JavaSignatureTool");
+            result.debug(name, format_args!("using JavaSignatureTool"));
             Some(java::generate(trace.as_str(), ": "))
         } else if let Some(exception) = data.java_exception.as_deref().filter(|e| py_truthy(e)) {
-            result.debug(name, "using JavaExceptionSignatureTool");
+            result.debug(name, format_args!("using JavaExceptionSignatureTool"));
             Some(java::generate_from_exception(exception)?)
         } else {
             None
@@ -150,15 +159,15 @@ impl SignatureGenerationRule {
             result.set_signature(name, signature);
             return Ok(());
         }
-        result.debug(name, "using CSignatureTool");
+        result.debug(name, format_args!("using CSignatureTool"));
         let frames = csig::create_frame_list(lists, data.thread(thread), data.os.as_deref() == Some("Windows NT"));
-        let c = csig::generate(lists, &frames, Some(thread));
+        let c = csig::generate(lists, &frames, Some(thread), result.record_debug);
         if !frames.is_empty() {
             result.proto_signature = Some(frames.join(" | "));
             result.normalized_frames = frames;
         }
         c.notes.iter().for_each(|n| result.info(name, n));
-        c.debug_notes.iter().for_each(|n| result.debug(name, n));
+        c.debug_notes.iter().for_each(|n| result.debug(name, format_args!("{n}")));
         if !c.signature.is_empty() {
             result.set_signature(name, c.signature);
         }
