@@ -22,6 +22,7 @@ mod tests;
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -44,7 +45,7 @@ pub struct Signature {
 /// Generates signatures with one set of lists and one rule pipeline (cheap to clone).
 #[derive(Clone)]
 pub struct SignatureGenerator {
-    lists: SigLists,
+    lists: Arc<SigLists>,
     rules: Vec<&'static dyn Rule>,
 }
 
@@ -63,7 +64,7 @@ impl SignatureGenerator {
 
     /// A generator with a custom rule pipeline (rules run in the given order).
     pub fn with_rules(lists: SigLists, rules: Vec<&'static dyn Rule>) -> SignatureGenerator {
-        SignatureGenerator { lists, rules }
+        SignatureGenerator { lists: Arc::new(lists), rules }
     }
 
     pub fn lists(&self) -> &SigLists {

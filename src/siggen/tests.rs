@@ -378,6 +378,23 @@ fn inline_frames_come_before_their_frame() {
     assert_eq!(sig.signature, "memcpy | nsFoo::Inner");
 }
 
+#[test]
+fn the_generator_is_shared_across_threads() {
+    fn assert_send_sync<T: Send + Sync + Clone>() {}
+    assert_send_sync::<SignatureGenerator>();
+    let generator = builtin();
+    let p = crash_with_functions(&["memcpy", "nsFoo::Bar"]);
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let (g, p) = (generator.clone(), p.clone());
+            std::thread::spawn(move || g.generate(&RawCrash::new(), &p).signature)
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), "memcpy | nsFoo::Bar");
+    }
+}
+
 struct FailingRule;
 
 impl Rule for FailingRule {
