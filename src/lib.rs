@@ -10,6 +10,7 @@ pub mod fsutil;
 pub mod input;
 pub mod progress;
 pub mod queue;
+pub mod remote;
 pub mod siggen;
 pub mod spool;
 pub mod store;

@@ -1,0 +1,158 @@
+//! What the remote backends (S3 store, SQS queues) share: the options that say where the
+//! service is ([`RemoteOptions`]), one AWS SDK configuration (credential chain, region,
+//! retries, HTTP client), and the tokio runtime the synchronous backend traits block on.
+//!
+//! The backend traits are synchronous; the AWS SDK is async. Each backend method runs its
+//! requests with [`block_on`] on one process-wide runtime that is never dropped, so a
+//! backend can be used from plain threads (the mover's pool) and from `spawn_blocking`
+//! threads of another runtime (the collector). It must not be called from inside an async
+//! task (that would block the task's worker thread; tokio refuses with a panic).
+
+use std::future::Future;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+/// The region used when neither a flag, the environment nor a profile names one (local
+/// S3/SQS-compatible servers accept any region).
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+/// Attempts per request (first try + retries, with exponential backoff and jitter) when
+/// neither the options nor `AWS_MAX_ATTEMPTS` say: throttling, 5xx and connection errors
+/// are retried by the SDK.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+
+/// Where and how to reach a remote service. Every field is optional: what is not set comes
+/// from the standard AWS environment and profile (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_S3`,
+/// `AWS_ENDPOINT_URL_SQS`, `AWS_REGION`, `AWS_PROFILE`, `AWS_MAX_ATTEMPTS`, ...).
+/// Credentials always come from the standard AWS chain (environment, profile, SSO cache,
+/// web identity, container and instance roles) and are never printed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RemoteOptions {
+    /// Endpoint of an S3- or SQS-compatible server (MinIO, moto, GCS interoperability...).
+    pub endpoint_url: Option<String>,
+    /// S3 only: path-style addressing (`http://host/bucket/key`). `None`: on when an
+    /// endpoint URL is given (by option or environment), off for AWS itself.
+    pub path_style: Option<bool>,
+    pub region: Option<String>,
+    /// Create what is missing (S3: the bucket; SQS: the queues and their dead-letter
+    /// queues) instead of failing with an error that names it.
+    pub create: bool,
+    /// Attempts per request (see [`DEFAULT_MAX_ATTEMPTS`]).
+    pub max_attempts: Option<u32>,
+}
+
+impl RemoteOptions {
+    /// Is an endpoint URL set for `service` (`S3`, `SQS`), by option or environment?
+    pub fn has_endpoint(&self, service: &str) -> bool {
+        self.endpoint_url.is_some() || env_set(&format!("AWS_ENDPOINT_URL_{service}")) || env_set("AWS_ENDPOINT_URL")
+    }
+
+    /// Path-style addressing as configured, else on exactly when an endpoint URL is set.
+    pub fn s3_path_style(&self) -> bool {
+        self.path_style.unwrap_or_else(|| self.has_endpoint("S3"))
+    }
+
+    /// The endpoint for messages (`AWS` when none is set).
+    pub fn endpoint_for_messages(&self, service: &str) -> String {
+        let var = format!("AWS_ENDPOINT_URL_{service}");
+        self.endpoint_url
+            .clone()
+            .or_else(|| std::env::var(&var).ok())
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
+            .unwrap_or_else(|| "AWS".to_string())
+    }
+}
+
+fn env_set(var: &str) -> bool {
+    std::env::var_os(var).is_some_and(|v| !v.is_empty())
+}
+
+/// The process-wide runtime remote backends block on (two worker threads drive the I/O;
+/// each calling thread runs its own request future).
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("crashctl-remote")
+            .enable_all()
+            .build()
+            .expect("cannot start the tokio runtime for remote backends")
+    })
+}
+
+/// Runs a future to completion on the remote backends' runtime, from any thread that is
+/// not itself running an async task.
+pub fn block_on<F: Future>(f: F) -> F::Output {
+    runtime().block_on(f)
+}
+
+/// Sleeps on the remote runtime (inside a future run by [`block_on`]).
+pub(crate) async fn sleep(d: Duration) {
+    tokio::time::sleep(d).await
+}
+
+/// Loads the shared AWS configuration: credentials by the standard chain, the region (option,
+/// then environment and profile, then [`DEFAULT_REGION`]), the endpoint, retries with backoff,
+/// and an HTTPS client on rustls.
+pub(crate) async fn load_config(opts: &RemoteOptions) -> SdkConfig {
+    use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+    let http =
+        aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build_https();
+    let region = RegionProviderChain::first_try(opts.region.clone().map(Region::new))
+        .or_default_provider()
+        .or_else(Region::new(DEFAULT_REGION));
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http).region(region);
+    if let Some(url) = &opts.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    let attempts = opts.max_attempts.or_else(|| (!env_set("AWS_MAX_ATTEMPTS")).then_some(DEFAULT_MAX_ATTEMPTS));
+    if let Some(n) = attempts {
+        loader = loader.retry_config(RetryConfig::standard().with_max_attempts(n.max(1)));
+    }
+    loader.load().await
+}
+
+/// An SDK error with its whole chain of causes (`dispatch failure: io error: connection
+/// refused`), for messages.
+pub(crate) fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        cur = c.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_style_follows_the_endpoint_unless_set() {
+        let with = RemoteOptions { endpoint_url: Some("http://127.0.0.1:9000".into()), ..Default::default() };
+        assert!(with.s3_path_style());
+        let off = RemoteOptions { path_style: Some(false), ..with.clone() };
+        assert!(!off.s3_path_style());
+        let on = RemoteOptions { path_style: Some(true), ..Default::default() };
+        assert!(on.s3_path_style());
+    }
+
+    #[test]
+    fn block_on_works_from_plain_and_spawn_blocking_threads() {
+        let plain = std::thread::spawn(|| block_on(async { 1 })).join().unwrap();
+        let other = tokio::runtime::Builder::new_multi_thread().worker_threads(1).build().unwrap();
+        let from_blocking =
+            other.block_on(async { tokio::task::spawn_blocking(|| block_on(async { 2 })).await.unwrap() });
+        assert_eq!((plain, from_blocking), (1, 2));
+    }
+}

@@ -1,0 +1,358 @@
+//! The S3 store: Socorro's bucket layout (`v1/raw_crash/YYYYMMDD/<id>`, `v1/dump_names/<id>`,
+//! `v1/dump/<id>`, `v1/<dump name>/<id>`, `v1/processed_crash/<id>`) in an S3 or
+//! S3-compatible bucket (AWS, MinIO, Ceph, GCS interoperability), under an optional prefix:
+//! `s3://bucket[/prefix]`. The objects are byte for byte what [`super::FsStore`] writes in its
+//! v1 layout, so a local store uploaded as is and a bucket downloaded as is are the same.
+//!
+//! Every PUT is confirmed by S3 before the call returns, so `sync()` has nothing to do.
+
+use std::sync::Arc;
+
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::Client;
+use chrono::NaiveDate;
+
+use super::{parse_date_key, CrashStore, Listing, Result, StoreError};
+use crate::crash::{Crash, CrashId, DumpData, DumpName, ProcessedCrash, RawCrash};
+use crate::remote::{self, block_on, RemoteOptions};
+
+/// A crash store in an S3 bucket.
+#[derive(Debug, Clone)]
+pub struct S3Store {
+    client: Client,
+    bucket: String,
+    /// `""` or `prefix/`.
+    prefix: String,
+}
+
+/// `s3://bucket[/prefix]` -> (bucket, prefix without slashes at either end).
+pub fn parse_location(location: &str) -> anyhow::Result<(String, String)> {
+    let rest = location
+        .strip_prefix("s3://")
+        .ok_or_else(|| anyhow::anyhow!("store {location}: an S3 location starts with s3://"))?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    let valid = (3..=63).contains(&bucket.len())
+        && bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+    if !valid {
+        anyhow::bail!(
+            "store {location}: {bucket:?} is not a valid bucket name (3-63 of a-z, 0-9, '-', '.'); expected s3://bucket[/prefix]"
+        );
+    }
+    Ok((bucket.to_string(), prefix.trim_matches('/').to_string()))
+}
+
+impl S3Store {
+    /// Opens `s3://bucket[/prefix]`, checking the bucket is there (creating it with
+    /// `opts.create`). A missing bucket, bad credentials or an unreachable endpoint is an
+    /// error naming the bucket and the endpoint.
+    pub fn open(location: &str, opts: &RemoteOptions) -> anyhow::Result<S3Store> {
+        let (bucket, prefix) = parse_location(location)?;
+        let client = block_on(async {
+            let sdk = remote::load_config(opts).await;
+            let conf = aws_sdk_s3::config::Builder::from(&sdk)
+                .force_path_style(opts.s3_path_style())
+                // Checksums only where an operation requires them: S3-compatible servers do not
+                // all accept the SDK's default trailing checksums.
+                .request_checksum_calculation(aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired)
+                .response_checksum_validation(aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired)
+                .build();
+            Client::from_conf(conf)
+        });
+        let prefix = if prefix.is_empty() { prefix } else { format!("{prefix}/") };
+        let store = S3Store { client, bucket, prefix };
+        store
+            .check_bucket(opts)
+            .map_err(|e| anyhow::anyhow!("store {location} at {}: {e}", opts.endpoint_for_messages("S3")))?;
+        Ok(store)
+    }
+
+    fn check_bucket(&self, opts: &RemoteOptions) -> std::result::Result<(), String> {
+        let head = block_on(self.client.head_bucket().bucket(&self.bucket).send());
+        match head {
+            Ok(_) => Ok(()),
+            Err(e) if is_404(&e) && opts.create => self.create_bucket(),
+            Err(e) if is_404(&e) => {
+                Err(format!("bucket {} does not exist (create it, or rerun with --create-bucket)", self.bucket))
+            }
+            Err(e) => Err(format!("cannot reach bucket {}: {}", self.bucket, remote::error_text(&e))),
+        }
+    }
+
+    fn create_bucket(&self) -> std::result::Result<(), String> {
+        use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+        let region = self.client.config().region().map(|r| r.to_string()).unwrap_or_default();
+        let mut req = self.client.create_bucket().bucket(&self.bucket);
+        if !region.is_empty() && region != "us-east-1" {
+            let c = BucketLocationConstraint::from(region.as_str());
+            req = req.create_bucket_configuration(CreateBucketConfiguration::builder().location_constraint(c).build());
+        }
+        match block_on(req.send()) {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_bucket_already_owned_by_you()) => Ok(()),
+            Err(e) => Err(format!("cannot create bucket {}: {}", self.bucket, remote::error_text(&e))),
+        }
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// The key of `rel` (a key relative to the store, like `v1/dump/<id>`).
+    fn key(&self, rel: &str) -> String {
+        format!("{}{rel}", self.prefix)
+    }
+
+    fn url(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.bucket)
+    }
+
+    fn raw_key(&self, id: &CrashId) -> String {
+        self.key(&format!("v1/raw_crash/{}/{id}", id.date_key()))
+    }
+
+    fn dump_names_key(&self, id: &CrashId) -> String {
+        self.key(&format!("v1/dump_names/{id}"))
+    }
+
+    /// The main dump is stored as `dump`, as in Socorro's bucket.
+    fn dump_key(&self, id: &CrashId, name: &DumpName) -> String {
+        let dir = if name.is_main() { "dump" } else { name.as_str() };
+        self.key(&format!("v1/{dir}/{id}"))
+    }
+
+    fn processed_key(&self, id: &CrashId) -> String {
+        self.key(&format!("v1/processed_crash/{id}"))
+    }
+
+    fn err<E: std::error::Error + 'static>(&self, op: &str, key: &str, e: SdkError<E>) -> StoreError {
+        StoreError::Backend(format!("{op} {}: {}", self.url(key), remote::error_text(&e)))
+    }
+
+    fn put(&self, key: &str, body: ByteStream) -> Result<()> {
+        let req = self.client.put_object().bucket(&self.bucket).key(key).body(body);
+        block_on(req.send()).map_err(|e| self.err("write", key, e))?;
+        Ok(())
+    }
+
+    fn put_dump(&self, key: &str, data: &DumpData) -> Result<()> {
+        let body = match data {
+            DumpData::Bytes(b) => ByteStream::from(b.clone()),
+            DumpData::File(path) => block_on(ByteStream::from_path(path)).map_err(|e| StoreError::Io {
+                op: "read",
+                path: path.display().to_string(),
+                source: std::io::Error::other(e),
+            })?,
+        };
+        self.put(key, body)
+    }
+
+    /// The object's bytes, or `None` when there is no such key.
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        block_on(async {
+            let resp = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+                Ok(r) => r,
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) || is_404(&e) => return Ok(None),
+                Err(e) => return Err(self.err("read", key, e)),
+            };
+            let body = resp
+                .body
+                .collect()
+                .await
+                .map_err(|e| StoreError::Backend(format!("read {}: {}", self.url(key), remote::error_text(&e))))?;
+            Ok(Some(body.into_bytes().to_vec()))
+        })
+    }
+
+    fn read(&self, id: &CrashId, object: &str, key: &str) -> Result<Vec<u8>> {
+        self.get(key)?.ok_or_else(|| StoreError::NotFound {
+            id: id.clone(),
+            object: object.to_string(),
+            store: self.describe(),
+        })
+    }
+
+    fn exists(&self, key: &str) -> Result<bool> {
+        match block_on(self.client.head_object().bucket(&self.bucket).key(key).send()) {
+            Ok(_) => Ok(true),
+            Err(e) if is_404(&e) => Ok(false),
+            Err(e) => Err(self.err("check", key, e)),
+        }
+    }
+
+    fn delete(&self, key: &str) -> Result<()> {
+        block_on(self.client.delete_object().bucket(&self.bucket).key(key).send())
+            .map_err(|e| self.err("delete", key, e))?;
+        Ok(())
+    }
+
+    /// Every object under `rel` (a prefix relative to the store, like `v1/raw_crash/20261126/`),
+    /// as (key relative to the store, size in bytes), following ListObjectsV2 pagination.
+    pub fn objects(&self, rel: &str) -> Result<Vec<(String, u64)>> {
+        let (objects, _) = self.list(rel, None)?;
+        Ok(objects)
+    }
+
+    /// One listing under `rel`: objects (relative keys and sizes) and, with a delimiter,
+    /// the common prefixes (relative, without the trailing delimiter).
+    fn list(&self, rel: &str, delimiter: Option<&str>) -> Result<(Vec<(String, u64)>, Vec<String>)> {
+        let prefix = self.key(rel);
+        let strip = |k: &str| k.strip_prefix(&self.prefix).unwrap_or(k).to_string();
+        block_on(async {
+            let mut pages = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(&prefix)
+                .set_delimiter(delimiter.map(str::to_string))
+                .into_paginator()
+                .send();
+            let (mut objects, mut prefixes) = (Vec::new(), Vec::new());
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| self.err("list", &prefix, e))?;
+                for o in page.contents() {
+                    objects.push((strip(o.key().unwrap_or_default()), o.size().unwrap_or(0).max(0) as u64));
+                }
+                for p in page.common_prefixes() {
+                    prefixes.push(strip(p.prefix().unwrap_or_default().trim_end_matches('/')));
+                }
+            }
+            Ok((objects, prefixes))
+        })
+    }
+
+    /// Crash IDs of the objects directly under `rel` (`v1/processed_crash/`).
+    fn list_ids(&self, rel: &str) -> Result<Listing> {
+        let (objects, _) = self.list(rel, Some("/"))?;
+        let mut listing = Listing::default();
+        for (key, _) in objects {
+            let name = key.rsplit('/').next().unwrap_or_default();
+            match CrashId::parse_lax(name) {
+                Ok(id) => listing.ids.push(id),
+                Err(_) => listing.invalid.push(name.to_string()),
+            }
+        }
+        listing.ids.sort();
+        Ok(listing)
+    }
+
+    fn parse_object<T: serde::de::DeserializeOwned>(id: &CrashId, object: &str, bytes: &[u8]) -> Result<T> {
+        serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+            id: id.clone(),
+            object: object.to_string(),
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// Did S3 answer 404 (no such bucket or key)?
+fn is_404<E: ProvideErrorMetadata>(e: &SdkError<E>) -> bool {
+    e.raw_response().is_some_and(|r| r.status().as_u16() == 404)
+        || matches!(e.code(), Some("NoSuchKey" | "NoSuchBucket" | "NotFound"))
+}
+
+fn json(value: &impl serde::Serialize) -> Vec<u8> {
+    serde_json::to_vec(value).expect("JSON values always serialize")
+}
+
+impl CrashStore for S3Store {
+    fn describe(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.prefix.trim_end_matches('/')).trim_end_matches('/').to_string()
+    }
+
+    fn put_crash(&self, crash: &Crash) -> Result<()> {
+        let id = &crash.id;
+        for dump in &crash.dumps {
+            self.put_dump(&self.dump_key(id, &dump.name), &dump.data)?;
+        }
+        let mut names = crash.dump_names();
+        names.sort();
+        self.put(&self.dump_names_key(id), ByteStream::from(json(&names)))?;
+        self.put(&self.raw_key(id), ByteStream::from(json(&crash.raw)))
+    }
+
+    fn get_raw_crash(&self, id: &CrashId) -> Result<RawCrash> {
+        let bytes = self.read(id, "raw crash", &self.raw_key(id))?;
+        Self::parse_object(id, "raw crash", &bytes)
+    }
+
+    fn get_dump_names(&self, id: &CrashId) -> Result<Vec<DumpName>> {
+        match self.get(&self.dump_names_key(id))? {
+            Some(bytes) => Self::parse_object(id, "dump names", &bytes),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn get_dump(&self, id: &CrashId, name: &DumpName) -> Result<Vec<u8>> {
+        self.read(id, &format!("dump {name}"), &self.dump_key(id, name))
+    }
+
+    fn put_processed(&self, id: &CrashId, processed: &ProcessedCrash) -> Result<()> {
+        self.put(&self.processed_key(id), ByteStream::from(json(processed)))
+    }
+
+    fn get_processed(&self, id: &CrashId) -> Result<Option<ProcessedCrash>> {
+        match self.get(&self.processed_key(id))? {
+            Some(bytes) => Self::parse_object(id, "processed crash", &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn has_raw(&self, id: &CrashId) -> Result<bool> {
+        self.exists(&self.raw_key(id))
+    }
+
+    fn has_processed(&self, id: &CrashId) -> Result<bool> {
+        self.exists(&self.processed_key(id))
+    }
+
+    fn list_dates(&self) -> Result<Vec<NaiveDate>> {
+        let (_, prefixes) = self.list("v1/raw_crash/", Some("/"))?;
+        let mut dates: Vec<NaiveDate> =
+            prefixes.iter().filter_map(|p| parse_date_key(p.rsplit('/').next().unwrap_or_default())).collect();
+        dates.sort();
+        Ok(dates)
+    }
+
+    fn list_raw(&self, date: NaiveDate) -> Result<Listing> {
+        self.list_ids(&format!("v1/raw_crash/{}/", date.format("%Y%m%d")))
+    }
+
+    fn list_processed(&self) -> Result<Listing> {
+        self.list_ids("v1/processed_crash/")
+    }
+
+    fn delete_crash(&self, id: &CrashId) -> Result<()> {
+        let names = self.get_dump_names(id).unwrap_or_default();
+        self.delete(&self.raw_key(id))?;
+        for name in names {
+            self.delete(&self.dump_key(id, &name))?;
+        }
+        self.delete(&self.dump_names_key(id))?;
+        self.delete(&self.processed_key(id))
+    }
+
+    fn sync(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Opens an S3 store as a trait object.
+pub fn open(location: &str, opts: &RemoteOptions) -> anyhow::Result<Arc<dyn CrashStore>> {
+    Ok(Arc::new(S3Store::open(location, opts)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations() {
+        assert_eq!(parse_location("s3://crashes").unwrap(), ("crashes".into(), "".into()));
+        assert_eq!(parse_location("s3://crashes/prod/eu/").unwrap(), ("crashes".into(), "prod/eu".into()));
+        for bad in ["s3://", "s3://UPPER", "s3://a", "s3://x_y/p"] {
+            let e = parse_location(bad).unwrap_err().to_string();
+            assert!(e.contains("not a valid bucket name"), "{bad}: {e}");
+        }
+    }
+}
