@@ -12,7 +12,6 @@ use std::future::Future;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use aws_config::meta::region::RegionProviderChain;
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
@@ -103,10 +102,10 @@ pub(crate) async fn load_config(opts: &RemoteOptions) -> SdkConfig {
     use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
     let http =
         aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build_https();
-    let region = RegionProviderChain::first_try(opts.region.clone().map(Region::new))
-        .or_default_provider()
-        .or_else(Region::new(DEFAULT_REGION));
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http).region(region);
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
+    if let Some(r) = &opts.region {
+        loader = loader.region(Region::new(r.clone()));
+    }
     if let Some(url) = &opts.endpoint_url {
         loader = loader.endpoint_url(url);
     }
@@ -114,7 +113,11 @@ pub(crate) async fn load_config(opts: &RemoteOptions) -> SdkConfig {
     if let Some(n) = attempts {
         loader = loader.retry_config(RetryConfig::standard().with_max_attempts(n.max(1)));
     }
-    loader.load().await
+    let config = loader.load().await;
+    if config.region().is_some() {
+        return config;
+    }
+    config.into_builder().region(Region::new(DEFAULT_REGION)).build()
 }
 
 /// An SDK error with its whole chain of causes (`dispatch failure: io error: connection
@@ -131,6 +134,23 @@ pub(crate) fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
         cur = c.source();
     }
     s
+}
+
+/// For tests: options for the moto server of `.ci/moto.sh` (`CRASHCTL_TEST_S3_ENDPOINT`), or
+/// `None` after printing why the test is skipped (to stderr directly, so the skip shows in
+/// `cargo test` output).
+#[cfg(test)]
+pub(crate) fn test_options() -> Option<RemoteOptions> {
+    use std::io::Write;
+    match std::env::var("CRASHCTL_TEST_S3_ENDPOINT") {
+        Ok(url) if !url.is_empty() => {
+            Some(RemoteOptions { endpoint_url: Some(url), create: true, max_attempts: Some(2), ..Default::default() })
+        }
+        _ => {
+            let _ = writeln!(std::io::stderr(), "skipped: CRASHCTL_TEST_S3_ENDPOINT not set (run .ci/moto.sh start)");
+            None
+        }
+    }
 }
 
 #[cfg(test)]

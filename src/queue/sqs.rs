@@ -279,6 +279,12 @@ impl SqsQueue {
         &self.remote(q).main.name
     }
 
+    /// Publishes raw bodies, unchecked: the `test` health-check message, or what another
+    /// producer might send. Ok means SQS accepted every body.
+    pub fn publish_bodies(&self, queue: QueueName, bodies: &[String]) -> Result<()> {
+        block_on(self.send(&self.remote(queue).main, bodies, None))
+    }
+
     /// Sends bodies in batches of ten (several batches in flight), retrying entries SQS
     /// failed without the sender's fault. Ok means SQS accepted every body.
     async fn send(&self, to: &Target, bodies: &[String], error: Option<&str>) -> Result<()> {
@@ -453,7 +459,7 @@ impl CrashQueue for SqsQueue {
 
     fn publish(&self, queue: QueueName, messages: &[Message]) -> Result<()> {
         let bodies: Vec<String> = messages.iter().map(Message::body).collect();
-        block_on(self.send(&self.remote(queue).main, &bodies, None))
+        self.publish_bodies(queue, &bodies)
     }
 
     fn claim(&self, queues: &[QueueName], visibility: Duration) -> Result<Option<Claimed>> {

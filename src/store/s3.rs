@@ -24,6 +24,8 @@ pub struct S3Store {
     bucket: String,
     /// `""` or `prefix/`.
     prefix: String,
+    /// Keys per ListObjectsV2 page (`None`: the server's default, 1000 on S3).
+    page_size: Option<i32>,
 }
 
 /// `s3://bucket[/prefix]` -> (bucket, prefix without slashes at either end).
@@ -60,7 +62,7 @@ impl S3Store {
             Client::from_conf(conf)
         });
         let prefix = if prefix.is_empty() { prefix } else { format!("{prefix}/") };
-        let store = S3Store { client, bucket, prefix };
+        let store = S3Store { client, bucket, prefix, page_size: None };
         store
             .check_bucket(opts)
             .map_err(|e| anyhow::anyhow!("store {location} at {}: {e}", opts.endpoint_for_messages("S3")))?;
@@ -186,6 +188,11 @@ impl S3Store {
         Ok(())
     }
 
+    /// The bytes of the object at `rel` (a key relative to the store), `None` when missing.
+    pub fn read_object(&self, rel: &str) -> Result<Option<Vec<u8>>> {
+        self.get(&self.key(rel))
+    }
+
     /// Every object under `rel` (a prefix relative to the store, like `v1/raw_crash/20261126/`),
     /// as (key relative to the store, size in bytes), following ListObjectsV2 pagination.
     pub fn objects(&self, rel: &str) -> Result<Vec<(String, u64)>> {
@@ -205,6 +212,7 @@ impl S3Store {
                 .bucket(&self.bucket)
                 .prefix(&prefix)
                 .set_delimiter(delimiter.map(str::to_string))
+                .set_max_keys(self.page_size)
                 .into_paginator()
                 .send();
             let (mut objects, mut prefixes) = (Vec::new(), Vec::new());
@@ -345,6 +353,28 @@ pub fn open(location: &str, opts: &RemoteOptions) -> anyhow::Result<Arc<dyn Cras
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crash::Throttle;
+
+    #[test]
+    fn listing_follows_pagination() {
+        let Some(opts) = remote::test_options() else { return };
+        let bucket = format!("crashctl-unit-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let mut store = S3Store::open(&format!("s3://{bucket}/p"), &opts).unwrap();
+        store.page_size = Some(2);
+        let day = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
+        let mut ids: Vec<CrashId> = (0..5).map(|_| CrashId::generate(Throttle::Accept, day)).collect();
+        for id in &ids {
+            store.put_crash(&Crash::new(id.clone(), RawCrash::new())).unwrap();
+            store.put_processed(id, &ProcessedCrash::new()).unwrap();
+        }
+        let other = CrashId::generate(Throttle::Accept, day.pred_opt().unwrap());
+        store.put_crash(&Crash::new(other, RawCrash::new())).unwrap();
+        ids.sort();
+        assert_eq!(store.list_raw(day).unwrap().ids, ids);
+        assert_eq!(store.list_processed().unwrap().ids, ids);
+        assert_eq!(store.list_dates().unwrap(), vec![day.pred_opt().unwrap(), day]);
+        assert_eq!(store.objects("v1/").unwrap().len(), 5 * 3 + 2);
+    }
 
     #[test]
     fn locations() {
