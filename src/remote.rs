@@ -147,7 +147,9 @@ pub(crate) fn test_options() -> Option<RemoteOptions> {
             Some(RemoteOptions { endpoint_url: Some(url), create: true, max_attempts: Some(2), ..Default::default() })
         }
         _ => {
-            let _ = writeln!(std::io::stderr(), "skipped: CRASHCTL_TEST_S3_ENDPOINT not set (run .ci/moto.sh start)");
+            let test = std::thread::current().name().unwrap_or("?").to_string();
+            let line = format!("skipped: CRASHCTL_TEST_S3_ENDPOINT not set (run .ci/moto.sh start) [{test}]\n");
+            let _ = std::io::stderr().write_all(line.as_bytes());
             None
         }
     }

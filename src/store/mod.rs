@@ -7,7 +7,7 @@ mod fs;
 mod s3;
 
 pub use fs::{FsStore, Layout};
-pub use s3::S3Store;
+pub use s3::{Object, S3Store};
 
 use std::sync::Arc;
 

@@ -28,6 +28,21 @@ pub struct S3Store {
     page_size: Option<i32>,
 }
 
+/// An object of the store: its key relative to the store (`v1/dump/<id>`) and size in bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Object {
+    pub key: String,
+    pub size: u64,
+}
+
+/// What one listing found: objects, and with a delimiter the common prefixes (relative,
+/// without the trailing delimiter).
+#[derive(Debug, Default)]
+struct Found {
+    objects: Vec<Object>,
+    prefixes: Vec<String>,
+}
+
 /// `s3://bucket[/prefix]` -> (bucket, prefix without slashes at either end).
 pub fn parse_location(location: &str) -> anyhow::Result<(String, String)> {
     let rest = location
@@ -194,15 +209,13 @@ impl S3Store {
     }
 
     /// Every object under `rel` (a prefix relative to the store, like `v1/raw_crash/20261126/`),
-    /// as (key relative to the store, size in bytes), following ListObjectsV2 pagination.
-    pub fn objects(&self, rel: &str) -> Result<Vec<(String, u64)>> {
-        let (objects, _) = self.list(rel, None)?;
-        Ok(objects)
+    /// following ListObjectsV2 pagination.
+    pub fn objects(&self, rel: &str) -> Result<Vec<Object>> {
+        Ok(self.list(rel, None)?.objects)
     }
 
-    /// One listing under `rel`: objects (relative keys and sizes) and, with a delimiter,
-    /// the common prefixes (relative, without the trailing delimiter).
-    fn list(&self, rel: &str, delimiter: Option<&str>) -> Result<(Vec<(String, u64)>, Vec<String>)> {
+    /// One listing under `rel` (relative to the store), all pages.
+    fn list(&self, rel: &str, delimiter: Option<&str>) -> Result<Found> {
         let prefix = self.key(rel);
         let strip = |k: &str| k.strip_prefix(&self.prefix).unwrap_or(k).to_string();
         block_on(async {
@@ -215,26 +228,26 @@ impl S3Store {
                 .set_max_keys(self.page_size)
                 .into_paginator()
                 .send();
-            let (mut objects, mut prefixes) = (Vec::new(), Vec::new());
+            let mut found = Found::default();
             while let Some(page) = pages.next().await {
                 let page = page.map_err(|e| self.err("list", &prefix, e))?;
                 for o in page.contents() {
-                    objects.push((strip(o.key().unwrap_or_default()), o.size().unwrap_or(0).max(0) as u64));
+                    let size = o.size().unwrap_or(0).max(0) as u64;
+                    found.objects.push(Object { key: strip(o.key().unwrap_or_default()), size });
                 }
                 for p in page.common_prefixes() {
-                    prefixes.push(strip(p.prefix().unwrap_or_default().trim_end_matches('/')));
+                    found.prefixes.push(strip(p.prefix().unwrap_or_default().trim_end_matches('/')));
                 }
             }
-            Ok((objects, prefixes))
+            Ok(found)
         })
     }
 
     /// Crash IDs of the objects directly under `rel` (`v1/processed_crash/`).
     fn list_ids(&self, rel: &str) -> Result<Listing> {
-        let (objects, _) = self.list(rel, Some("/"))?;
         let mut listing = Listing::default();
-        for (key, _) in objects {
-            let name = key.rsplit('/').next().unwrap_or_default();
+        for o in self.list(rel, Some("/"))?.objects {
+            let name = o.key.rsplit('/').next().unwrap_or_default();
             match CrashId::parse_lax(name) {
                 Ok(id) => listing.ids.push(id),
                 Err(_) => listing.invalid.push(name.to_string()),
@@ -315,7 +328,7 @@ impl CrashStore for S3Store {
     }
 
     fn list_dates(&self) -> Result<Vec<NaiveDate>> {
-        let (_, prefixes) = self.list("v1/raw_crash/", Some("/"))?;
+        let prefixes = self.list("v1/raw_crash/", Some("/"))?.prefixes;
         let mut dates: Vec<NaiveDate> =
             prefixes.iter().filter_map(|p| parse_date_key(p.rsplit('/').next().unwrap_or_default())).collect();
         dates.sort();

@@ -21,8 +21,9 @@ use crate::common::{new_id, sample_crash};
 const VIS: Duration = Duration::from_secs(300);
 
 fn skip(why: &str) {
-    // Straight to stderr: libtest captures `eprintln!`, and a skip must show in the output.
-    let _ = writeln!(std::io::stderr(), "skipped: {why}");
+    // Straight to stderr in one write: libtest captures `eprintln!`, and a skip must show.
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    let _ = std::io::stderr().write_all(format!("skipped: {why} [{test}]\n").as_bytes());
 }
 
 /// Options for the shared moto server, or `None` (skipped, with a message).
@@ -86,7 +87,7 @@ fn local_files(root: &Path) -> Vec<(String, Vec<u8>)> {
 
 /// Every object of an S3 store, as sorted relative keys with their bytes.
 fn bucket_files(store: &S3Store) -> Vec<(String, Vec<u8>)> {
-    let mut keys: Vec<String> = store.objects("").unwrap().into_iter().map(|(k, _)| k).collect();
+    let mut keys: Vec<String> = store.objects("").unwrap().into_iter().map(|o| o.key).collect();
     keys.sort();
     keys.into_iter().map(|k| (k.clone(), store.read_object(&k).unwrap().unwrap())).collect()
 }
@@ -109,7 +110,7 @@ fn s3_store_writes_exactly_the_keys_of_the_local_v1_store() {
     assert_eq!(bucket_files(&remote), want);
     // the prefix is in front of every key, nothing outside it
     let root = s3(&opts, &format!("s3://{bucket}"));
-    let keys: Vec<String> = root.objects("").unwrap().into_iter().map(|(k, _)| k).collect();
+    let keys: Vec<String> = root.objects("").unwrap().into_iter().map(|o| o.key).collect();
     assert!(keys.iter().all(|k| k.starts_with("prod/eu/v1/")), "{keys:?}");
     assert!(keys.contains(&format!("prod/eu/v1/raw_crash/{}/{id}", id.date_key())), "{keys:?}");
     assert!(keys.contains(&format!("prod/eu/v1/dump/{id}")), "{keys:?}");
@@ -146,7 +147,7 @@ fn s3_store_reads_lists_and_deletes() {
     assert!(e.to_string().contains(a.as_str()), "{e}");
     assert!(store.get_dump(&a, &DumpName::main()).unwrap_err().is_not_found());
     assert!(store.get_dump_names(&a).unwrap().is_empty());
-    let left: Vec<String> = store.objects("").unwrap().into_iter().map(|(k, _)| k).collect();
+    let left: Vec<String> = store.objects("").unwrap().into_iter().map(|o| o.key).collect();
     assert!(left.iter().all(|k| k.ends_with(b.as_str())), "only crash b is left: {left:?}");
     store.delete_crash(&a).unwrap(); // deleting a missing crash is fine
     store.sync().unwrap();
@@ -450,9 +451,11 @@ fn server_going_away_gives_clear_errors_and_a_retry_succeeds() {
 
     own.stop();
     let e = store.put_crash(&sample_crash(&during)).unwrap_err().to_string();
+    eprintln!("S3 error while the server is down: {e}");
     assert!(e.contains(&format!("s3://{bucket}/v1/")) && e.contains(during.as_str()), "names the key: {e}");
     assert!(e.to_lowercase().contains("connect") || e.contains("dispatch"), "says why: {e}");
     let e = queue.publish(QueueName::Standard, &msgs(std::slice::from_ref(&during))).unwrap_err().to_string();
+    eprintln!("SQS error while the server is down: {e}");
     assert!(e.contains(&format!("{prefix}-standard")), "names the queue: {e}");
     let e = store.get_raw_crash(&before).unwrap_err();
     assert_eq!(e.name(), "backend_error", "an unreachable server is not a missing crash: {e}");
