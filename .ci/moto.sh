@@ -20,16 +20,24 @@ READY_SECONDS=${MOTO_READY_SECONDS:-60}
 
 log() { echo "moto.sh: $*" >&2; }
 
+# The moto_server executable: on PATH, else a wrapper around `python3 -m moto.server` (pip may
+# install its scripts to a directory that is not on PATH).
+server_exe() {
+    if command -v moto_server 2>/dev/null; then
+        return
+    fi
+    mkdir -p "$STATE"
+    printf '#!/bin/sh\nexec python3 -m moto.server "$@"\n' >"$STATE/moto_server"
+    chmod +x "$STATE/moto_server"
+    echo "$PWD/$STATE/moto_server"
+}
+
 install() {
-    if command -v moto_server >/dev/null 2>&1; then
+    if command -v moto_server >/dev/null 2>&1 || python3 -c 'import moto.server, flask' 2>/dev/null; then
         return
     fi
     log "installing moto[server] from PyPI"
     python3 -m pip install --quiet 'moto[server]>=5,<6' >&2
-    command -v moto_server >/dev/null 2>&1 || {
-        log "moto_server is not on PATH after pip install (is pip's bin directory on PATH?)"
-        exit 2
-    }
 }
 
 free_port() {
@@ -45,7 +53,7 @@ print_env() {
     port=$(cat "$PORTFILE")
     cat <<EOF
 export CRASHCTL_TEST_S3_ENDPOINT=http://127.0.0.1:$port
-export CRASHCTL_TEST_MOTO_SERVER=$(command -v moto_server)
+export CRASHCTL_TEST_MOTO_SERVER=$(server_exe)
 export AWS_ACCESS_KEY_ID=test
 export AWS_SECRET_ACCESS_KEY=test
 export AWS_REGION=us-east-1
@@ -63,7 +71,7 @@ start() {
     local port pid deadline
     port=$(free_port)
     # setsid: the server does not get the terminal's Ctrl-C meant for cargo test.
-    setsid moto_server -H 127.0.0.1 -p "$port" >"$LOG" 2>&1 </dev/null &
+    setsid "$(server_exe)" -H 127.0.0.1 -p "$port" >"$LOG" 2>&1 </dev/null &
     pid=$!
     echo "$pid" >"$PIDFILE"
     echo "$port" >"$PORTFILE"

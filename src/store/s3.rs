@@ -146,22 +146,23 @@ impl S3Store {
         StoreError::Backend(format!("{op} {}: {}", self.url(key), remote::error_text(&e)))
     }
 
-    fn put(&self, key: &str, body: ByteStream) -> Result<()> {
-        let req = self.client.put_object().bucket(&self.bucket).key(key).body(body);
-        block_on(req.send()).map_err(|e| self.err("write", key, e))?;
+    /// One PUT; Ok once S3 confirmed it.
+    async fn put(&self, key: String, body: ByteStream) -> Result<()> {
+        let req = self.client.put_object().bucket(&self.bucket).key(&key).body(body);
+        req.send().await.map_err(|e| self.err("write", &key, e))?;
         Ok(())
     }
 
-    fn put_dump(&self, key: &str, data: &DumpData) -> Result<()> {
+    async fn put_dump(&self, key: String, data: &DumpData) -> Result<()> {
         let body = match data {
             DumpData::Bytes(b) => ByteStream::from(b.clone()),
-            DumpData::File(path) => block_on(ByteStream::from_path(path)).map_err(|e| StoreError::Io {
+            DumpData::File(path) => ByteStream::from_path(path).await.map_err(|e| StoreError::Io {
                 op: "read",
                 path: path.display().to_string(),
                 source: std::io::Error::other(e),
             })?,
         };
-        self.put(key, body)
+        self.put(key, body).await
     }
 
     /// The object's bytes, or `None` when there is no such key.
@@ -281,15 +282,17 @@ impl CrashStore for S3Store {
         format!("s3://{}/{}", self.bucket, self.prefix.trim_end_matches('/')).trim_end_matches('/').to_string()
     }
 
+    /// The dumps and the dump names at once, then (all confirmed) the raw crash.
     fn put_crash(&self, crash: &Crash) -> Result<()> {
         let id = &crash.id;
-        for dump in &crash.dumps {
-            self.put_dump(&self.dump_key(id, &dump.name), &dump.data)?;
-        }
         let mut names = crash.dump_names();
         names.sort();
-        self.put(&self.dump_names_key(id), ByteStream::from(json(&names)))?;
-        self.put(&self.raw_key(id), ByteStream::from(json(&crash.raw)))
+        block_on(async {
+            let dumps = crash.dumps.iter().map(|d| self.put_dump(self.dump_key(id, &d.name), &d.data));
+            let names = self.put(self.dump_names_key(id), ByteStream::from(json(&names)));
+            futures_util::future::try_join(futures_util::future::try_join_all(dumps), names).await?;
+            self.put(self.raw_key(id), ByteStream::from(json(&crash.raw))).await
+        })
     }
 
     fn get_raw_crash(&self, id: &CrashId) -> Result<RawCrash> {
@@ -309,7 +312,7 @@ impl CrashStore for S3Store {
     }
 
     fn put_processed(&self, id: &CrashId, processed: &ProcessedCrash) -> Result<()> {
-        self.put(&self.processed_key(id), ByteStream::from(json(processed)))
+        block_on(self.put(self.processed_key(id), ByteStream::from(json(processed))))
     }
 
     fn get_processed(&self, id: &CrashId) -> Result<Option<ProcessedCrash>> {
