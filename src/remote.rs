@@ -5,8 +5,10 @@
 //! The backend traits are synchronous; the AWS SDK is async. Each backend method runs its
 //! requests with [`block_on`] on one process-wide runtime that is never dropped, so a
 //! backend can be used from plain threads (the mover's pool) and from `spawn_blocking`
-//! threads of another runtime (the collector). It must not be called from inside an async
-//! task (that would block the task's worker thread; tokio refuses with a panic).
+//! threads of another runtime (the collector). Called from an async task of a multi-thread
+//! runtime it still works (through `block_in_place`, which hands the worker's other tasks to
+//! another thread), but `spawn_blocking` is the right way; from a current-thread runtime's
+//! task it panics (tokio cannot block there).
 
 use std::future::Future;
 use std::sync::OnceLock;
@@ -84,10 +86,16 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
-/// Runs a future to completion on the remote backends' runtime, from any thread that is
-/// not itself running an async task.
+/// Runs a future to completion on the remote backends' runtime: from any plain or
+/// `spawn_blocking` thread, or (see the module docs) a multi-thread runtime's task.
 pub fn block_on<F: Future>(f: F) -> F::Output {
-    runtime().block_on(f)
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    let on_async_worker = Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
+    if on_async_worker {
+        tokio::task::block_in_place(|| runtime().block_on(f))
+    } else {
+        runtime().block_on(f)
+    }
 }
 
 /// Sleeps on the remote runtime (inside a future run by [`block_on`]).
@@ -170,11 +178,15 @@ mod tests {
     }
 
     #[test]
-    fn block_on_works_from_plain_and_spawn_blocking_threads() {
+    fn block_on_works_from_plain_and_spawn_blocking_threads_and_async_tasks() {
         let plain = std::thread::spawn(|| block_on(async { 1 })).join().unwrap();
         let other = tokio::runtime::Builder::new_multi_thread().worker_threads(1).build().unwrap();
         let from_blocking =
             other.block_on(async { tokio::task::spawn_blocking(|| block_on(async { 2 })).await.unwrap() });
-        assert_eq!((plain, from_blocking), (1, 2));
+        let from_task = other.block_on(async { tokio::spawn(async { block_on(async { 3 }) }).await.unwrap() });
+        let current = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let from_current_blocking =
+            current.block_on(async { tokio::task::spawn_blocking(|| block_on(async { 4 })).await.unwrap() });
+        assert_eq!((plain, from_blocking, from_task, from_current_blocking), (1, 2, 3, 4));
     }
 }
