@@ -20,7 +20,8 @@ use std::time::Duration;
 
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::{
-    DeleteMessageBatchRequestEntry, MessageAttributeValue, QueueAttributeName, SendMessageBatchRequestEntry,
+    BatchResultErrorEntry, DeleteMessageBatchRequestEntry, MessageAttributeValue, QueueAttributeName,
+    SendMessageBatchRequestEntry,
 };
 use aws_sdk_sqs::Client;
 use futures_util::{StreamExt, TryStreamExt};
@@ -305,13 +306,8 @@ impl SqsQueue {
             let entries = left.iter().map(|&i| batch_entry(i, &chunk[i], error)).collect();
             let resp = self.client.send_message_batch().queue_url(&to.url).set_entries(Some(entries)).send().await;
             let resp = resp.map_err(|e| sqs_err("publish to", to, e))?;
-            if let Some(f) = resp.failed().iter().find(|f| f.sender_fault()) {
-                let body = f.id().parse::<usize>().ok().and_then(|i| chunk.get(i)).cloned().unwrap_or_default();
-                let why = format!("{}: {}", f.code(), f.message().unwrap_or_default());
-                return Err(QueueError::Backend(format!("publish {body:?} to SQS queue {}: {why}", to.name)));
-            }
-            let failed: HashSet<&str> = resp.failed().iter().map(|f| f.id()).collect();
-            left.retain(|i| failed.contains(i.to_string().as_str()));
+            left = to_retry(chunk, resp.failed())
+                .map_err(|why| QueueError::Backend(format!("publish {why} to SQS queue {}", to.name)))?;
             if left.is_empty() {
                 return Ok(());
             }
@@ -427,6 +423,19 @@ impl SqsQueue {
         }
         Ok(())
     }
+}
+
+/// The entries of a batch to send again (by index into `chunk`) after SQS failed some: those
+/// not the sender's fault (throttling, internal errors). A sender fault is an error naming
+/// the body, since sending it again cannot help.
+fn to_retry(chunk: &[String], failed: &[BatchResultErrorEntry]) -> std::result::Result<Vec<usize>, String> {
+    let body = |f: &BatchResultErrorEntry| f.id().parse::<usize>().ok().and_then(|i| chunk.get(i)).cloned();
+    if let Some(f) = failed.iter().find(|f| f.sender_fault()) {
+        let why = format!("{}: {}", f.code(), f.message().unwrap_or_default());
+        return Err(format!("{:?} (rejected, {why})", body(f).unwrap_or_default()));
+    }
+    let ids: HashSet<&str> = failed.iter().map(|f| f.id()).collect();
+    Ok((0..chunk.len()).filter(|i| ids.contains(i.to_string().as_str())).collect())
 }
 
 fn batch_entry(i: usize, body: &str, error: Option<&str>) -> SendMessageBatchRequestEntry {
@@ -574,6 +583,20 @@ mod tests {
         assert!(SqsLocation::parse("sqs://a?normal=http://x").unwrap_err().to_string().contains("unknown key"));
         assert!(SqsLocation::parse("sqs://a?standard=x").unwrap_err().to_string().contains("not a queue URL"));
         assert!(SqsLocation::parse("sqs://bad/prefix").unwrap_err().to_string().contains("prefix"));
+    }
+
+    fn failure(id: &str, sender_fault: bool) -> BatchResultErrorEntry {
+        let code = if sender_fault { "InvalidMessageContents" } else { "InternalError" };
+        BatchResultErrorEntry::builder().id(id).sender_fault(sender_fault).code(code).build().unwrap()
+    }
+
+    #[test]
+    fn partial_batch_failures_retry_only_the_failed_entries() {
+        let chunk: Vec<String> = (0..10).map(|i| format!("body{i}")).collect();
+        assert_eq!(to_retry(&chunk, &[]).unwrap(), Vec::<usize>::new());
+        assert_eq!(to_retry(&chunk, &[failure("7", false), failure("2", false)]).unwrap(), vec![2, 7]);
+        let e = to_retry(&chunk, &[failure("2", false), failure("4", true)]).unwrap_err();
+        assert!(e.contains("\"body4\"") && e.contains("InvalidMessageContents"), "{e}");
     }
 
     #[test]
