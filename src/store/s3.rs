@@ -92,6 +92,9 @@ impl S3Store {
             Err(e) if is_404(&e) => {
                 Err(format!("bucket {} does not exist (create it, or rerun with --create-bucket)", self.bucket))
             }
+            // Allowed to write but not to list (HeadBucket needs s3:ListBucket), as a collector
+            // often is: go on; a real problem shows at the first read or write, naming the key.
+            Err(e) if status(&e) == Some(403) && !opts.create => Ok(()),
             Err(e) => Err(format!("cannot reach bucket {}: {}", self.bucket, remote::error_text(&e))),
         }
     }
@@ -267,10 +270,14 @@ impl S3Store {
     }
 }
 
+/// The HTTP status S3 answered with, if it answered.
+fn status<E>(e: &SdkError<E>) -> Option<u16> {
+    e.raw_response().map(|r| r.status().as_u16())
+}
+
 /// Did S3 answer 404 (no such bucket or key)?
 fn is_404<E: ProvideErrorMetadata>(e: &SdkError<E>) -> bool {
-    e.raw_response().is_some_and(|r| r.status().as_u16() == 404)
-        || matches!(e.code(), Some("NoSuchKey" | "NoSuchBucket" | "NotFound"))
+    status(e) == Some(404) || matches!(e.code(), Some("NoSuchKey" | "NoSuchBucket" | "NotFound"))
 }
 
 fn json(value: &impl serde::Serialize) -> Vec<u8> {
