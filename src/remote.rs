@@ -128,6 +128,12 @@ pub(crate) async fn load_config(opts: &RemoteOptions) -> SdkConfig {
     config.into_builder().region(Region::new(DEFAULT_REGION)).build()
 }
 
+/// The AWS SDK configuration the backends use, for code that calls an AWS service directly
+/// (tests, tools): same credentials, region, endpoint, retries and HTTP client.
+pub fn sdk_config(opts: &RemoteOptions) -> SdkConfig {
+    block_on(load_config(opts))
+}
+
 /// An SDK error with its whole chain of causes (`dispatch failure: io error: connection
 /// refused`), for messages.
 pub(crate) fn error_text(e: &(dyn std::error::Error + 'static)) -> String {

@@ -170,9 +170,12 @@ struct Resolver<'a> {
 }
 
 impl Resolver<'_> {
-    /// The URL of the queue named `name`; `Ok(None)` when there is none and we may not create it.
-    async fn lookup(&self, name: &str, create: bool) -> anyhow::Result<Option<String>> {
-        let found = self.client.get_queue_url().queue_name(name).send().await;
+    /// The URL of the queue named `name` (of the account `owner`, else the caller's);
+    /// `Ok(None)` when there is none and we may not create it.
+    async fn lookup(&self, name: &str, owner: Option<&str>, create: bool) -> anyhow::Result<Option<String>> {
+        let req =
+            self.client.get_queue_url().queue_name(name).set_queue_owner_aws_account_id(owner.map(str::to_string));
+        let found = req.send().await;
         let err = match found {
             Ok(r) => return Ok(r.queue_url().map(str::to_string)),
             Err(e) if is_missing_queue(&e) => None,
@@ -192,7 +195,7 @@ impl Resolver<'_> {
     async fn main(&self, source: Source) -> anyhow::Result<Target> {
         match source {
             Source::Url(url) => Ok(Target { name: name_of_url(&url), url }),
-            Source::Name(name) => match self.lookup(&name, self.create).await? {
+            Source::Name(name) => match self.lookup(&name, None, self.create).await? {
                 Some(url) => Ok(Target { name, url }),
                 None => anyhow::bail!(
                     "SQS queue {name} does not exist at {} (create it, or rerun with --create-queues)",
@@ -202,8 +205,9 @@ impl Resolver<'_> {
         }
     }
 
-    /// The queue's redrive target name, if it has a redrive policy. Checks the queue exists.
-    async fn redrive_target(&self, main: &Target) -> anyhow::Result<Option<String>> {
+    /// The queue's redrive target (name, account), if it has a redrive policy. Checks the
+    /// queue exists.
+    async fn redrive_target(&self, main: &Target) -> anyhow::Result<Option<(String, String)>> {
         let got =
             self.client.get_queue_attributes().queue_url(&main.url).attribute_names(QueueAttributeName::RedrivePolicy);
         let attrs = got.send().await.map_err(|e| {
@@ -217,8 +221,13 @@ impl Resolver<'_> {
         let Some(policy) = policy else { return Ok(None) };
         let value: serde_json::Value = serde_json::from_str(policy)
             .map_err(|e| anyhow::anyhow!("SQS queue {}: bad RedrivePolicy {policy:?}: {e}", main.name))?;
+        // arn:aws:sqs:REGION:ACCOUNT:NAME
         let arn = value["deadLetterTargetArn"].as_str().unwrap_or_default();
-        Ok(arn.rsplit(':').next().filter(|n| !n.is_empty()).map(str::to_string))
+        let mut parts = arn.rsplit(':');
+        match (parts.next(), parts.next()) {
+            (Some(name), Some(account)) if !name.is_empty() => Ok(Some((name.to_string(), account.to_string()))),
+            _ => anyhow::bail!("SQS queue {}: RedrivePolicy without a dead-letter queue ARN: {policy:?}", main.name),
+        }
     }
 
     async fn dlq(
@@ -229,11 +238,11 @@ impl Resolver<'_> {
         if let Some(url) = explicit {
             return Ok(Ok(Target { name: name_of_url(url), url: url.clone() }));
         }
-        let (name, create) = match self.redrive_target(main).await? {
-            Some(name) => (name, false),
-            None => (format!("{}{FAILED_SUFFIX}", main.name), self.create),
+        let (name, owner, create) = match self.redrive_target(main).await? {
+            Some((name, account)) => (name, Some(account), false),
+            None => (format!("{}{FAILED_SUFFIX}", main.name), None, self.create),
         };
-        Ok(match self.lookup(&name, create).await? {
+        Ok(match self.lookup(&name, owner.as_deref(), create).await? {
             Some(url) => Ok(Target { name, url }),
             None => Err(format!(
                 "dead-letter queue {name} of SQS queue {} does not exist (create it, or rerun with --create-queues)",

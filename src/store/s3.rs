@@ -50,10 +50,10 @@ pub fn parse_location(location: &str) -> anyhow::Result<(String, String)> {
         .ok_or_else(|| anyhow::anyhow!("store {location}: an S3 location starts with s3://"))?;
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     let valid = (3..=63).contains(&bucket.len())
-        && bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        && bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-._".contains(&b));
     if !valid {
         anyhow::bail!(
-            "store {location}: {bucket:?} is not a valid bucket name (3-63 of a-z, 0-9, '-', '.'); expected s3://bucket[/prefix]"
+            "store {location}: {bucket:?} is not a valid bucket name (3-63 of a-z, 0-9, '-', '.', '_'); expected s3://bucket[/prefix]"
         );
     }
     Ok((bucket.to_string(), prefix.trim_matches('/').to_string()))
@@ -173,7 +173,7 @@ impl S3Store {
         block_on(async {
             let resp = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
                 Ok(r) => r,
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) || is_404(&e) => return Ok(None),
+                Err(e) if is_missing_key(&e) => return Ok(None),
                 Err(e) => return Err(self.err("read", key, e)),
             };
             let body = resp
@@ -196,7 +196,7 @@ impl S3Store {
     fn exists(&self, key: &str) -> Result<bool> {
         match block_on(self.client.head_object().bucket(&self.bucket).key(key).send()) {
             Ok(_) => Ok(true),
-            Err(e) if is_404(&e) => Ok(false),
+            Err(e) if is_missing_key(&e) => Ok(false),
             Err(e) => Err(self.err("check", key, e)),
         }
     }
@@ -275,9 +275,14 @@ fn status<E>(e: &SdkError<E>) -> Option<u16> {
     e.raw_response().map(|r| r.status().as_u16())
 }
 
-/// Did S3 answer 404 (no such bucket or key)?
+/// Did S3 answer 404 (no such bucket or key; a HEAD answer has no body to say which)?
 fn is_404<E: ProvideErrorMetadata>(e: &SdkError<E>) -> bool {
     status(e) == Some(404) || matches!(e.code(), Some("NoSuchKey" | "NoSuchBucket" | "NotFound"))
+}
+
+/// A missing key, not a missing bucket (a deleted bucket is an error, not a missing crash).
+fn is_missing_key<E: ProvideErrorMetadata>(e: &SdkError<E>) -> bool {
+    is_404(e) && e.code() != Some("NoSuchBucket")
 }
 
 fn json(value: &impl serde::Serialize) -> Vec<u8> {
@@ -403,7 +408,8 @@ mod tests {
     fn locations() {
         assert_eq!(parse_location("s3://crashes").unwrap(), ("crashes".into(), "".into()));
         assert_eq!(parse_location("s3://crashes/prod/eu/").unwrap(), ("crashes".into(), "prod/eu".into()));
-        for bad in ["s3://", "s3://UPPER", "s3://a", "s3://x_y/p"] {
+        assert_eq!(parse_location("s3://gcs_bucket/p").unwrap(), ("gcs_bucket".into(), "p".into()));
+        for bad in ["s3://", "s3://UPPER", "s3://a", "s3://x y/p"] {
             let e = parse_location(bad).unwrap_err().to_string();
             assert!(e.contains("not a valid bucket name"), "{bad}: {e}");
         }

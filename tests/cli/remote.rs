@@ -491,3 +491,50 @@ fn server_going_away_gives_clear_errors_and_a_retry_succeeds() {
     queue.ack(&c).unwrap();
     own.stop();
 }
+
+#[test]
+fn sqs_uses_an_existing_redrive_policy_target_as_the_dead_letter_queue() {
+    use aws_sdk_sqs::types::QueueAttributeName as Attr;
+    let Some(opts) = server() else { return };
+    let prefix = unique("redrive");
+    let sdk = aws_sdk_sqs::Client::new(&crashctl::remote::sdk_config(&opts));
+    let (dlq, arn) = crashctl::remote::block_on(async {
+        let dlq = sdk.create_queue().queue_name(format!("{prefix}-dlq")).send().await.unwrap();
+        let dlq = dlq.queue_url().unwrap().to_string();
+        let attrs = sdk.get_queue_attributes().queue_url(&dlq).attribute_names(Attr::QueueArn).send().await.unwrap();
+        let arn = attrs.attributes().unwrap()[&Attr::QueueArn].clone();
+        let policy = serde_json::json!({"deadLetterTargetArn": arn, "maxReceiveCount": "2"}).to_string();
+        let main = sdk.create_queue().queue_name(format!("{prefix}-standard")).attributes(Attr::RedrivePolicy, policy);
+        main.send().await.unwrap();
+        (dlq, arn)
+    });
+    assert!(arn.ends_with(&format!(":{prefix}-dlq")), "{arn}");
+    let q = sqs(&opts, &format!("sqs://{prefix}"));
+    let id = ids(2);
+    q.publish(QueueName::Standard, &msgs(&id[..1])).unwrap();
+    let c = q.claim(&[QueueName::Standard], VIS).unwrap().unwrap();
+    q.fail(&c, "bad dump").unwrap();
+    let count = |url: &str| {
+        let req = sdk.get_queue_attributes().queue_url(url).attribute_names(Attr::ApproximateNumberOfMessages);
+        let attrs = crashctl::remote::block_on(req.send()).unwrap();
+        attrs.attributes().unwrap()[&Attr::ApproximateNumberOfMessages].parse::<u32>().unwrap()
+    };
+    assert_eq!(count(&dlq), 1, "failed into the redrive target, not {prefix}-standard-failed");
+    let missing =
+        crashctl::remote::block_on(sdk.get_queue_url().queue_name(format!("{prefix}-standard-failed")).send());
+    assert!(missing.is_err(), "no -failed queue made for a queue with a redrive policy");
+    assert_eq!(q.failed().unwrap()[0].error, "bad dump"); // (now hidden for a while: it was received)
+
+    // a consumer that keeps dying: SQS itself moves the message after maxReceiveCount (2)
+    q.publish(QueueName::Standard, &msgs(&id[1..])).unwrap();
+    let mut receives = 0;
+    while q.claim(&[QueueName::Standard], Duration::ZERO).unwrap().is_some() {
+        receives += 1;
+        assert!(receives <= 5, "the redrive policy should have moved the message");
+    }
+    assert_eq!(receives, 2);
+    let failed = q.failed().unwrap();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0].body, id[1].as_str());
+    assert!(failed[0].error.contains("redrive policy"), "{}", failed[0].error);
+}
