@@ -143,7 +143,7 @@ impl StoreArg {
             path_style: self.s3_path_style,
             region: self.s3_region.clone(),
             create: self.create_bucket,
-            max_attempts: None,
+            ..RemoteOptions::default()
         }
     }
 }
@@ -164,10 +164,9 @@ impl QueueArg {
     pub fn remote(&self) -> RemoteOptions {
         RemoteOptions {
             endpoint_url: self.sqs_endpoint_url.clone(),
-            path_style: None,
             region: self.sqs_region.clone(),
             create: self.create_queues,
-            max_attempts: None,
+            ..RemoteOptions::default()
         }
     }
 }

@@ -15,6 +15,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 /// The region used when neither a flag, the environment nor a profile names one (local
@@ -25,6 +26,11 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 /// neither the options nor `AWS_MAX_ATTEMPTS` say: throttling, 5xx and connection errors
 /// are retried by the SDK.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+
+/// Default for [`RemoteOptions::read_timeout`] (generous: it covers uploading a large dump).
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(300);
+/// Time to open a connection before the attempt fails (and is retried).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where and how to reach a remote service. Every field is optional: what is not set comes
 /// from the standard AWS environment and profile (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_S3`,
@@ -44,6 +50,10 @@ pub struct RemoteOptions {
     pub create: bool,
     /// Attempts per request (see [`DEFAULT_MAX_ATTEMPTS`]).
     pub max_attempts: Option<u32>,
+    /// How long one attempt may wait for the server's answer, upload included (see
+    /// [`DEFAULT_READ_TIMEOUT`]): a server that accepts a connection and then hangs is an
+    /// error, not a stuck collector.
+    pub read_timeout: Option<Duration>,
 }
 
 impl RemoteOptions {
@@ -110,7 +120,11 @@ pub(crate) async fn load_config(opts: &RemoteOptions) -> SdkConfig {
     use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
     let http =
         aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build_https();
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .read_timeout(opts.read_timeout.unwrap_or(DEFAULT_READ_TIMEOUT))
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http).timeout_config(timeouts);
     if let Some(r) = &opts.region {
         loader = loader.region(Region::new(r.clone()));
     }
@@ -172,6 +186,26 @@ pub(crate) fn test_options() -> Option<RemoteOptions> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_server_that_never_answers_is_a_timeout_error() {
+        // needs the (dummy) credentials .ci/moto.sh exports, not the server itself
+        if test_options().is_none() {
+            return;
+        }
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", silent.local_addr().unwrap());
+        let opts = RemoteOptions {
+            endpoint_url: Some(url),
+            max_attempts: Some(1),
+            read_timeout: Some(Duration::from_millis(500)),
+            ..Default::default()
+        };
+        // the listener's backlog accepts the connection; nobody ever answers
+        let e = crate::store::open_with("s3://silent-bucket", false, &opts).err().unwrap();
+        let e = format!("{e:#}");
+        assert!(e.contains("silent-bucket") && e.contains("timeout"), "{e}");
+    }
 
     #[test]
     fn path_style_follows_the_endpoint_unless_set() {
