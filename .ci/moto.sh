@@ -119,7 +119,7 @@ case "${1:-}" in
         ;;
     test)
         shift
-        trap stop EXIT
+        running || trap stop EXIT # a server that was already running is left alone
         eval "$(start)"
         cargo test "$@"
         ;;
