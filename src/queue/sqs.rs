@@ -20,8 +20,8 @@ use std::time::Duration;
 
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::{
-    BatchResultErrorEntry, DeleteMessageBatchRequestEntry, MessageAttributeValue, QueueAttributeName,
-    SendMessageBatchRequestEntry,
+    BatchResultErrorEntry, ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry,
+    MessageAttributeValue, QueueAttributeName, SendMessageBatchRequestEntry,
 };
 use aws_sdk_sqs::Client;
 use futures_util::{StreamExt, TryStreamExt};
@@ -42,8 +42,8 @@ const BATCH_ATTEMPTS: u32 = 5;
 /// When every queue looks empty, one more receive per queue waits this long (long polling
 /// asks every SQS server; a short poll samples a few and can miss the last messages).
 const CONFIRM_EMPTY_WAIT_SECS: i32 = 1;
-/// Listing dead letters receives them: they stay hidden from other readers this long, the
-/// time a caller has to requeue what it listed.
+/// Listing dead letters receives them, hidden this long while the listing goes on (then they
+/// are made visible again).
 const FAILED_HOLD_SECS: i32 = 120;
 /// Error texts are cut to this many bytes (an SQS message is at most 256 KiB).
 const MAX_ERROR_BYTES: usize = 4096;
@@ -379,8 +379,10 @@ impl SqsQueue {
         }
     }
 
-    /// Every message in a dead-letter queue (each received once, hidden for [`FAILED_HOLD_SECS`]).
-    async fn drain_failed(&self, q: QueueName, dlq: &Target) -> Result<Vec<FailedMessage>> {
+    /// Every message in a dead-letter queue: each received once (hidden while the listing
+    /// goes on), then made visible again, so listing changes nothing; the receipts stay
+    /// valid for `requeue_failed` until someone else receives the messages.
+    async fn list_failed(&self, q: QueueName, dlq: &Target) -> Result<Vec<FailedMessage>> {
         let mut out = Vec::new();
         for wait in [0, CONFIRM_EMPTY_WAIT_SECS] {
             loop {
@@ -391,7 +393,28 @@ impl SqsQueue {
                 out.extend(batch.iter().map(|m| failed_message(q, m)));
             }
         }
+        let receipts: Vec<&str> = out.iter().map(|m| m.receipt.as_str()).collect();
+        self.show_again(dlq, &receipts).await?;
         Ok(out)
+    }
+
+    /// Makes received messages visible again at once (ChangeMessageVisibilityBatch to 0).
+    async fn show_again(&self, from: &Target, receipts: &[&str]) -> Result<()> {
+        for chunk in receipts.chunks(BATCH) {
+            let entries = chunk.iter().enumerate().map(|(i, r)| {
+                ChangeMessageVisibilityBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(*r)
+                    .visibility_timeout(0)
+                    .build()
+                    .expect("id and receipt set")
+            });
+            let req = self.client.change_message_visibility_batch().queue_url(&from.url);
+            let resp = req.set_entries(Some(entries.collect())).send().await;
+            let resp = resp.map_err(|e| sqs_err("release in", from, e))?;
+            batch_ok("release in", from, resp.failed())?;
+        }
+        Ok(())
     }
 
     async fn attributes(&self, t: &Target, names: &[QueueAttributeName]) -> Result<Vec<u64>> {
@@ -425,12 +448,20 @@ impl SqsQueue {
             });
             let req = self.client.delete_message_batch().queue_url(&from.url).set_entries(Some(entries.collect()));
             let resp = req.send().await.map_err(|e| sqs_err("delete from", from, e))?;
-            if let Some(f) = resp.failed().first() {
-                let why = format!("{}: {}", f.code(), f.message().unwrap_or_default());
-                return Err(QueueError::Backend(format!("delete from SQS queue {}: {why}", from.name)));
-            }
+            batch_ok("delete from", from, resp.failed())?;
         }
         Ok(())
+    }
+}
+
+/// An error for the first failed entry of a batch request, if any.
+fn batch_ok(op: &str, queue: &Target, failed: &[BatchResultErrorEntry]) -> Result<()> {
+    match failed.first() {
+        None => Ok(()),
+        Some(f) => {
+            let why = format!("{}: {}", f.code(), f.message().unwrap_or_default());
+            Err(QueueError::Backend(format!("{op} SQS queue {}: {why}", queue.name)))
+        }
     }
 }
 
@@ -535,7 +566,7 @@ impl CrashQueue for SqsQueue {
             let mut out = Vec::new();
             for q in QueueName::ALL {
                 if let Ok(dlq) = &self.remote(q).dlq {
-                    out.extend(self.drain_failed(q, dlq).await?);
+                    out.extend(self.list_failed(q, dlq).await?);
                 }
             }
             Ok(out)
