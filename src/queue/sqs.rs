@@ -359,7 +359,9 @@ impl SqsQueue {
     /// Sends a body to the dead-letter queue with its error, then deletes the original.
     async fn dead_letter(&self, q: QueueName, body: &str, receipt: &str, error: &str) -> Result<()> {
         let dlq = self.dlq(q)?;
-        self.send(dlq, &[body.to_string()], Some(cut(error, MAX_ERROR_BYTES))).await?;
+        // SQS refuses an empty attribute value
+        let error = if error.trim().is_empty() { "(no error text given)" } else { cut(error, MAX_ERROR_BYTES) };
+        self.send(dlq, &[body.to_string()], Some(error)).await?;
         self.delete(q, &self.remote(q).main, receipt, body).await
     }
 
