@@ -543,3 +543,20 @@ fn sqs_uses_an_existing_redrive_policy_target_as_the_dead_letter_queue() {
     let redriven = failed.iter().find(|f| f.body == id[1].as_str()).expect("the redriven message");
     assert!(redriven.error.contains("redrive policy"), "{}", redriven.error);
 }
+
+#[test]
+fn s3_bucket_gone_is_an_error_not_a_missing_crash() {
+    let Some(opts) = server() else { return };
+    let bucket = unique("gone");
+    let store = s3(&opts, &format!("s3://{bucket}"));
+    let id = new_id(Throttle::Accept);
+    assert!(store.get_raw_crash(&id).unwrap_err().is_not_found(), "a missing crash in a bucket that is there");
+    let sdk = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&crashctl::remote::sdk_config(&opts)).force_path_style(true).build(),
+    );
+    crashctl::remote::block_on(sdk.delete_bucket().bucket(&bucket).send()).unwrap();
+    let e = store.get_raw_crash(&id).unwrap_err();
+    assert_eq!(e.name(), "backend_error", "{e}");
+    assert!(e.to_string().contains("NoSuchBucket"), "{e}");
+    assert!(!e.is_not_found());
+}
