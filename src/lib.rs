@@ -11,6 +11,7 @@ pub mod generate;
 pub mod input;
 pub mod progress;
 pub mod queue;
+pub mod remote;
 pub mod siggen;
 pub mod spool;
 pub mod store;
