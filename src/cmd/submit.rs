@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crashctl::crash::RawCrash;
-use crashctl::submitter::{self, input, CrashSpec, DumpArg, Encoding, Source, SubmitOptions, SubmitResult, Summary, TargetSpec};
+use crashctl::submitter::{
+    self, input, CrashSpec, DumpArg, Encoding, Source, SubmitOptions, SubmitResult, Summary, TargetSpec,
+};
 use crashctl::ExitCode;
 
 use crate::cli::{parse_duration, Format, JobsArg};

@@ -323,13 +323,16 @@ fn add_dump(payload: &mut Payload, part: Part) -> Result<(), Malformed> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use axum::http::HeaderValue;
 
-    const B: &str = "XyZzY";
+    pub(crate) const B: &str = "XyZzY";
 
-    fn headers(ct: Option<&str>, len: usize, gzip: bool) -> HeaderMap {
+    /// A test part: `(name, filename, content type, data)`.
+    pub(crate) type TestPart<'a> = (&'a str, Option<&'a str>, Option<&'a str>, &'a [u8]);
+
+    pub(crate) fn headers(ct: Option<&str>, len: usize, gzip: bool) -> HeaderMap {
         let mut h = HeaderMap::new();
         if let Some(ct) = ct {
             h.insert(CONTENT_TYPE, HeaderValue::from_str(ct).unwrap());
@@ -342,7 +345,7 @@ mod tests {
     }
 
     /// A multipart body: `(name, filename, content type, data)` parts.
-    fn body(parts: &[(&str, Option<&str>, Option<&str>, &[u8])]) -> Vec<u8> {
+    pub(crate) fn body(parts: &[TestPart]) -> Vec<u8> {
         let mut out = Vec::new();
         for (name, filename, ct, data) in parts {
             out.extend_from_slice(format!("--{B}\r\nContent-Disposition: form-data; name=\"{name}\"").as_bytes());
@@ -361,14 +364,13 @@ mod tests {
         out
     }
 
-    fn parse(parts: &[(&str, Option<&str>, Option<&str>, &[u8])]) -> Result<Payload, Rejection> {
+    fn parse(parts: &[TestPart]) -> Result<Payload, Rejection> {
         let b = body(parts);
         let ct = format!("multipart/form-data; boundary={B}");
         parse_request(&headers(Some(&ct), b.len(), false), b.into(), 1 << 20)
     }
 
-    const DUMP: (&str, Option<&str>, Option<&str>, &[u8]) =
-        ("upload_file_minidump", Some("fakecrash.dump"), Some("application/octet-stream"), b"MDMP");
+    const DUMP: TestPart = ("upload_file_minidump", Some("fakecrash.dump"), Some("application/octet-stream"), b"MDMP");
 
     #[test]
     fn form_fields_and_dumps() {
@@ -420,7 +422,13 @@ mod tests {
         assert_eq!(p.dumps[0].0.as_str(), "etcpasswd");
         assert_eq!(p.dumps[0].1, Bytes::from_static(b"two"));
         assert_eq!(p.dumps.len(), 3);
-        assert_eq!(p.notes, ["unknown content type: memory_report application/gzip", "unknown content type: text_with_filename text/plain"]);
+        assert_eq!(
+            p.notes,
+            [
+                "unknown content type: memory_report application/gzip",
+                "unknown content type: text_with_filename text/plain"
+            ]
+        );
     }
 
     #[test]
@@ -467,7 +475,7 @@ mod tests {
         assert_eq!(malformed(Some(&mp), good.len(), true, &good), "malformed_bad_gzip");
         let mixed = format!("multipart/mixed; boundary={B}");
         assert!(parse_request(&headers(Some(&mixed), good.len(), false), good.clone().into(), 1 << 20).is_ok());
-        let bad = |parts: &[(&str, Option<&str>, Option<&str>, &[u8])]| {
+        let bad = |parts: &[TestPart]| {
             let b = body(parts);
             malformed(Some(&mp), b.len(), false, &b)
         };

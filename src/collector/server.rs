@@ -51,7 +51,12 @@ struct App {
 /// Binds `opts.listen`, reports [`Event::Listening`] with the bound address (port 0 picks one),
 /// and serves until `shutdown` completes; then stops accepting and finishes the requests in
 /// flight before returning.
-pub async fn serve<F>(collector: Arc<Collector>, opts: ServeOptions, events: EventSink, shutdown: F) -> anyhow::Result<()>
+pub async fn serve<F>(
+    collector: Arc<Collector>,
+    opts: ServeOptions,
+    events: EventSink,
+    shutdown: F,
+) -> anyhow::Result<()>
 where
     F: Future<Output = ()> + Send + 'static,
 {

@@ -1,32 +1,16 @@
 //! Unit tests of [`Collector::handle`] over a temporary spool.
 
 use super::*;
-use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, USER_AGENT};
+use axum::http::header::{AUTHORIZATION, USER_AGENT};
 use axum::http::HeaderValue;
 use chrono::TimeZone;
-
-const B: &str = "b0undary";
+use parse::tests::{TestPart, B};
 
 fn request(fields: &[(&str, &str)], dumps: &[(&str, &[u8])]) -> (HeaderMap, Bytes) {
-    let mut body = Vec::new();
-    for (k, v) in fields {
-        body.extend_from_slice(format!("--{B}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").as_bytes());
-    }
-    for (name, data) in dumps {
-        body.extend_from_slice(
-            format!(
-                "--{B}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"f.dmp\"\r\n\
-                 Content-Type: application/octet-stream\r\n\r\n"
-            )
-            .as_bytes(),
-        );
-        body.extend_from_slice(data);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{B}--\r\n").as_bytes());
-    let mut h = HeaderMap::new();
-    h.insert(CONTENT_TYPE, HeaderValue::from_str(&format!("multipart/form-data; boundary={B}")).unwrap());
-    h.insert(CONTENT_LENGTH, HeaderValue::from_str(&body.len().to_string()).unwrap());
+    let mut parts: Vec<TestPart> = fields.iter().map(|(k, v)| (*k, None, None, v.as_bytes())).collect();
+    parts.extend(dumps.iter().map(|(n, d)| (*n, Some("f.dmp"), Some("application/octet-stream"), *d)));
+    let body = parse::tests::body(&parts);
+    let mut h = parse::tests::headers(Some(&format!("multipart/form-data; boundary={B}")), body.len(), false);
     h.insert(USER_AGENT, HeaderValue::from_static("test-agent/1"));
     (h, body.into())
 }
@@ -73,11 +57,17 @@ fn accepted_crash_is_saved_with_metadata() {
     assert_eq!(md["payload_size"], size);
     assert_eq!(md["user_agent"], "test-agent/1");
     assert_eq!(md["throttle_rule"], "accept_everything");
-    assert_eq!(md["collector_notes"], json!(["Removed Email from raw crash.", "Removed TelemetrySessionId from raw crash."]));
+    assert_eq!(
+        md["collector_notes"],
+        json!(["Removed Email from raw crash.", "Removed TelemetrySessionId from raw crash."])
+    );
     assert_eq!(md["dump_checksums"]["upload_file_minidump"], hex::encode(Sha256::digest(b"MDMP main")));
     assert_eq!(crashes[0].dump("memory_report").unwrap().data.read().unwrap().as_ref(), b"mem");
     assert!(c.metrics.render().contains("crashctl_collector_accepted_total 1\n"));
-    assert_eq!(a.record.to_string(), format!("crash {id} accept size={size} dumps=upload_file_minidump,memory_report rule=accept_everything"));
+    assert_eq!(
+        a.record.to_string(),
+        format!("crash {id} accept size={size} dumps=upload_file_minidump,memory_report rule=accept_everything")
+    );
 }
 
 #[test]

@@ -171,7 +171,8 @@ impl Throttler {
 
 fn compile(spec: RuleSpec) -> anyhow::Result<Rule> {
     let name = spec.name.clone();
-    let valid_name = !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    let valid_name =
+        !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
     anyhow::ensure!(valid_name, "rule {name:?}: a name is [a-z0-9_]+");
     let conditions = [
         spec.equals.map(Condition::Equals),
@@ -195,7 +196,13 @@ fn compile(spec: RuleSpec) -> anyhow::Result<Rule> {
         (Some(_), Some(_)) => anyhow::bail!("rule {name}: percent must be between 0 and 100"),
         _ => anyhow::bail!("rule {name}: percent and otherwise go together"),
     };
-    Ok(Rule { name, key: spec.key, condition: given.pop().unwrap_or(Condition::Present), result: spec.result.into(), split })
+    Ok(Rule {
+        name,
+        key: spec.key,
+        condition: given.pop().unwrap_or(Condition::Present),
+        result: spec.result.into(),
+        split,
+    })
 }
 
 impl Rule {
@@ -211,7 +218,9 @@ impl Rule {
             (Condition::Equals(s), Some(v)) => &v == s,
             (Condition::OneOf(list), Some(v)) => list.contains(&v),
             (Condition::Matches(re), Some(v)) => re.is_match(&v),
-            (Condition::OlderThanDays(days), Some(v)) => leading_date(&v).is_some_and(|d| (received - d).num_days() > *days),
+            (Condition::OlderThanDays(days), Some(v)) => {
+                leading_date(&v).is_some_and(|d| (received - d).num_days() > *days)
+            }
         }
     }
 }
@@ -291,7 +300,10 @@ otherwise = "reject"
         assert_eq!(decide(&[("ProductName", "Thunderbird")], 0.0).result, Throttle::Defer);
         assert_eq!(decide(&[("ReleaseChannel", "release")], 5.0).result, Throttle::Accept);
         assert_eq!(decide(&[("ReleaseChannel", "release")], 10.0).result, Throttle::Reject);
-        assert_eq!(decide(&[("ProductName", "Firefox")], 0.0), Decision { result: Throttle::Reject, rule: NO_MATCH.into() });
+        assert_eq!(
+            decide(&[("ProductName", "Firefox")], 0.0),
+            Decision { result: Throttle::Reject, rule: NO_MATCH.into() }
+        );
     }
 
     #[test]

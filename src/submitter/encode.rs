@@ -104,7 +104,11 @@ mod tests {
         annotations.insert("Quote\"d".into(), "line\r\nbreak".into());
         annotations.insert("Number".into(), 3.into());
         let dumps = vec![
-            DumpPart { field: "upload_file_minidump".into(), filename: "a.dmp".into(), data: Bytes::from_static(b"MDMP\r\n--x") },
+            DumpPart {
+                field: "upload_file_minidump".into(),
+                filename: "a.dmp".into(),
+                data: Bytes::from_static(b"MDMP\r\n--x"),
+            },
             DumpPart { field: "memory_report".into(), filename: "m".into(), data: Bytes::from_static(b"mem") },
         ];
         Outgoing { annotations, dumps }

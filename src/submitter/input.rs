@@ -189,8 +189,11 @@ mod tests {
     fn raw_crash_files_lose_collector_fields_and_merge() {
         let dir = tempfile::tempdir().unwrap();
         let raw = dir.path().join("raw.json");
-        std::fs::write(&raw, r#"{"ProductName":"Firefox","uuid":"x","metadata":{},"version":2,"submitted_timestamp":"t"}"#)
-            .unwrap();
+        std::fs::write(
+            &raw,
+            r#"{"ProductName":"Firefox","uuid":"x","metadata":{},"version":2,"submitted_timestamp":"t"}"#,
+        )
+        .unwrap();
         let ann = dir.path().join("a.json");
         std::fs::write(&ann, r#"{"Version":"1","ProductName":"Thunderbird"}"#).unwrap();
         let spec = CrashSpec {

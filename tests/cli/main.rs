@@ -1,5 +1,6 @@
 //! Integration tests: the real `crashctl` binary on temp-dir fixtures. One test binary, one
 //! module per subcommand.
 
+mod collect;
 mod common;
 mod general;
