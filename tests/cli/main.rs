@@ -4,3 +4,4 @@
 mod collect;
 mod common;
 mod general;
+mod submit;
