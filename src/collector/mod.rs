@@ -223,11 +223,12 @@ impl Collector {
 
     /// Problems with storage, for `/__heartbeat__` (empty when the spool is writable).
     pub fn storage_errors(&self) -> Vec<String> {
+        // A directory, like a crash being written, so `Spool::cleanup` removes a leftover one.
         let tmp = self.spool.root().join(crate::spool::TMP_DIR);
         let probe = tmp.join(format!("heartbeat.{:016x}", rand::random::<u64>()));
-        let result = std::fs::create_dir_all(&tmp)
-            .and_then(|_| std::fs::write(&probe, b"ok"))
-            .and_then(|_| std::fs::remove_file(&probe));
+        let result = std::fs::create_dir_all(&probe)
+            .and_then(|_| std::fs::write(probe.join("probe"), b"ok"))
+            .and_then(|_| std::fs::remove_dir_all(&probe));
         match result {
             Ok(()) => Vec::new(),
             Err(e) => vec![format!("spool {} is not writable: {e}", self.spool.root().display())],

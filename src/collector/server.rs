@@ -120,7 +120,8 @@ async fn submit(State(app): State<Arc<App>>, req: Request) -> Response {
         drain(body, max, app.opts.read_timeout).await;
         return answer(&app, app.collector.reject(m.into(), declared.unwrap_or(0)));
     }
-    let bytes = match read_body(body, max, app.opts.read_timeout).await {
+    let capacity = declared.unwrap_or(0).min(max) as usize;
+    let bytes = match read_body(body, max, capacity, app.opts.read_timeout).await {
         Ok(b) => b,
         Err(ReadError::TooLarge(n)) => return answer(&app, app.collector.reject(Rejection::TooLarge, n)),
         Err(ReadError::Timeout) => return slow_client(&app, "timeout"),
@@ -152,8 +153,8 @@ enum ReadError {
 }
 
 /// Reads the whole body, at most `max` bytes, waiting at most `timeout` for each piece.
-async fn read_body(mut body: Body, max: u64, timeout: Duration) -> Result<Bytes, ReadError> {
-    let mut buf = BytesMut::new();
+async fn read_body(mut body: Body, max: u64, capacity: usize, timeout: Duration) -> Result<Bytes, ReadError> {
+    let mut buf = BytesMut::with_capacity(capacity);
     loop {
         let frame = match tokio::time::timeout(timeout, body.frame()).await {
             Err(_) => return Err(ReadError::Timeout),
