@@ -26,25 +26,34 @@ head -c 400000 /dev/urandom > "$OUT/dump.bin"
 now() { date +%s.%N; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
-# 1. The disk's limit: N files of 400 KB, each written and fsynced (plus its directory), one by one.
-echo "== fsync loop: $N x 400 KB files" >&2
-FSYNC_RATE=$(python3 - "$OUT/fsync" "$OUT/dump.bin" "$N" <<'EOF'
-import os, sys, time
-out, src, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+# 1. The disk's limit: N files of 400 KB, each written and fsynced (plus its directory), in a
+#    plain loop; and the same with J threads, since concurrent fsyncs share journal commits.
+fsync_loop() { # $1 = threads
+    python3 - "$OUT/fsync" "$OUT/dump.bin" "$N" "$1" <<'EOF'
+import os, sys, time, threading
+out, src, n, threads = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 os.makedirs(out)
 data = open(src, "rb").read()
 dfd = os.open(out, os.O_RDONLY)
+def work(k):
+    for i in range(k, n, threads):
+        fd = os.open(os.path.join(out, "f%06d" % i), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.write(fd, data)
+        os.fsync(fd)
+        os.close(fd)
+        os.fsync(dfd)
 start = time.perf_counter()
-for i in range(n):
-    fd = os.open(os.path.join(out, "f%06d" % i), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    os.write(fd, data)
-    os.fsync(fd)
-    os.close(fd)
-    os.fsync(dfd)
+ts = [threading.Thread(target=work, args=(k,)) for k in range(threads)]
+for t in ts: t.start()
+for t in ts: t.join()
 print("%.1f" % (n / (time.perf_counter() - start)))
 EOF
-)
-rm -rf "$OUT/fsync"
+    rm -rf "$OUT/fsync"
+}
+echo "== fsync loop: $N x 400 KB files" >&2
+FSYNC_RATE=$(fsync_loop 1)
+echo "== fsync loop, $J threads: $N x 400 KB files" >&2
+FSYNC_PAR_RATE=$(fsync_loop "$J")
 
 # 2. The collector, on a free port.
 "$CRASHCTL" collect --listen 127.0.0.1:0 --spool "$OUT/spool" 2> "$OUT/collect.log" &
@@ -90,10 +99,12 @@ echo
 echo "machine: $(nproc) cores; dumps: 400 KB random; spool on $(df -P "$OUT" | awk 'NR==2 { print $1 }')"
 printf '%-34s %10s %12s %10s\n' "client / loop" "crashes" "per second" "p99 ms"
 printf '%-34s %10s %12s %10s\n' "fsync loop (disk limit)" "$N" "$FSYNC_RATE" "-"
+printf '%-34s %10s %12s %10s\n' "fsync loop, $J threads" "$N" "$FSYNC_PAR_RATE" "-"
 printf '%-34s %10s %12s %10s\n' "crashctl submit -j $J" "$SUB_OK/$N" "$SUB_RATE" "$SUB_P99"
 printf '%-34s %10s %12s %10s\n' "crashctl submit -j 1" "$SEQ_OK/$NCURL" "$SEQ_RATE" "$SEQ_P99"
 printf '%-34s %10s %12s %10s\n' "curl in a shell loop" "$CURL_OK/$NCURL" "$CURL_RATE" "$CURL_P99"
 echo "crashes in the spool: $SPOOLED (expected $((N + 2 * NCURL)))"
 echo "collector / fsync loop:      $(ratio "$SUB_RATE" "$FSYNC_RATE")  (target >= 0.5)"
+echo "collector / threaded fsync:  $(ratio "$SUB_RATE" "$FSYNC_PAR_RATE")"
 echo "crashctl submit / curl loop: $(ratio "$SUB_RATE" "$CURL_RATE")  (target >= 10)"
 rm -rf "$OUT/spool"

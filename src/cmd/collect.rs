@@ -1,6 +1,5 @@
 //! `crashctl collect`: an HTTP crash collector writing into the spool.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,9 +16,9 @@ use crate::ui::Context;
                         let the system pick one). One line per crash goes to stderr. SIGINT/SIGTERM stop \
                         accepting and finish the requests in flight. See docs/collect.md.")]
 pub struct Args {
-    /// Address to listen on (port 0 picks a free port)
+    /// Address to listen on, HOST:PORT (port 0 picks a free port)
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8000")]
-    pub listen: SocketAddr,
+    pub listen: String,
     #[command(flatten)]
     pub spool: SpoolArg,
     /// Throttle rules (TOML, or JSON when the name ends in .json); default: accept everything
@@ -67,8 +66,11 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         max_decompressed_size: args.max_decompressed_size,
         ..CollectorOptions::default()
     };
-    let serve_opts =
-        ServeOptions { listen: args.listen, max_body_size: args.max_body_size, read_timeout: args.read_timeout };
+    let serve_opts = ServeOptions {
+        listen: args.listen.clone(),
+        max_body_size: args.max_body_size,
+        read_timeout: args.read_timeout,
+    };
     let collector = Arc::new(Collector::new(spool, opts));
     let quiet = ctx.quiet;
     let events: collector::server::EventSink = Arc::new(move |e: &Event| log_event(e, quiet));

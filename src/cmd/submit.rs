@@ -78,7 +78,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let json = args.format == Format::Json;
     let sources = sources(&args, ctx)?;
     let opts = SubmitOptions {
-        target: TargetSpec::parse(&args.target),
+        target: TargetSpec::parse(&args.target)?,
         encoding: Encoding { json_extra: args.json_extra, gzip: args.gzip },
         concurrency: args.jobs.get(),
         repeat: args.repeat,

@@ -23,7 +23,8 @@ use super::{parse, Answer, Collector, CrashRecord, Rejection};
 /// How the server listens and reads.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
-    pub listen: SocketAddr,
+    /// `HOST:PORT` (port 0 picks a free port).
+    pub listen: String,
     /// Largest body accepted as sent (413 above).
     pub max_body_size: u64,
     /// Longest wait for the next piece of a request body (408 after).
@@ -60,7 +61,7 @@ pub async fn serve<F>(
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    let listener = tokio::net::TcpListener::bind(opts.listen)
+    let listener = tokio::net::TcpListener::bind(opts.listen.as_str())
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", opts.listen))?;
     let addr = listener.local_addr()?;

@@ -32,13 +32,19 @@ pub enum TargetSpec {
 }
 
 impl TargetSpec {
-    /// `http://` and `https://` are URLs; anything else is a spool directory.
-    pub fn parse(s: &str) -> TargetSpec {
+    /// `http://` and `https://` are URLs; anything else is a spool directory, except what
+    /// looks like a URL missing its scheme (`localhost:8000`, `ftp://...`), which is refused.
+    pub fn parse(s: &str) -> anyhow::Result<TargetSpec> {
         if s.starts_with("http://") || s.starts_with("https://") {
-            TargetSpec::Url(s.to_string())
-        } else {
-            TargetSpec::Spool(PathBuf::from(s))
+            return Ok(TargetSpec::Url(s.to_string()));
         }
+        anyhow::ensure!(!s.contains("://"), "{s}: only http:// and https:// URLs (or a spool directory)");
+        let host_port = s.split('/').next().unwrap_or("");
+        let looks_like_host = host_port
+            .rsplit_once(':')
+            .is_some_and(|(h, p)| !h.is_empty() && !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        anyhow::ensure!(!looks_like_host, "{s}: looks like a host; did you mean http://{s} ?");
+        Ok(TargetSpec::Spool(PathBuf::from(s)))
     }
 }
 
@@ -333,6 +339,16 @@ mod tests {
 
     fn reply(status: u16, body: &str) -> SubmitResult {
         SubmitResult::from_reply(Ok(Reply { status, body: body.into() }), 1, Duration::from_millis(5))
+    }
+
+    #[test]
+    fn targets() {
+        assert_eq!(TargetSpec::parse("http://h:1").unwrap(), TargetSpec::Url("http://h:1".into()));
+        assert_eq!(TargetSpec::parse("./spool").unwrap(), TargetSpec::Spool("./spool".into()));
+        assert_eq!(TargetSpec::parse("/data/spool:old").unwrap(), TargetSpec::Spool("/data/spool:old".into()));
+        assert!(TargetSpec::parse("localhost:8000").is_err());
+        assert!(TargetSpec::parse("127.0.0.1:8000/submit").is_err());
+        assert!(TargetSpec::parse("ftp://h/").is_err());
     }
 
     #[test]
