@@ -131,7 +131,7 @@ impl SubmitResult {
             body: String::new(),
             crash_id: None,
             reason: None,
-            latency_ms: latency.as_secs_f64() * 1000.0,
+            latency_ms: (latency.as_secs_f64() * 1e6).round() / 1e3,
             attempts,
         };
         match reply {

@@ -288,4 +288,9 @@ fn usage_errors() {
     let o = submit(&env, &["http://127.0.0.1:9", "--dump", "/no/such/file.dmp", "P=1"]);
     assert_code(&o, 2);
     assert!(stderr(&o).contains("/no/such/file.dmp"), "{}", stderr(&o));
+    // a URL without its scheme is not taken for a spool directory
+    let o = submit(&env, &["localhost:8000", "P=1"]);
+    assert_code(&o, 2);
+    assert!(stderr(&o).contains("http://localhost:8000"), "{}", stderr(&o));
+    assert!(!env.path("localhost:8000").exists());
 }
