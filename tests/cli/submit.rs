@@ -220,6 +220,18 @@ fn into_a_spool_directory_as_the_collector_writes() {
     assert_eq!(md["dump_checksums"]["upload_file_minidump"], sha256(b"MDMP spool"));
     assert_eq!(md["collector_notes"], serde_json::json!(["Removed Email from raw crash."]));
     assert!(c.raw["submitted_timestamp"].as_str().unwrap().ends_with("+00:00"));
+    // a saved raw crash sent again: annotations kept, the collector's fields made afresh
+    let raw = entries[0].path.join("raw_crash.json");
+    let o =
+        submit(&env, &[spool.to_str().unwrap(), "--raw-crash", raw.to_str().unwrap(), "Version=2", "--format", "json"]);
+    assert_code(&o, 0);
+    let again = json_lines(&o)[0]["crash_id"].as_str().unwrap().to_string();
+    assert_ne!(again, id);
+    let c = sp.iter().map(Result::unwrap).map(|e| sp.load(&e).unwrap()).find(|c| c.id.as_str() == again).unwrap();
+    assert_eq!((c.raw["ProductName"].as_str(), c.raw["Version"].as_str()), (Some("Firefox"), Some("2")));
+    assert_eq!(c.raw["uuid"], again.as_str());
+    assert_eq!(c.raw["metadata"]["payload_compressed"], "0");
+    assert_eq!(c.raw["metadata"]["collector_notes"], serde_json::json!([]));
 }
 
 fn stored_crash(t: Throttle) -> crashctl::crash::Crash {
