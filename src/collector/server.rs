@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, EXPECT};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -114,11 +114,15 @@ async fn submit(State(app): State<Arc<App>>, req: Request) -> Response {
     let declared = declared_length(&headers);
     let max = app.opts.max_body_size;
     if declared.is_some_and(|n| n > max) {
-        drain(body, max.saturating_mul(4), app.opts.read_timeout).await;
+        if !expects_continue(&headers) {
+            drain(body, max.saturating_mul(4), app.opts.read_timeout).await;
+        }
         return answer(&app, app.collector.reject(Rejection::TooLarge, declared.unwrap_or(0)));
     }
     if let Err(m) = parse::check_headers(&headers) {
-        drain(body, max, app.opts.read_timeout).await;
+        if !expects_continue(&headers) {
+            drain(body, max, app.opts.read_timeout).await;
+        }
         return answer(&app, app.collector.reject(m.into(), declared.unwrap_or(0)));
     }
     let capacity = declared.unwrap_or(0).min(max) as usize;
@@ -141,6 +145,11 @@ fn slow_client(app: &App, reason: &str) -> Response {
     let record = CrashRecord { id: None, size: 0, dumps: Vec::new(), rule: None, outcome: reason.into() };
     (app.events)(&Event::Crash(record));
     text(408, String::new())
+}
+
+/// A client waiting for `100 Continue` has not sent its body: refuse without reading it.
+fn expects_continue(headers: &HeaderMap) -> bool {
+    headers.get(EXPECT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
 }
 
 fn declared_length(headers: &HeaderMap) -> Option<u64> {
