@@ -306,3 +306,65 @@ fn usage_errors() {
     assert!(stderr(&o).contains("http://localhost:8000"), "{}", stderr(&o));
     assert!(!env.path("localhost:8000").exists());
 }
+
+/// A stand-in server (the real collector never answers 429): answers each request in turn
+/// with the given raw responses, reading every request whole first.
+fn scripted_server(responses: Vec<&'static str>) -> (String, std::thread::JoinHandle<usize>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let handle = std::thread::spawn(move || {
+        let mut served = 0;
+        for response in responses {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream);
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            reader.get_mut().write_all(response.as_bytes()).unwrap();
+            served += 1;
+        }
+        served
+    });
+    (url, handle)
+}
+
+#[test]
+fn retry_after_is_honoured() {
+    let env = TestEnv::new();
+    let (url, server) = scripted_server(vec![
+        "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 0\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 0\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 48\r\nConnection: close\r\n\r\nCrashID=bp-de1bb258-cbbf-4589-a673-34f800160918\n",
+    ]);
+    // Without Retry-After the first retry would wait an hour (and the deadline below would fail).
+    let mut child = env
+        .cmd(&["submit", &url, "P=x", "--retry-delay", "1h", "--format", "json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > end {
+            let _ = child.kill();
+            panic!("submit did not honour Retry-After: 0");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let o = child.wait_with_output().unwrap();
+    assert_code(&o, 0);
+    let r = &json_lines(&o)[0];
+    assert_eq!((r["status"].as_str(), r["attempts"].as_u64()), (Some("accepted"), Some(3)));
+    assert_eq!(r["crash_id"], "de1bb258-cbbf-4589-a673-34f800160918");
+    assert_eq!(server.join().unwrap(), 3);
+}
