@@ -114,16 +114,10 @@ async fn submit(State(app): State<Arc<App>>, req: Request) -> Response {
     let declared = declared_length(&headers);
     let max = app.opts.max_body_size;
     if declared.is_some_and(|n| n > max) {
-        if !expects_continue(&headers) {
-            drain(body, max.saturating_mul(4), app.opts.read_timeout).await;
-        }
-        return answer(&app, app.collector.reject(Rejection::TooLarge, declared.unwrap_or(0)));
+        return refuse_unread(&app, &headers, body, Rejection::TooLarge, max.saturating_mul(4)).await;
     }
     if let Err(m) = parse::check_headers(&headers) {
-        if !expects_continue(&headers) {
-            drain(body, max, app.opts.read_timeout).await;
-        }
-        return answer(&app, app.collector.reject(m.into(), declared.unwrap_or(0)));
+        return refuse_unread(&app, &headers, body, m.into(), max).await;
     }
     let capacity = declared.unwrap_or(0).min(max) as usize;
     let bytes = match read_body(body, max, capacity, app.opts.read_timeout).await {
@@ -137,6 +131,15 @@ async fn submit(State(app): State<Arc<App>>, req: Request) -> Response {
         Ok(a) => answer(&app, a),
         Err(_) => text(500, String::new()),
     }
+}
+
+/// Refuses a request before reading its body. The body is read and dropped (up to `cap` bytes)
+/// first unless the client waits for `100 Continue`, so it reads the answer, not a reset.
+async fn refuse_unread(app: &App, headers: &HeaderMap, body: Body, r: Rejection, cap: u64) -> Response {
+    if !expects_continue(headers) {
+        drain(body, cap, app.opts.read_timeout).await;
+    }
+    answer(app, app.collector.reject(r, declared_length(headers).unwrap_or(0)))
 }
 
 /// A client that stopped sending (or broke the body): 408, counted and logged.
