@@ -3,6 +3,7 @@
 //! endpoints. This library holds every stage's logic; the `crashctl` binary is a thin shell
 //! over it (argument parsing, progress bars, exit codes).
 
+pub mod collector;
 pub mod config;
 pub mod crash;
 pub mod exit;
@@ -15,5 +16,6 @@ pub mod remote;
 pub mod siggen;
 pub mod spool;
 pub mod store;
+pub mod submitter;
 
 pub use exit::ExitCode;

@@ -1,7 +1,9 @@
 //! Integration tests: the real `crashctl` binary on temp-dir fixtures. One test binary, one
 //! module per subcommand.
 
+mod collect;
 mod common;
 mod general;
 mod generate;
 mod remote;
+mod submit;
