@@ -8,6 +8,7 @@ pub mod crash;
 pub mod exit;
 pub mod fsutil;
 pub mod input;
+pub mod processor;
 pub mod progress;
 pub mod queue;
 pub mod siggen;
