@@ -121,7 +121,8 @@ impl Processor {
         });
         if run.save {
             if let Err(e) = store.sync() {
-                shared.summary.lock().unwrap_or_else(|e| e.into_inner()).fatal = Some(format!("syncing the store: {e}"));
+                shared.summary.lock().unwrap_or_else(|e| e.into_inner()).fatal =
+                    Some(format!("syncing the store: {e}"));
             }
         }
         shared.finish(started)

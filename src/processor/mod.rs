@@ -184,7 +184,9 @@ pub struct Processor {
 impl Processor {
     pub fn new(options: ProcessorOptions) -> anyhow::Result<Processor> {
         let lists = match &options.siglists {
-            Some(dir) => SigLists::load(dir).with_context(|| format!("loading signature lists from {}", dir.display()))?,
+            Some(dir) => {
+                SigLists::load(dir).with_context(|| format!("loading signature lists from {}", dir.display()))?
+            }
             None => SigLists::builtin(),
         };
         let tools = Tools {
@@ -320,3 +322,6 @@ fn history(previous: Option<&ProcessedCrash>) -> Value {
 fn now() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true)
 }
+
+#[cfg(test)]
+mod tests;

@@ -95,25 +95,34 @@ impl Stackwalker {
             return WalkResult::empty();
         }
         let evil = evil_json(raw);
-        let (tx, rx) = mpsc::sync_channel(1);
         let provider = Arc::clone(&self.provider);
-        let handle = self.runtime.handle().clone();
         let timeout = self.timeout;
+        self.abandonable(move |handle| {
+            handle.block_on(async {
+                tokio::time::timeout(timeout, walk_bytes(bytes, &provider, evil.as_ref().map(|f| f.path())))
+                    .await
+                    .unwrap_or_else(|_| timed_out(timeout))
+            })
+        })
+    }
+
+    /// Runs `work` on its own thread and waits for it at most the timeout (plus a short grace
+    /// that lets an async timeout inside `work` report first); past that, the thread is left to
+    /// finish on its own and the result is `Timeout`. A panic in `work` becomes `UnknownError`.
+    fn abandonable<F>(&self, work: F) -> WalkResult
+    where
+        F: FnOnce(&tokio::runtime::Handle) -> WalkResult + Send + 'static,
+    {
+        let (tx, rx) = mpsc::sync_channel(1);
+        let handle = self.runtime.handle().clone();
         let spawned = std::thread::Builder::new().name("crashctl-stackwalk".into()).spawn(move || {
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                handle.block_on(async {
-                    tokio::time::timeout(timeout, walk_bytes(bytes, &provider, evil.as_ref().map(|f| f.path())))
-                        .await
-                        .unwrap_or_else(|_| timed_out(timeout))
-                })
-            }));
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&handle)));
             let _ = tx.send(result.unwrap_or_else(|p| panicked(&p)));
         });
         if let Err(e) = spawned {
             return WalkResult::failed("UnknownError", 1, format!("cannot start a stackwalk thread: {e}"));
         }
-        // The grace lets the inner (async) timeout report first when it can.
-        rx.recv_timeout(self.timeout + Duration::from_millis(250)).unwrap_or_else(|_| timed_out(timeout))
+        rx.recv_timeout(self.timeout + Duration::from_millis(250)).unwrap_or_else(|_| timed_out(self.timeout))
     }
 }
 
@@ -182,4 +191,43 @@ fn panicked(payload: &Box<dyn std::any::Any + Send>) -> WalkResult {
         .or_else(|| payload.downcast_ref::<&str>().copied())
         .unwrap_or("unknown panic");
     WalkResult::failed("UnknownError", 101, format!("the stackwalker panicked: {msg}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_walk_that_never_yields_is_abandoned_at_the_timeout() {
+        // Regression: a CPU-bound walk cannot be stopped by an async timeout alone.
+        let walker = Stackwalker::new(&SymbolOptions::default(), Duration::from_millis(100)).unwrap();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let result = walker.abandonable(move |_| {
+            let _ = release_rx.recv(); // blocks this thread until the test releases it
+            WalkResult::empty()
+        });
+        assert_eq!(result.status, STATUS_TIMEOUT);
+        assert_eq!(result.return_code, RETURN_CODE_TIMEOUT);
+        assert!(result.error.unwrap().contains("timed out after 100ms"));
+        release_tx.send(()).unwrap();
+    }
+
+    #[test]
+    fn a_panicking_walk_is_an_error_result() {
+        let walker = Stackwalker::new(&SymbolOptions::default(), Duration::from_secs(30)).unwrap();
+        let result = walker.abandonable(|_| panic!("bad dump"));
+        assert_eq!(result.status, "UnknownError");
+        assert!(result.error.unwrap().contains("bad dump"));
+    }
+
+    #[test]
+    fn evil_json_only_when_the_raw_crash_has_what_the_stackwalker_reads() {
+        let mut raw = RawCrash::new();
+        raw.insert("ProductName".into(), "Firefox".into());
+        assert!(evil_json(&raw).is_none());
+        raw.insert("CPUMicrocodeVersion".into(), "0xf0".into());
+        let file = evil_json(&raw).unwrap();
+        let written: Value = serde_json::from_slice(&std::fs::read(file.path()).unwrap()).unwrap();
+        assert_eq!(written, serde_json::json!({"CPUMicrocodeVersion": "0xf0"}));
+    }
 }

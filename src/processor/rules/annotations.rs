@@ -15,9 +15,13 @@ impl Rule for Product {
         "product"
     }
     fn run(&self, cx: &mut CrashContext<'_>) -> anyhow::Result<()> {
-        for (field, key) in
-            [("product", "ProductName"), ("version", "Version"), ("release_channel", "ReleaseChannel"), ("build", "BuildID"), ("productid", "ProductID")]
-        {
+        for (field, key) in [
+            ("product", "ProductName"),
+            ("version", "Version"),
+            ("release_channel", "ReleaseChannel"),
+            ("build", "BuildID"),
+            ("productid", "ProductID"),
+        ] {
             let value = annotation(cx.crash, key).map(|v| v.trim().to_string()).unwrap_or_default();
             cx.processed.insert(field.into(), value.into());
         }

@@ -92,7 +92,8 @@ impl Rule for ModulesInStack {
         let modules = lookup(&cx.processed, "/json_dump/modules").and_then(Value::as_array);
         let mut seen: Vec<String> = Vec::new();
         for name in frames.into_iter().flatten().filter_map(|f| f.get("module").and_then(Value::as_str)) {
-            let module = modules.into_iter().flatten().find(|m| m.get("filename").and_then(Value::as_str) == Some(name));
+            let module =
+                modules.into_iter().flatten().find(|m| m.get("filename").and_then(Value::as_str) == Some(name));
             if let Some(key) = module.and_then(module_key) {
                 if !seen.contains(&key) {
                     seen.push(key);

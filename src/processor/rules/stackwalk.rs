@@ -37,7 +37,10 @@ impl Rule for MinidumpStackwalk {
                 }
             } else {
                 additional.push(dump.name.as_str().to_string());
-                cx.processed.insert(dump.name.as_str().into(), Value::Object(fields(result).map(|(k, v)| (k.to_string(), v)).collect()));
+                cx.processed.insert(
+                    dump.name.as_str().into(),
+                    Value::Object(fields(result).map(|(k, v)| (k.to_string(), v)).collect()),
+                );
             }
         }
         cx.processed.insert("additional_minidumps".into(), additional.into());
