@@ -135,15 +135,15 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     if args.follow && !queue_mode {
         anyhow::bail!("--follow needs --queue (and no crash IDs)");
     }
+    if args.no_save && queue_mode {
+        anyhow::bail!("--no-save cannot be used with --queue: a consumed message must have its crash saved");
+    }
     let out = Output { print: args.print, pretty: args.pretty, format: args.format };
     let stdout_data = args.print || args.format != OutputFormat::Text;
     let run = RunOptions { save: !args.no_save, progress: ctx.progress("crashes", stdout_data), stop: ctx.stop_flag() };
     let sink = |o: &Outcome, p: Option<&ProcessedCrash>| out.emit(o, p);
     let store = args.store.open(ctx, false)?;
     let (summary, invalid) = if queue_mode {
-        if args.no_save {
-            anyhow::bail!("--no-save cannot be used with --queue: a consumed message must have its crash saved");
-        }
         let queue = args.queue.open(ctx, false)?;
         (processor.consume_queue(store.as_ref(), queue.as_ref(), args.follow, &run, &sink)?, 0)
     } else {
