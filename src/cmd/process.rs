@@ -148,6 +148,9 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         (processor.consume_queue(store.as_ref(), queue.as_ref(), args.follow, &run, &sink)?, 0)
     } else {
         let input = ctx.read_ids(&args.ids)?;
+        if input.ids.is_empty() && input.invalid.is_empty() && !ctx.quiet {
+            eprintln!("crashctl: no crash IDs given (as arguments or on stdin) and no --queue: nothing to do");
+        }
         for (text, err) in &input.invalid {
             eprintln!("crashctl: skipping {text:?}: {err}");
         }

@@ -118,14 +118,28 @@ fn json_dump_is_what_minidump_stackwalk_prints() {
     };
     let env = TestEnv::new();
     let symbols = data.join("symbols");
+    // The annotations minidump-stackwalk reads from Socorro's --evil-json file.
+    let annotations = env.path("raw_crash.json");
+    let evil = r#"{"CPUMicrocodeVersion": "0x42", "ModuleSignatureInfo": {"Microsoft Corporation": ["kernel32.dll"]}}"#;
+    std::fs::write(&annotations, evil).unwrap();
     let mut compared = 0;
     for entry in std::fs::read_dir(data.join("minidumps")).unwrap() {
         let dump = entry.unwrap().path();
-        let ours = env.run(&["process", "--dump", path(&dump), "--symbols-path", path(&symbols)]);
+        let ours =
+            ["process", "--dump", path(&dump), "--annotations", path(&annotations), "--symbols-path", path(&symbols)];
+        let ours = env.run(&ours);
         assert_code(&ours, 0);
         let ours = json(&ours);
         let theirs = Command::new(&mdsw)
-            .args(["--json", "--no-color", "--symbols-path", path(&symbols), path(&dump)])
+            .args([
+                "--json",
+                "--no-color",
+                "--evil-json",
+                path(&annotations),
+                "--symbols-path",
+                path(&symbols),
+                path(&dump),
+            ])
             .output()
             .unwrap();
         if theirs.status.success() {
