@@ -245,3 +245,87 @@ fn queue_mode_refuses_no_save() {
     assert_code(&o, 2);
     assert!(stderr(&o).contains("--no-save"));
 }
+
+/// A symbol server on 127.0.0.1 serving a folder in the Tecken layout; counts requests per path.
+struct SymbolServer {
+    url: String,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SymbolServer {
+    fn start(root: PathBuf) -> SymbolServer {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (reqs, stopped) = (requests.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            while !stopped.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((conn, _)) => serve(conn, &root, &reqs),
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
+                }
+            }
+        });
+        SymbolServer { url, requests, stop, thread: Some(thread) }
+    }
+
+    fn count(&self, suffix: &str) -> usize {
+        self.requests.lock().unwrap().iter().filter(|p| p.ends_with(suffix)).count()
+    }
+}
+
+impl Drop for SymbolServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn serve(mut conn: std::net::TcpStream, root: &Path, requests: &std::sync::Mutex<Vec<String>>) {
+    use std::io::{BufRead, BufReader, Write};
+    conn.set_nonblocking(false).unwrap();
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut line = String::new();
+    let _ = reader.read_line(&mut line);
+    while let Ok(n) = reader.read_line(&mut String::new()) {
+        if n <= 2 {
+            break; // end of headers
+        }
+    }
+    let path = line.split_whitespace().nth(1).unwrap_or("/").split('?').next().unwrap().to_string();
+    requests.lock().unwrap().push(path.clone());
+    let file = root.join(path.trim_start_matches('/'));
+    let ok = !path.contains("..") && file.is_file();
+    let body = if ok { std::fs::read(&file).unwrap() } else { Vec::new() };
+    let status = if ok { "200 OK" } else { "404 Not Found" };
+    let head = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+    let _ = conn.write_all(head.as_bytes()).and_then(|_| conn.write_all(&body));
+}
+
+#[test]
+fn symbols_from_a_server_are_fetched_once_per_run_and_cached() {
+    let Some(data) = testdata() else { return };
+    let server = SymbolServer::start(data.join("symbols"));
+    let env = TestEnv::new();
+    let dump = std::fs::read(data.join("minidumps/test.dmp")).unwrap();
+    let ids: Vec<String> = (0..3).map(|_| put(&env, dump.clone()).to_string()).collect();
+    let cache = env.path("symcache");
+    let store = store_arg(&env);
+    let mut args = vec!["process", "--store", &store, "-j", "1", "--print"];
+    args.extend(["--symbols-url", &server.url, "--symbols-cache", path(&cache)]);
+    args.extend(ids.iter().map(String::as_str));
+    let o = env.run(&args);
+    assert_code(&o, 0);
+    for p in json_lines(&o) {
+        assert_eq!(p["json_dump"]["crashing_thread"]["frames"][1]["function"], "main");
+    }
+    assert_eq!(server.count("/test_app.sym"), 1, "one download for three crashes");
+    assert!(cache.join("test_app.pdb/5A9832E5287241C1838ED98914E9B7FF1/test_app.sym").is_file());
+}
