@@ -92,3 +92,20 @@ echo "crashctl process:         $ours crashes/s (${ours_wall}s wall, ${ours_cpu}
 echo "ratio (wall):             $(awk -v a="$ours" -v b="$theirs" 'BEGIN { printf "%.1fx", a / b }') (target >= 10x)"
 [[ "$ours_cpu" != n/a ]] && echo "ratio (CPU time):         $(awk -v a="$mdsw_cpu" -v b="$ours_cpu" 'BEGIN { printf "%.1fx", a / b }')"
 echo "crashctl peak memory:     $((ours_kib / 1024)) MiB"
+
+# BREAKDOWN=1: CPU time per crash for each testdata dump alone (-j 1, 40 copies each).
+if [[ "${BREAKDOWN:-0}" == 1 && -x /usr/bin/time ]]; then
+    echo "per dump (CPU ms per crash, -j 1):"
+    for ((k = 0; k < ${#DUMPS[@]}; k++)); do
+        awk -v k="$k" -v n="${#DUMPS[@]}" '(NR - 1) % n == k' "$OUT/ids" | head -40 > "$OUT/ids.one"
+        count=$(wc -l < "$OUT/ids.one")
+        rm -rf "$OUT/store/v1/processed_crash"
+        measure "$CRASHCTL" process --quiet -j 1 --store "$OUT/store" --symbols-path "$SYMBOLS" -- $(cat "$OUT/ids.one")
+        ours_cpu=$CPU
+        cp "$OUT/ids" "$OUT/ids.all" && cp "$OUT/ids.one" "$OUT/ids"
+        measure bash -c mdsw_loop
+        mv "$OUT/ids.all" "$OUT/ids"
+        awk -v f="$(basename "${DUMPS[$k]}")" -v n="$count" -v a="$ours_cpu" -v b="$CPU" \
+            'BEGIN { printf "  %-34s crashctl %6.2f  minidump-stackwalk %6.2f  ratio %s\n", f, a * 1000 / n, b * 1000 / n, (a > 0 ? sprintf("%.1fx", b / a) : "n/a") }'
+    done
+fi

@@ -106,23 +106,66 @@ impl Stackwalker {
         })
     }
 
-    /// Runs `work` on its own thread and waits for it at most the timeout (plus a short grace
-    /// that lets an async timeout inside `work` report first); past that, the thread is left to
-    /// finish on its own and the result is `Timeout`. A panic in `work` becomes `UnknownError`.
+    /// Runs `work` on this caller's walker thread and waits for it at most the timeout (plus
+    /// a short grace that lets an async timeout inside `work` report first); past that, the
+    /// walker thread is abandoned (left to finish on its own; the caller gets a new one next
+    /// time) and the result is `Timeout`. A panic in `work` becomes `UnknownError`.
     fn abandonable<F>(&self, work: F) -> WalkResult
     where
         F: FnOnce(&tokio::runtime::Handle) -> WalkResult + Send + 'static,
     {
         let (tx, rx) = mpsc::sync_channel(1);
         let handle = self.runtime.handle().clone();
-        let spawned = std::thread::Builder::new().name("crashctl-stackwalk".into()).spawn(move || {
+        let job: Job = Box::new(move || {
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&handle)));
             let _ = tx.send(result.unwrap_or_else(|p| panicked(&p)));
         });
-        if let Err(e) = spawned {
+        if let Err(e) = WALKER.with(|w| w.run(job)) {
             return WalkResult::failed("UnknownError", 1, format!("cannot start a stackwalk thread: {e}"));
         }
-        rx.recv_timeout(self.timeout + Duration::from_millis(250)).unwrap_or_else(|_| timed_out(self.timeout))
+        rx.recv_timeout(self.timeout + Duration::from_millis(250)).unwrap_or_else(|_| {
+            WALKER.with(WalkerThread::abandon);
+            timed_out(self.timeout)
+        })
+    }
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+thread_local! {
+    /// Each thread that walks dumps hands them to its own long-lived walker thread (so the
+    /// allocator's per-thread caches stay warm across walks), replaced when a walk is abandoned.
+    static WALKER: WalkerThread = const { WalkerThread { jobs: std::cell::RefCell::new(None) } };
+}
+
+struct WalkerThread {
+    jobs: std::cell::RefCell<Option<mpsc::Sender<Job>>>,
+}
+
+impl WalkerThread {
+    fn run(&self, job: Job) -> std::io::Result<()> {
+        let mut jobs = self.jobs.borrow_mut();
+        let job = match jobs.as_ref() {
+            Some(tx) => match tx.send(job) {
+                Ok(()) => return Ok(()),
+                Err(mpsc::SendError(job)) => job,
+            },
+            None => job,
+        };
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new().name("crashctl-stackwalk".into()).spawn(move || {
+            for job in rx {
+                job();
+            }
+        })?;
+        tx.send(job).expect("the new walker thread is waiting");
+        *jobs = Some(tx);
+        Ok(())
+    }
+
+    /// Forgets the walker thread (it exits after its current job, if that ever ends).
+    fn abandon(&self) {
+        self.jobs.borrow_mut().take();
     }
 }
 
