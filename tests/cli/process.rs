@@ -329,3 +329,28 @@ fn symbols_from_a_server_are_fetched_once_per_run_and_cached() {
     assert_eq!(server.count("/test_app.sym"), 1, "one download for three crashes");
     assert!(cache.join("test_app.pdb/5A9832E5287241C1838ED98914E9B7FF1/test_app.sym").is_file());
 }
+
+#[test]
+fn follow_keeps_consuming_until_sigterm() {
+    let env = TestEnv::new();
+    let queue = crashctl::queue::open(path(&env.queue()), true).unwrap();
+    let id = put(&env, synth_dump());
+    let store = store_arg(&env);
+    let mut child = env
+        .cmd(&["process", "--store", &store, "--queue", path(&env.queue()), "--follow"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Published after the consumer started: only --follow picks it up.
+    queue.publish(QueueName::Standard, &[Message::new(id.clone())]).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while processed(&env, &id).is_none() || queue.depths().unwrap().iter().any(|d| d.pending + d.claimed > 0) {
+        assert!(std::time::Instant::now() < deadline, "not processed within 60s");
+        assert!(child.try_wait().unwrap().is_none(), "--follow exited on its own");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // SAFETY: sending SIGTERM to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+}
