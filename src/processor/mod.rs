@@ -36,8 +36,8 @@
 //! - [`Processor::process_crash`] (one in-memory [`Crash`]) and [`Processor::process_file`]
 //!   (a minidump file and optional annotations, no store).
 //!
-//! Not in an async context: `Processor` owns a small tokio runtime for symbol downloads; call it
-//! from plain threads (or `spawn_blocking`) and drop it there.
+//! `Processor` owns a small tokio runtime for symbol downloads and blocks while it works: from
+//! async code, call it inside `tokio::task::spawn_blocking` (dropping it anywhere is fine).
 //!
 //! Rules and fields: see `docs/processing.md` and [`rules`].
 

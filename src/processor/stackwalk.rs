@@ -71,8 +71,18 @@ impl WalkResult {
 /// The stackwalker of a run: one symbol provider, one runtime for its I/O.
 pub struct Stackwalker {
     provider: Arc<MultiSymbolProvider>,
-    runtime: Arc<tokio::runtime::Runtime>,
+    /// Always `Some` until dropped (then shut down without blocking, so dropping a
+    /// `Stackwalker` is safe even inside an async context).
+    runtime: Option<tokio::runtime::Runtime>,
     timeout: Duration,
+}
+
+impl Drop for Stackwalker {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 impl Stackwalker {
@@ -84,7 +94,7 @@ impl Stackwalker {
             .thread_name("crashctl-symbols-io")
             .enable_all()
             .build()?;
-        Ok(Stackwalker { provider: Arc::new(provider(symbols)), runtime: Arc::new(runtime), timeout })
+        Ok(Stackwalker { provider: Arc::new(provider(symbols)), runtime: Some(runtime), timeout })
     }
 
     /// Walks one dump. Never panics the caller and never waits past the timeout: the walk runs
@@ -115,7 +125,7 @@ impl Stackwalker {
         F: FnOnce(&tokio::runtime::Handle) -> WalkResult + Send + 'static,
     {
         let (tx, rx) = mpsc::sync_channel(1);
-        let handle = self.runtime.handle().clone();
+        let handle = self.runtime.as_ref().expect("the runtime lives as long as the stackwalker").handle().clone();
         let job: Job = Box::new(move || {
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&handle)));
             let _ = tx.send(result.unwrap_or_else(|p| panicked(&p)));

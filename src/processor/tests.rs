@@ -268,3 +268,31 @@ fn hostile_dumps_always_give_a_processed_crash() {
         }
     }
 }
+
+#[test]
+fn the_truncate_rule_cuts_every_long_stack_and_flags_the_crashing_thread() {
+    let processor = processor();
+    let crash = crash_with(&[]);
+    let frames: Vec<Value> = (0..600).map(|i| json!({"frame": i})).collect();
+    let mut previous = ProcessedCrash::new();
+    let thread = json!({"frames": frames});
+    previous
+        .insert("json_dump".into(), json!({"threads": [thread.clone(), {"frames": []}], "crashing_thread": thread}));
+    let tools = &processor.tools;
+    let mut cx = rules::CrashContext { crash: &crash, processed: previous, notes: vec![], tools };
+    let rule: Vec<Box<dyn rules::Rule>> = vec![Box::new(rules::TruncateStacks)];
+    rules::run_rules("default", &rule, &mut cx);
+    let dump = &cx.processed["json_dump"];
+    assert_eq!(dump["threads"][0]["frames"].as_array().unwrap().len(), 500);
+    assert_eq!(dump["threads"][0]["frames"][250], json!({"truncated": {"msg": "101 frames truncated"}}));
+    assert_eq!(dump["crashing_thread"]["frames"].as_array().unwrap().len(), 500);
+    assert_eq!(cx.processed["truncated"], true);
+    assert!(cx.notes.is_empty());
+}
+
+#[tokio::test]
+async fn a_processor_can_be_made_and_dropped_in_async_code() {
+    // Regression: dropping a tokio runtime inside an async context panics.
+    let processor = tokio::task::spawn_blocking(processor).await.unwrap();
+    drop(processor);
+}

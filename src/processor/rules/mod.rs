@@ -18,7 +18,7 @@ use crate::siggen::SignatureGenerator;
 
 use super::stackwalk::Stackwalker;
 
-pub use stackwalk::{truncate_frames, MAX_FRAMES};
+pub use stackwalk::{truncate_frames, TruncateStacks, MAX_FRAMES};
 
 /// What the rules work with: the crash, the processed crash being built, this run's notes,
 /// and the run's shared tools.
