@@ -5,7 +5,6 @@
 //! # Library entry point (used by `crashctl process` and `crashctl reprocess --now`)
 //!
 //! ```no_run
-//! use std::sync::{atomic::AtomicBool, Arc};
 //! use crashctl::processor::{Processor, ProcessorOptions, RunOptions, Outcome};
 //! use crashctl::crash::{CrashId, ProcessedCrash};
 //! # fn demo(store: &dyn crashctl::store::CrashStore, ids: Vec<CrashId>) -> anyhow::Result<()> {
@@ -25,8 +24,8 @@
 //!   `concurrency` (worker threads of a batch).
 //! - [`Processor::process_ids`]`(&self, &dyn CrashStore, &[(CrashId, Option<String>)], &RunOptions, sink)
 //!   -> RunSummary`: processes each crash with its ruleset (`None` = `default`; a name from a
-//!   queue message is checked here), saves unless `RunOptions::save` is false (then
-//!   `store.sync()` once), reports each [`Outcome`] (id, ruleset, status, old signature, new
+//!   queue message is checked here), saves (with one `store.sync()` at the end) unless
+//!   `RunOptions::save` is false, reports each [`Outcome`] (id, ruleset, status, old signature, new
 //!   signature, saved, error) and the processed crash to `sink` as it finishes (from worker
 //!   threads, in completion order), ticks `RunOptions::progress`, and stops taking new crashes
 //!   once `RunOptions::stop` is set (`RunSummary::interrupted`).
