@@ -10,6 +10,7 @@ pub mod exit;
 pub mod fsutil;
 pub mod generate;
 pub mod input;
+pub mod processor;
 pub mod progress;
 pub mod queue;
 pub mod remote;

@@ -5,5 +5,6 @@ mod collect;
 mod common;
 mod general;
 mod generate;
+mod process;
 mod remote;
 mod submit;
