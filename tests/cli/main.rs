@@ -3,6 +3,7 @@
 
 mod collect;
 mod common;
+mod faults;
 mod general;
 mod generate;
 mod process;
