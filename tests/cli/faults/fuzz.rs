@@ -90,9 +90,9 @@ fn fuzz_part() -> impl Strategy<Value = FuzzPart> {
         prop_oneof!["X-[A-Za-z]{1,8}: [ -~]{0,20}", "[ -~]{0,30}", Just("Content-Transfer-Encoding: base64".into())];
     (
         part_name(),
-        proptest::option::of(prop_oneof![Just("fakecrash.dump".to_string()), "[ -~]{0,20}"]),
+        prop_oneof![Just(None), Just(Some("fakecrash.dump".to_string())), "[ -~]{0,20}".prop_map(Some)],
         content_type(),
-        proptest::collection::vec(header, 0..2),
+        prop_oneof![3 => Just(Vec::new()), 1 => proptest::collection::vec(header, 1..3)],
         part_data(),
     )
         .prop_map(|(name, filename, content_type, headers, data)| FuzzPart {
@@ -134,7 +134,24 @@ enum GzipMode {
     Lying,
 }
 
+/// Half the bodies are sent as built; the other half damaged at random.
 fn damage() -> impl Strategy<Value = Damage> {
+    let none = Damage {
+        wrong_boundary: false,
+        preamble: Vec::new(),
+        truncate_at: None,
+        no_closing_boundary: false,
+        bare_newlines: false,
+        gzip: GzipMode::None,
+        cap: 1 << 20,
+        header_kind: 0,
+        random_header: String::new(),
+    };
+    let whole_gzip = Damage { gzip: GzipMode::Whole, ..none.clone() };
+    prop_oneof![2 => Just(none), 1 => Just(whole_gzip), 3 => random_damage()]
+}
+
+fn random_damage() -> impl Strategy<Value = Damage> {
     let gzip = prop_oneof![
         4 => Just(GzipMode::None),
         2 => Just(GzipMode::Whole),
@@ -277,6 +294,7 @@ fn fuzz_parser_arbitrary_bytes_and_headers() {
 fn fuzz_parser_multipart_structures() {
     let mut runner = TestRunner::new(config(600));
     let strategy = (proptest::collection::vec(fuzz_part(), 0..8), "[A-Za-z0-9]{16}", damage());
+    let clean = std::sync::atomic::AtomicU32::new(0);
     runner
         .run(&strategy, |(parts, suffix, d)| {
             let boundary = format!("----crashctlFuzz{suffix}");
@@ -287,11 +305,15 @@ fn fuzz_parser_multipart_structures() {
             let result = parse_request(&headers(&ct, body.len().max(1), gz), body.into(), d.cap);
             check_answer(&result, plain.len(), parts.len());
             if is_clean(&parts, &d) {
+                clean.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 assert_eq!(project(&result), project(&model(&parts)), "a well-formed body parses as the protocol says");
             }
             Ok(())
         })
         .unwrap();
+    let clean = clean.into_inner();
+    eprintln!("{clean} of {} bodies were well-formed and checked against the model", runner.config().cases);
+    assert!(clean * 10 >= runner.config().cases, "too few well-formed bodies ({clean}) for the model check");
 }
 
 /// Is the body undamaged, with names multer reads back unchanged?
