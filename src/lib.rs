@@ -12,6 +12,7 @@ pub mod progress;
 pub mod queue;
 pub mod siggen;
 pub mod spool;
+pub mod stats;
 pub mod store;
 
 pub use exit::ExitCode;

@@ -1,0 +1,467 @@
+//! The fast spool scanner behind `crashctl stats`: counts what waits in a spool
+//! (`YYYYMMDD/HH/MM/<crash id>/<files>`) with as few system calls as a directory walk allows.
+//!
+//! Entry types come from `readdir`'s `d_type` (no `stat` to learn them); only files are
+//! stat'ed, for their sizes, relative to the open directory (`statx` on the directory's fd,
+//! which is what `DirEntry::metadata` does on Linux). The day and hour levels are listed by
+//! one thread; the minute directories are shared among a few threads, and a very large minute
+//! directory (the hot-spot case) is split into chunks other threads pick up. It counts exactly
+//! the crashes [`crate::spool::SpoolIter`] yields: a valid crash ID at the fourth level.
+
+use std::collections::BTreeMap;
+use std::fs::{self, FileType};
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::{Problem, ProblemKind};
+use crate::crash::CrashId;
+use crate::progress::Progress;
+use crate::spool::{shard_time, QUARANTINE_DIR, TMP_DIR, TRASH_DIR};
+
+/// Crash entries per chunk when a minute directory is shared among threads.
+const CHUNK: usize = 2048;
+
+/// How to scan.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    /// A directory with more entries than this is a hot spot.
+    pub hot_spot: u64,
+    /// Threads for the minute directories (at least 1).
+    pub threads: usize,
+    /// Keep a hash of every crash ID (to compute arrivals and drains between two scans).
+    pub track_ids: bool,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions { hot_spot: super::DEFAULT_HOT_SPOT, threads: 2, track_ids: false }
+    }
+}
+
+/// Crashes received in one UTC hour.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HourCount {
+    #[serde(serialize_with = "super::ser_time")]
+    pub hour: DateTime<Utc>,
+    pub crashes: u64,
+}
+
+/// A directory with more entries than the hot-spot threshold.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HotSpot {
+    pub path: String,
+    pub entries: u64,
+}
+
+/// What waits in a spool.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct SpoolStats {
+    pub path: String,
+    /// Crashes waiting (what the mover will see).
+    pub crashes: u64,
+    /// Bytes of the files in the waiting crashes.
+    pub bytes: u64,
+    /// Files in the waiting crashes.
+    pub files: u64,
+    /// The minute the oldest waiting crash was received (from its shard).
+    #[serde(serialize_with = "super::ser_opt_time")]
+    pub oldest: Option<DateTime<Utc>>,
+    pub oldest_age_seconds: Option<i64>,
+    #[serde(serialize_with = "super::ser_opt_time")]
+    pub newest: Option<DateTime<Utc>>,
+    pub newest_age_seconds: Option<i64>,
+    /// Waiting crashes per UTC hour received, oldest first (hours without crashes left out).
+    pub per_hour: Vec<HourCount>,
+    pub hot_spot_threshold: u64,
+    pub hot_spots: Vec<HotSpot>,
+    /// Crashes set aside in `quarantine/`.
+    pub quarantined: u64,
+    /// Entries in `.tmp` (crashes being written, or left by a killed collector).
+    pub tmp_leftovers: u64,
+    /// Entries in `.trash` (crashes being deleted, or left by a killed mover).
+    pub trash_leftovers: u64,
+    /// Directories listed.
+    pub directories: u64,
+    /// Sorted hashes of the waiting crash IDs (only with `track_ids`).
+    #[serde(skip)]
+    pub id_hashes: Vec<u64>,
+}
+
+impl SpoolStats {
+    /// Fills in the ages relative to `now`.
+    pub fn set_ages(&mut self, now: DateTime<Utc>) {
+        self.oldest_age_seconds = self.oldest.map(|t| (now - t).num_seconds());
+        self.newest_age_seconds = self.newest.map(|t| (now - t).num_seconds());
+    }
+}
+
+/// Why a scan said nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    /// The spool root could not be listed.
+    #[error("spool {path}: cannot list: {source}")]
+    Root { path: PathBuf, source: std::io::Error },
+    /// The stop flag was set.
+    #[error("interrupted")]
+    Stopped,
+}
+
+/// Hash of a crash ID for [`SpoolStats::id_hashes`].
+pub fn id_hash(id: &str) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    id.hash(&mut h);
+    h.finish()
+}
+
+/// Scans a spool. Problems (stray files, invalid names, unreadable directories below the root)
+/// go to `problems`; only an unlistable root is an error.
+pub fn scan(
+    root: &Path,
+    opts: &ScanOptions,
+    progress: &dyn Progress,
+    stop: &AtomicBool,
+    problems: &mut Vec<Problem>,
+) -> Result<SpoolStats, ScanError> {
+    let scanner = Scanner { opts, stop, progress };
+    let mut acc = Acc::default();
+    let minutes = scanner.top_levels(root, &mut acc)?;
+    progress.set_total(minutes.len() as u64);
+    let acc = scanner.minutes(&minutes, acc);
+    progress.finish();
+    let mut acc = acc.ok_or(ScanError::Stopped)?;
+    problems.append(&mut acc.problems);
+    Ok(acc.into_stats(root, opts.hot_spot))
+}
+
+/// What a directory entry is, from `d_type` (symlinks followed, as `Path::is_dir` does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Dir,
+    File,
+}
+
+fn kind_of(ft: FileType, path: impl FnOnce() -> PathBuf) -> Kind {
+    if ft.is_dir() || (ft.is_symlink() && path().is_dir()) {
+        Kind::Dir
+    } else {
+        Kind::File
+    }
+}
+
+/// A minute directory to scan, with the time of its shard.
+struct Minute {
+    path: PathBuf,
+    time: Option<DateTime<Utc>>,
+}
+
+/// Part of a large minute directory, for another thread.
+struct Chunk {
+    minute: usize,
+    entries: Vec<(String, Kind)>,
+}
+
+/// Counts from part of the tree; merged at the end.
+#[derive(Default)]
+struct Acc {
+    crashes: u64,
+    bytes: u64,
+    files: u64,
+    directories: u64,
+    /// Crashes per minute index.
+    per_minute: BTreeMap<usize, u64>,
+    hot_spots: Vec<HotSpot>,
+    quarantined: u64,
+    tmp: u64,
+    trash: u64,
+    problems: Vec<Problem>,
+    ids: Vec<u64>,
+    minute_times: Vec<Option<DateTime<Utc>>>,
+}
+
+impl Acc {
+    fn problem(&mut self, kind: ProblemKind, path: &Path, message: impl Into<String>) {
+        self.problems.push(Problem::new(kind, path, message));
+    }
+
+    fn merge(&mut self, other: Acc) {
+        self.crashes += other.crashes;
+        self.bytes += other.bytes;
+        self.files += other.files;
+        self.directories += other.directories;
+        for (m, n) in other.per_minute {
+            *self.per_minute.entry(m).or_default() += n;
+        }
+        self.hot_spots.extend(other.hot_spots);
+        self.problems.extend(other.problems);
+        self.ids.extend(other.ids);
+    }
+
+    fn into_stats(mut self, root: &Path, hot_spot: u64) -> SpoolStats {
+        let mut per_hour: BTreeMap<DateTime<Utc>, u64> = BTreeMap::new();
+        let (mut oldest, mut newest) = (None, None);
+        for (&m, &n) in &self.per_minute {
+            let Some(t) = self.minute_times[m] else { continue };
+            if n == 0 {
+                continue;
+            }
+            oldest = Some(oldest.map_or(t, |o: DateTime<Utc>| o.min(t)));
+            newest = Some(newest.map_or(t, |o: DateTime<Utc>| o.max(t)));
+            let hour = t - Duration::minutes(chrono::Timelike::minute(&t) as i64);
+            *per_hour.entry(hour).or_default() += n;
+        }
+        self.hot_spots.sort_by(|a, b| b.entries.cmp(&a.entries).then_with(|| a.path.cmp(&b.path)));
+        self.ids.sort_unstable();
+        SpoolStats {
+            path: root.display().to_string(),
+            crashes: self.crashes,
+            bytes: self.bytes,
+            files: self.files,
+            oldest,
+            oldest_age_seconds: None,
+            newest,
+            newest_age_seconds: None,
+            per_hour: per_hour.into_iter().map(|(hour, crashes)| HourCount { hour, crashes }).collect(),
+            hot_spot_threshold: hot_spot,
+            hot_spots: self.hot_spots,
+            quarantined: self.quarantined,
+            tmp_leftovers: self.tmp,
+            trash_leftovers: self.trash,
+            directories: self.directories,
+            id_hashes: self.ids,
+        }
+    }
+}
+
+struct Scanner<'a> {
+    opts: &'a ScanOptions,
+    stop: &'a AtomicBool,
+    progress: &'a dyn Progress,
+}
+
+impl Scanner<'_> {
+    /// Lists a directory: its entries with their kinds. `None` (and a problem) when it cannot be listed.
+    fn list(&self, dir: &Path, acc: &mut Acc) -> Option<Vec<(String, Kind)>> {
+        match self.try_list(dir, acc) {
+            Ok(entries) => Some(entries),
+            Err(e) => {
+                acc.problem(ProblemKind::Unreadable, dir, format!("cannot list: {e}"));
+                None
+            }
+        }
+    }
+
+    /// Non-UTF-8 names are reported and left out, as the spool's own iteration leaves them out.
+    fn try_list(&self, dir: &Path, acc: &mut Acc) -> std::io::Result<Vec<(String, Kind)>> {
+        let mut out = Vec::new();
+        let mut total = 0u64;
+        for entry in fs::read_dir(dir)? {
+            let entry = entry?;
+            total += 1;
+            let kind = kind_of(entry.file_type()?, || entry.path());
+            match entry.file_name().into_string() {
+                Ok(name) => out.push((name, kind)),
+                Err(name) => acc.problem(ProblemKind::InvalidName, &dir.join(name), "name is not UTF-8"),
+            }
+        }
+        acc.directories += 1;
+        self.check_hot(dir, total, acc);
+        Ok(out)
+    }
+
+    fn check_hot(&self, dir: &Path, entries: u64, acc: &mut Acc) {
+        if entries > self.opts.hot_spot {
+            acc.hot_spots.push(HotSpot { path: dir.display().to_string(), entries });
+        }
+    }
+
+    /// The root, day and hour levels (and the side areas): returns the minute directories.
+    fn top_levels(&self, root: &Path, acc: &mut Acc) -> Result<Vec<Minute>, ScanError> {
+        let entries =
+            self.try_list(root, acc).map_err(|source| ScanError::Root { path: root.to_path_buf(), source })?;
+        let mut minutes = Vec::new();
+        for (name, kind) in sorted(entries) {
+            let path = root.join(&name);
+            match name.as_str() {
+                QUARANTINE_DIR => acc.quarantined = self.side_area(&path, kind, true, acc),
+                TMP_DIR => acc.tmp = self.side_area(&path, kind, false, acc),
+                TRASH_DIR => acc.trash = self.side_area(&path, kind, false, acc),
+                _ => {
+                    if let Some(day) = self.level_dir(&path, &name, kind, 8, acc) {
+                        self.day(&day, &name, &mut minutes, acc);
+                    }
+                }
+            }
+        }
+        acc.minute_times = minutes.iter().map(|m| m.time).collect();
+        Ok(minutes)
+    }
+
+    fn day(&self, day: &Path, day_name: &str, minutes: &mut Vec<Minute>, acc: &mut Acc) {
+        for (hour_name, kind) in sorted(self.list(day, acc).unwrap_or_default()) {
+            let Some(hour) = self.level_dir(&day.join(&hour_name), &hour_name, kind, 2, acc) else { continue };
+            for (min_name, kind) in sorted(self.list(&hour, acc).unwrap_or_default()) {
+                let Some(path) = self.level_dir(&hour.join(&min_name), &min_name, kind, 2, acc) else { continue };
+                let time = shard_time(&format!("{day_name}/{hour_name}/{min_name}"));
+                if time.is_none() {
+                    acc.problem(ProblemKind::InvalidShard, &path, "not a valid UTC minute (crashes counted, no age)");
+                }
+                minutes.push(Minute { path, time });
+            }
+        }
+    }
+
+    /// A day, hour or minute directory: `digits` digits and a directory; anything else is reported.
+    fn level_dir(&self, path: &Path, name: &str, kind: Kind, digits: usize, acc: &mut Acc) -> Option<PathBuf> {
+        let ok_name = name.len() == digits && name.bytes().all(|b| b.is_ascii_digit());
+        match (ok_name, kind) {
+            (true, Kind::Dir) => Some(path.to_path_buf()),
+            (true, Kind::File) => {
+                acc.problem(ProblemKind::StrayFile, path, "a file where a directory belongs");
+                None
+            }
+            (false, Kind::File) => {
+                acc.problem(ProblemKind::StrayFile, path, "not part of the spool layout");
+                None
+            }
+            (false, Kind::Dir) => {
+                acc.problem(ProblemKind::InvalidName, path, "not part of the spool layout");
+                None
+            }
+        }
+    }
+
+    /// `quarantine/`, `.tmp`, `.trash`: how many entries (valid crash IDs only for quarantine).
+    fn side_area(&self, path: &Path, kind: Kind, crash_ids: bool, acc: &mut Acc) -> u64 {
+        if kind == Kind::File {
+            acc.problem(ProblemKind::StrayFile, path, "a file where a directory belongs");
+            return 0;
+        }
+        let entries = self.list(path, acc).unwrap_or_default();
+        if !crash_ids {
+            return entries.len() as u64;
+        }
+        let mut n = 0;
+        for (name, _) in entries {
+            match CrashId::parse_lax(&name) {
+                Ok(_) => n += 1,
+                Err(e) => acc.problem(ProblemKind::InvalidCrashId, &path.join(&name), e.to_string()),
+            }
+        }
+        n
+    }
+
+    /// The minute directories, on `threads` threads. `None` when stopped.
+    fn minutes(&self, minutes: &[Minute], mut acc: Acc) -> Option<Acc> {
+        let next = AtomicUsize::new(0);
+        let chunks: Mutex<Vec<Chunk>> = Mutex::new(Vec::new());
+        let threads = self.opts.threads.clamp(1, minutes.len().max(1));
+        let parts: Vec<Acc> = std::thread::scope(|s| {
+            let workers: Vec<_> =
+                (0..threads).map(|_| s.spawn(|| self.worker(minutes, &next, &chunks, threads > 1))).collect();
+            workers.into_iter().map(|w| w.join().expect("scanner thread panicked")).collect()
+        });
+        for part in parts {
+            acc.merge(part);
+        }
+        (!self.stop.load(Ordering::Relaxed)).then_some(acc)
+    }
+
+    fn worker(&self, minutes: &[Minute], next: &AtomicUsize, chunks: &Mutex<Vec<Chunk>>, share: bool) -> Acc {
+        let mut acc = Acc::default();
+        while !self.stop.load(Ordering::Relaxed) {
+            let chunk = chunks.lock().expect("chunk queue").pop();
+            if let Some(chunk) = chunk {
+                self.crash_entries(&minutes[chunk.minute].path, chunk.minute, &chunk.entries, &mut acc);
+                continue;
+            }
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(minute) = minutes.get(i) else { break };
+            let mut entries = self.list(&minute.path, &mut acc).unwrap_or_default();
+            if share && entries.len() > CHUNK {
+                let mut queue = chunks.lock().expect("chunk queue");
+                while entries.len() > CHUNK {
+                    queue.push(Chunk { minute: i, entries: entries.split_off(entries.len() - CHUNK) });
+                }
+            }
+            self.crash_entries(&minute.path, i, &entries, &mut acc);
+            self.progress.inc(1);
+        }
+        acc
+    }
+
+    /// Entries of a minute directory: crash directories (and whatever else is there).
+    fn crash_entries(&self, dir: &Path, minute: usize, entries: &[(String, Kind)], acc: &mut Acc) {
+        let mut crashes = 0;
+        for (name, kind) in entries {
+            let path = dir.join(name);
+            let valid = CrashId::parse_lax(name).is_ok();
+            match (valid, kind) {
+                (true, Kind::Dir) => self.crash_dir(&path, acc),
+                (true, Kind::File) => {
+                    acc.problem(
+                        ProblemKind::CrashNotADirectory,
+                        &path,
+                        "a file named like a crash (the mover will quarantine it)",
+                    );
+                    if let Ok(m) = fs::metadata(&path) {
+                        acc.bytes += m.len();
+                        acc.files += 1;
+                    }
+                }
+                (false, Kind::Dir) => {
+                    acc.problem(ProblemKind::InvalidCrashId, &path, "directory name is not a crash ID");
+                    continue;
+                }
+                (false, Kind::File) => {
+                    acc.problem(ProblemKind::StrayFile, &path, "not part of the spool layout");
+                    continue;
+                }
+            }
+            crashes += 1;
+            if self.opts.track_ids {
+                acc.ids.push(id_hash(name));
+            }
+        }
+        acc.crashes += crashes;
+        *acc.per_minute.entry(minute).or_default() += crashes;
+    }
+
+    /// One crash directory: its files and their sizes.
+    fn crash_dir(&self, path: &Path, acc: &mut Acc) {
+        let rd = match fs::read_dir(path) {
+            Ok(rd) => rd,
+            Err(e) => return acc.problem(ProblemKind::Unreadable, path, format!("cannot list: {e}")),
+        };
+        acc.directories += 1;
+        let mut entries = 0;
+        for entry in rd {
+            let Ok(entry) = entry else {
+                acc.problem(ProblemKind::Unreadable, path, "cannot list");
+                break;
+            };
+            entries += 1;
+            match entry.file_type() {
+                Ok(ft) if ft.is_dir() => {
+                    acc.problem(ProblemKind::UnexpectedDirectory, &entry.path(), "a directory inside a crash")
+                }
+                _ => match entry.metadata() {
+                    Ok(m) => {
+                        acc.bytes += m.len();
+                        acc.files += 1;
+                    }
+                    Err(e) => acc.problem(ProblemKind::Unreadable, &entry.path(), format!("cannot stat: {e}")),
+                },
+            }
+        }
+        self.check_hot(path, entries, acc);
+    }
+}
+
+fn sorted(mut entries: Vec<(String, Kind)>) -> Vec<(String, Kind)> {
+    entries.sort_unstable();
+    entries
+}
