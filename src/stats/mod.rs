@@ -308,3 +308,61 @@ pub(crate) fn ser_opt_time<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S
         None => s.serialize_none(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats_with_spool(crashes: u64, oldest_age: i64, ids: Vec<u64>) -> Stats {
+        let now = Utc::now();
+        let mut spool = SpoolStats { path: "/s".into(), crashes, id_hashes: ids, ..SpoolStats::default() };
+        spool.oldest = Some(now - chrono::Duration::seconds(oldest_age));
+        spool.set_ages(now);
+        let depth = |queue: &str, pending| QueueDepth { queue: queue.into(), pending, ..QueueDepth::default() };
+        Stats {
+            scanned_at: now,
+            scan_seconds: 0.0,
+            spool: Some(spool),
+            queue: Some(QueueStats { location: "/q".into(), queues: vec![depth("priority", 0), depth("standard", 7)] }),
+            store: None,
+            problems: Vec::new(),
+            problems_total: 0,
+            rates: None,
+        }
+    }
+
+    #[test]
+    fn thresholds_are_crossed_strictly_above() {
+        let s = stats_with_spool(5, 3600, vec![]);
+        assert!(s.crossed(&Thresholds::default()).is_empty());
+        let at_limit = Thresholds { max_backlog: Some(7), max_age: Some(Duration::from_secs(3600)) };
+        assert!(s.crossed(&at_limit).is_empty(), "{:?}", s.crossed(&at_limit));
+        let backlog = s.crossed(&Thresholds { max_backlog: Some(6), max_age: None });
+        assert_eq!(backlog.len(), 1, "the standard queue's 7 pending");
+        assert!(backlog[0].contains("standard"), "{backlog:?}");
+        let both = s.crossed(&Thresholds { max_backlog: Some(4), max_age: Some(Duration::from_secs(60)) });
+        assert_eq!(both.len(), 3, "{both:?}");
+        assert!(both[2].contains("1h old"), "{both:?}");
+    }
+
+    #[test]
+    fn unreadable_directories_make_counts_incomplete() {
+        let mut s = stats_with_spool(0, 0, vec![]);
+        s.problems.push(Problem::new(ProblemKind::Unreadable, Path::new("/s/x"), "cannot list"));
+        assert_eq!(s.crossed(&Thresholds::default()).len(), 1);
+    }
+
+    #[test]
+    fn rates_count_arrivals_and_drains_exactly() {
+        let before = stats_with_spool(3, 0, vec![1, 2, 3]);
+        let mut after = stats_with_spool(3, 0, vec![3, 4, 5]);
+        after.scanned_at = before.scanned_at + chrono::Duration::seconds(2);
+        after.set_rates(&before);
+        let r = after.rates.unwrap();
+        assert_eq!((r.spool_arrived, r.spool_drained), (Some(2), Some(2)));
+        assert_eq!(r.spool_arrival_per_second, Some(1.0));
+        assert_eq!(r.queue_net_per_second.get("standard"), Some(&0.0));
+        assert_eq!(sorted_difference(&[1, 2], &[]), (2, 0));
+        assert_eq!(sorted_difference(&[], &[1]), (0, 1));
+    }
+}

@@ -22,8 +22,9 @@ use crate::crash::CrashId;
 use crate::progress::Progress;
 use crate::spool::{shard_time, QUARANTINE_DIR, TMP_DIR, TRASH_DIR};
 
-/// Crash entries per chunk when a minute directory is shared among threads.
-const CHUNK: usize = 2048;
+/// Crash entries per chunk when a minute directory is shared among threads (small in unit
+/// tests, so they exercise the sharing with a small tree).
+const CHUNK: usize = if cfg!(test) { 64 } else { 2048 };
 
 /// How to scan.
 #[derive(Debug, Clone)]
@@ -464,4 +465,148 @@ impl Scanner<'_> {
 fn sorted(mut entries: Vec<(String, Kind)>) -> Vec<(String, Kind)> {
     entries.sort_unstable();
     entries
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crash::{Crash, DumpData, DumpName, RawCrash, Throttle};
+    use crate::progress::NoProgress;
+    use crate::spool::Spool;
+    use chrono::TimeZone;
+
+    fn at(d: u32, h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, d, h, m, 30).unwrap()
+    }
+
+    fn new_id() -> CrashId {
+        CrashId::generate(Throttle::Accept, at(26, 0, 0).date_naive())
+    }
+
+    /// A crash of exactly 10 + 100 bytes (raw crash `{"a":"12"}` + a 100-byte dump).
+    fn save(spool: &Spool, t: DateTime<Utc>) -> crate::spool::SpoolEntry {
+        let mut raw = RawCrash::new();
+        raw.insert("a".into(), "12".into());
+        let mut c = Crash::new(new_id(), raw);
+        c.add_dump(DumpName::main(), DumpData::Bytes(vec![b'M'; 100]));
+        spool.save(&c, t).unwrap()
+    }
+
+    fn run(root: &Path, opts: &ScanOptions) -> (SpoolStats, Vec<Problem>) {
+        let mut problems = Vec::new();
+        let stats = scan(root, opts, &NoProgress, &AtomicBool::new(false), &mut problems).unwrap();
+        (stats, problems)
+    }
+
+    fn kinds(problems: &[Problem]) -> Vec<(ProblemKind, String)> {
+        let mut k: Vec<_> = problems.iter().map(|p| (p.kind, p.path.rsplit('/').next().unwrap().to_string())).collect();
+        k.sort_by(|a, b| a.1.cmp(&b.1));
+        k
+    }
+
+    #[test]
+    fn counts_crashes_bytes_ages_and_hours() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path(), true).unwrap().without_fsync();
+        save(&spool, at(25, 23, 59));
+        save(&spool, at(26, 1, 5));
+        save(&spool, at(26, 1, 6));
+        let (s, problems) = run(dir.path(), &ScanOptions::default());
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!((s.crashes, s.files, s.bytes), (3, 6, 330));
+        assert_eq!(s.oldest, Some(Utc.with_ymd_and_hms(2026, 11, 25, 23, 59, 0).unwrap()));
+        assert_eq!(s.newest, Some(Utc.with_ymd_and_hms(2026, 11, 26, 1, 6, 0).unwrap()));
+        let hours: Vec<_> = s.per_hour.iter().map(|h| (h.hour.format("%d %H").to_string(), h.crashes)).collect();
+        assert_eq!(hours, vec![("25 23".to_string(), 1), ("26 01".to_string(), 2)]);
+        assert!(s.hot_spots.is_empty());
+    }
+
+    #[test]
+    fn reports_junk_and_counts_what_the_spool_iterator_yields() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let spool = Spool::open(root, true).unwrap().without_fsync();
+        let e = save(&spool, at(26, 9, 30));
+        save(&spool, at(26, 10, 0));
+        fs::write(root.join("stray.txt"), "x").unwrap();
+        fs::create_dir(root.join("notes")).unwrap();
+        fs::write(root.join("20261126/09/31"), "a file where a minute belongs").unwrap();
+        fs::create_dir(root.join("20261126/09/30/not-a-crash")).unwrap();
+        fs::write(root.join("20261126/09/30/README"), "x").unwrap();
+        fs::write(root.join(format!("20261126/09/30/{}", new_id())), "12345").unwrap();
+        fs::create_dir(e.path.join("subdir")).unwrap();
+        fs::create_dir_all(root.join(format!("20261199/00/00/{}", new_id()))).unwrap();
+        let (s, problems) = run(root, &ScanOptions::default());
+        let iter_count = spool.iter().filter(|r| r.is_ok()).count() as u64;
+        assert_eq!(s.crashes, iter_count, "same crashes as Spool::iter");
+        assert_eq!(s.crashes, 4);
+        assert_eq!((s.files, s.bytes), (5, 225), "two whole crashes and the crash-named file");
+        assert_eq!(s.oldest, Some(Utc.with_ymd_and_hms(2026, 11, 26, 9, 30, 0).unwrap()), "bad shard has no age");
+        let k = kinds(&problems);
+        assert_eq!(k.len(), 8, "{problems:#?}");
+        assert!(k.iter().any(|(kind, _)| *kind == ProblemKind::CrashNotADirectory));
+        for expected in [
+            (ProblemKind::StrayFile, "stray.txt"),
+            (ProblemKind::InvalidName, "notes"),
+            (ProblemKind::StrayFile, "31"),
+            (ProblemKind::InvalidCrashId, "not-a-crash"),
+            (ProblemKind::StrayFile, "README"),
+            (ProblemKind::UnexpectedDirectory, "subdir"),
+            (ProblemKind::InvalidShard, "00"),
+        ] {
+            assert!(k.contains(&(expected.0, expected.1.to_string())), "{expected:?} in {k:?}");
+        }
+        assert!(problems.iter().all(|p| p.path.starts_with(&root.display().to_string())));
+    }
+
+    #[test]
+    fn side_areas_are_counted_not_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path(), true).unwrap().without_fsync();
+        let e = save(&spool, at(26, 1, 1));
+        save(&spool, at(26, 1, 2));
+        spool.quarantine(&e, "bad").unwrap();
+        fs::create_dir_all(dir.path().join("quarantine/junk")).unwrap();
+        fs::create_dir_all(dir.path().join(".tmp/x.1")).unwrap();
+        fs::create_dir_all(dir.path().join(".trash/y.1")).unwrap();
+        fs::create_dir_all(dir.path().join(".trash/y.2")).unwrap();
+        let (s, problems) = run(dir.path(), &ScanOptions::default());
+        assert_eq!((s.crashes, s.quarantined, s.tmp_leftovers, s.trash_leftovers), (1, 1, 1, 2));
+        assert_eq!(kinds(&problems), vec![(ProblemKind::InvalidCrashId, "junk".to_string())]);
+    }
+
+    #[test]
+    fn a_large_minute_directory_is_shared_and_flagged() {
+        let dir = tempfile::tempdir().unwrap();
+        let minute = dir.path().join("20261126/00/00");
+        fs::create_dir_all(&minute).unwrap();
+        let ids: Vec<CrashId> = (0..CHUNK * 2 + 10).map(|_| new_id()).collect();
+        for id in &ids {
+            fs::create_dir(minute.join(id.as_str())).unwrap();
+        }
+        let opts = ScanOptions { hot_spot: CHUNK as u64, threads: 3, track_ids: true };
+        let (s, problems) = run(dir.path(), &opts);
+        assert!(problems.is_empty());
+        assert_eq!(s.crashes, ids.len() as u64);
+        assert_eq!(s.per_hour.iter().map(|h| h.crashes).sum::<u64>(), ids.len() as u64);
+        assert_eq!(s.hot_spots, vec![HotSpot { path: minute.display().to_string(), entries: ids.len() as u64 }]);
+        let mut expected: Vec<u64> = ids.iter().map(|id| id_hash(id.as_str())).collect();
+        expected.sort_unstable();
+        assert_eq!(s.id_hashes, expected);
+    }
+
+    #[test]
+    fn missing_root_is_an_error_and_stop_stops() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut problems = Vec::new();
+        let none = AtomicBool::new(false);
+        let err = scan(&dir.path().join("nope"), &ScanOptions::default(), &NoProgress, &none, &mut problems);
+        let msg = err.unwrap_err().to_string();
+        assert!(msg.contains("nope"), "{msg}");
+        let spool = Spool::open(dir.path(), true).unwrap().without_fsync();
+        save(&spool, at(26, 1, 1));
+        let stopped = AtomicBool::new(true);
+        let r = scan(dir.path(), &ScanOptions::default(), &NoProgress, &stopped, &mut problems);
+        assert!(matches!(r, Err(ScanError::Stopped)));
+    }
 }

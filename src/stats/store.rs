@@ -75,3 +75,31 @@ fn report_invalid(listing: &Listing, under: &str, location: &str, problems: &mut
         ));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crash::{Crash, RawCrash, Throttle};
+    use crate::store::FsStore;
+
+    #[test]
+    fn counts_per_day_with_raw_without_processed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::open(dir.path(), true).unwrap();
+        let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+        let ids: Vec<CrashId> = [25, 26, 26].iter().map(|&d| CrashId::generate(Throttle::Accept, day(d))).collect();
+        for id in &ids {
+            store.put_crash(&Crash::new(id.clone(), RawCrash::new())).unwrap();
+        }
+        store.put_processed(&ids[1], &Default::default()).unwrap();
+        std::fs::write(dir.path().join("v1/raw_crash/20261126/junk"), "x").unwrap();
+        let mut problems = Vec::new();
+        let s = count(&store, &mut problems).unwrap();
+        assert_eq!((s.raw, s.processed, s.raw_without_processed), (3, 1, 2));
+        let days: Vec<_> =
+            s.days.iter().map(|d| (d.date.as_str(), d.raw, d.processed, d.raw_without_processed)).collect();
+        assert_eq!(days, vec![("2026-11-25", 1, 0, 1), ("2026-11-26", 2, 1, 1)]);
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].kind, ProblemKind::InvalidCrashId);
+    }
+}
