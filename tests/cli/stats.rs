@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use crashctl::crash::{Crash, CrashId, Throttle};
+use crashctl::crash::{CrashId, Throttle};
 use crashctl::queue::{CrashQueue, DirQueue, Message, QueueName};
 use crashctl::spool::{Spool, SpoolEntry};
 use crashctl::store::{CrashStore, FsStore};
