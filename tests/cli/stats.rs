@@ -320,3 +320,38 @@ fn table_shows_every_section() {
         assert!(out.contains(needle), "{needle:?} in\n{out}");
     }
 }
+
+#[test]
+fn watch_reports_arrivals_and_stops_on_sigint_with_130() {
+    use std::io::BufRead;
+    let env = TestEnv::new();
+    let s = spool(&env);
+    let gone = save(&s, at(20, 10, 15));
+    let sp = spool_arg(&env);
+    let mut child = env
+        .cmd(&["stats", "--watch", "1", "--format", "json", "--spool", &sp])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(first["spool"]["crashes"], 1);
+    assert!(first.get("rates").is_none(), "no rates before a second scan");
+    save(&s, at(20, 10, 16));
+    s.remove(&gone).unwrap();
+    // Each redraw is one JSON line; read them until both changes have been seen (or give up).
+    let (mut arrived, mut drained) = (0, 0);
+    for _ in 0..30 {
+        let v: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+        arrived += v["rates"]["spool_arrived"].as_u64().unwrap();
+        drained += v["rates"]["spool_drained"].as_u64().unwrap();
+        if arrived + drained == 2 {
+            break;
+        }
+    }
+    assert_eq!((arrived, drained), (1, 1));
+    // SAFETY: sending SIGINT to our own child process, which is still running.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+}
