@@ -2,20 +2,25 @@
 //! (`YYYYMMDD/HH/MM/<crash id>/<files>`) with as few system calls as a directory walk allows.
 //!
 //! Entry types come from `readdir`'s `d_type` (no `stat` to learn them); only files are
-//! stat'ed, for their sizes, relative to the open directory (`statx` on the directory's fd,
-//! which is what `DirEntry::metadata` does on Linux). The day and hour levels are listed by
-//! one thread; the minute directories are shared among a few threads, and a very large minute
+//! stat'ed, for their sizes, with `fstatat` relative to the open crash directory, which is
+//! itself opened relative to the open minute directory (no path walk per crash; `rustix` for
+//! the raw `openat`/`getdents64`/`fstatat`). The root, day and hour levels are listed by one
+//! thread; the minute directories are shared among a few threads, and a very large minute
 //! directory (the hot-spot case) is split into chunks other threads pick up. It counts exactly
 //! the crashes [`crate::spool::SpoolIter`] yields: a valid crash ID at the fourth level.
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::fs::{self, FileType};
 use std::hash::{Hash, Hasher};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
+use rustix::fs::{openat, statat, AtFlags, Dir, FileType as RawFileType, Mode, OFlags, CWD};
 
 use super::{Problem, ProblemKind};
 use crate::crash::CrashId;
@@ -162,6 +167,8 @@ struct Minute {
 /// Part of a large minute directory, for another thread.
 struct Chunk {
     minute: usize,
+    /// The minute directory, open.
+    fd: Arc<OwnedFd>,
     entries: Vec<(String, Kind)>,
 }
 
@@ -375,50 +382,70 @@ impl Scanner<'_> {
         let mut acc = Acc::default();
         while !self.stop.load(Ordering::Relaxed) {
             let chunk = chunks.lock().expect("chunk queue").pop();
-            if let Some(chunk) = chunk {
-                self.crash_entries(&minutes[chunk.minute].path, chunk.minute, &chunk.entries, &mut acc);
+            if let Some(c) = chunk {
+                self.crash_entries(&c.fd, &minutes[c.minute].path, c.minute, &c.entries, &mut acc);
                 continue;
             }
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some(minute) = minutes.get(i) else { break };
-            let mut entries = self.list(&minute.path, &mut acc).unwrap_or_default();
-            if share && entries.len() > CHUNK {
-                let mut queue = chunks.lock().expect("chunk queue");
-                while entries.len() > CHUNK {
-                    queue.push(Chunk { minute: i, entries: entries.split_off(entries.len() - CHUNK) });
+            if let Some((fd, mut entries)) = self.list_minute(&minute.path, &mut acc) {
+                let fd = Arc::new(fd);
+                if share && entries.len() > CHUNK {
+                    let mut queue = chunks.lock().expect("chunk queue");
+                    while entries.len() > CHUNK {
+                        let part = entries.split_off(entries.len() - CHUNK);
+                        queue.push(Chunk { minute: i, fd: fd.clone(), entries: part });
+                    }
                 }
+                self.crash_entries(&fd, &minute.path, i, &entries, &mut acc);
             }
-            self.crash_entries(&minute.path, i, &entries, &mut acc);
             self.progress.inc(1);
         }
         acc
     }
 
-    /// Entries of a minute directory: crash directories (and whatever else is there).
-    fn crash_entries(&self, dir: &Path, minute: usize, entries: &[(String, Kind)], acc: &mut Acc) {
+    /// Opens and lists a minute directory (the fd stays open: crash directories are opened
+    /// relative to it). `None` (and a problem) when it cannot be listed.
+    fn list_minute(&self, path: &Path, acc: &mut Acc) -> Option<(OwnedFd, Vec<(String, Kind)>)> {
+        let listed = open_dir(CWD, path).and_then(|fd| {
+            let entries = read_entries(&fd, path, acc)?;
+            Ok((fd, entries))
+        });
+        match listed {
+            Ok((fd, entries)) => {
+                acc.directories += 1;
+                self.check_hot(path, entries.len() as u64, acc);
+                Some((fd, entries))
+            }
+            Err(e) => {
+                acc.problem(ProblemKind::Unreadable, path, format!("cannot list: {e}"));
+                None
+            }
+        }
+    }
+
+    /// Entries of a minute directory (`fd`, at `dir`): crash directories (and whatever else is there).
+    fn crash_entries(&self, fd: &OwnedFd, dir: &Path, minute: usize, entries: &[(String, Kind)], acc: &mut Acc) {
         let mut crashes = 0;
         for (name, kind) in entries {
-            let path = dir.join(name);
             let valid = CrashId::parse_lax(name).is_ok();
             match (valid, kind) {
-                (true, Kind::Dir) => self.crash_dir(&path, acc),
+                (true, Kind::Dir) => self.crash_dir(fd, dir, name, acc),
                 (true, Kind::File) => {
-                    acc.problem(
-                        ProblemKind::CrashNotADirectory,
-                        &path,
-                        "a file named like a crash (the mover will quarantine it)",
-                    );
+                    let path = dir.join(name);
+                    let msg = "a file named like a crash (the mover will quarantine it)";
+                    acc.problem(ProblemKind::CrashNotADirectory, &path, msg);
                     if let Ok(m) = fs::metadata(&path) {
                         acc.bytes += m.len();
                         acc.files += 1;
                     }
                 }
                 (false, Kind::Dir) => {
-                    acc.problem(ProblemKind::InvalidCrashId, &path, "directory name is not a crash ID");
+                    acc.problem(ProblemKind::InvalidCrashId, &dir.join(name), "directory name is not a crash ID");
                     continue;
                 }
                 (false, Kind::File) => {
-                    acc.problem(ProblemKind::StrayFile, &path, "not part of the spool layout");
+                    acc.problem(ProblemKind::StrayFile, &dir.join(name), "not part of the spool layout");
                     continue;
                 }
             }
@@ -431,35 +458,81 @@ impl Scanner<'_> {
         *acc.per_minute.entry(minute).or_default() += crashes;
     }
 
-    /// One crash directory: its files and their sizes.
-    fn crash_dir(&self, path: &Path, acc: &mut Acc) {
-        let rd = match fs::read_dir(path) {
-            Ok(rd) => rd,
-            Err(e) => return acc.problem(ProblemKind::Unreadable, path, format!("cannot list: {e}")),
+    /// One crash directory (`name` in the minute directory `parent`, at `dir`): its files and
+    /// their sizes, each stat'ed relative to the crash directory.
+    fn crash_dir(&self, parent: &OwnedFd, dir: &Path, name: &str, acc: &mut Acc) {
+        let path = || dir.join(name);
+        let mut listing = match open_dir(parent, name).and_then(|fd| Ok(Dir::new(fd)?)) {
+            Ok(d) => d,
+            Err(e) => return acc.problem(ProblemKind::Unreadable, &path(), format!("cannot list: {e}")),
         };
         acc.directories += 1;
         let mut entries = 0;
-        for entry in rd {
-            let Ok(entry) = entry else {
-                acc.problem(ProblemKind::Unreadable, path, "cannot list");
-                break;
-            };
-            entries += 1;
-            match entry.file_type() {
-                Ok(ft) if ft.is_dir() => {
-                    acc.problem(ProblemKind::UnexpectedDirectory, &entry.path(), "a directory inside a crash")
+        while let Some(entry) = listing.read() {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    acc.problem(ProblemKind::Unreadable, &path(), format!("cannot list: {e}"));
+                    break;
                 }
-                _ => match entry.metadata() {
-                    Ok(m) => {
-                        acc.bytes += m.len();
-                        acc.files += 1;
-                    }
-                    Err(e) => acc.problem(ProblemKind::Unreadable, &entry.path(), format!("cannot stat: {e}")),
-                },
+            };
+            let file = entry.file_name();
+            if is_dot(file.to_bytes()) {
+                continue;
+            }
+            entries += 1;
+            let stat = match entry.file_type() {
+                RawFileType::Directory => None,
+                _ => Some(listing.fd().and_then(|fd| statat(fd, file, AtFlags::SYMLINK_NOFOLLOW))),
+            };
+            let file_path = || path().join(OsStr::from_bytes(file.to_bytes()));
+            match stat {
+                Some(Ok(st)) if RawFileType::from_raw_mode(st.st_mode) != RawFileType::Directory => {
+                    acc.bytes += st.st_size as u64;
+                    acc.files += 1;
+                }
+                Some(Err(e)) => acc.problem(ProblemKind::Unreadable, &file_path(), format!("cannot stat: {e}")),
+                _ => acc.problem(ProblemKind::UnexpectedDirectory, &file_path(), "a directory inside a crash"),
             }
         }
-        self.check_hot(path, entries, acc);
+        self.check_hot(&path(), entries, acc);
     }
+}
+
+/// Opens a directory relative to `at`.
+fn open_dir(at: impl AsFd, path: impl rustix::path::Arg) -> std::io::Result<OwnedFd> {
+    Ok(openat(at, path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?)
+}
+
+fn is_dot(name: &[u8]) -> bool {
+    name == b"." || name == b".."
+}
+
+/// The entries of an open directory with their kinds (`d_type`; symlinks and unknown types are
+/// stat'ed, following links as `Path::is_dir` does). Non-UTF-8 names are reported and left out.
+fn read_entries(fd: &OwnedFd, path: &Path, acc: &mut Acc) -> std::io::Result<Vec<(String, Kind)>> {
+    let mut listing = Dir::read_from(fd)?;
+    let mut out = Vec::new();
+    while let Some(entry) = listing.read() {
+        let entry = entry?;
+        let name = entry.file_name().to_bytes();
+        if is_dot(name) {
+            continue;
+        }
+        let kind = match entry.file_type() {
+            RawFileType::Directory => Kind::Dir,
+            RawFileType::Symlink | RawFileType::Unknown => match statat(fd, entry.file_name(), AtFlags::empty()) {
+                Ok(st) if RawFileType::from_raw_mode(st.st_mode) == RawFileType::Directory => Kind::Dir,
+                _ => Kind::File,
+            },
+            _ => Kind::File,
+        };
+        match std::str::from_utf8(name) {
+            Ok(n) => out.push((n.to_string(), kind)),
+            Err(_) => acc.problem(ProblemKind::InvalidName, &path.join(OsStr::from_bytes(name)), "name is not UTF-8"),
+        }
+    }
+    Ok(out)
 }
 
 fn sorted(mut entries: Vec<(String, Kind)>) -> Vec<(String, Kind)> {
