@@ -86,23 +86,11 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
 
 /// The locations (any combination; the existing defaults when none is given), opened.
 fn options(args: &Args, ctx: &Context) -> anyhow::Result<StatsOptions> {
-    let mut spool = args.spool.location(ctx)?;
-    let mut queue = args.queue.location(ctx)?;
-    let mut store = args.store.location(ctx)?;
-    if spool.is_none() && queue.is_none() && store.is_none() {
-        let cfg = ctx.config()?;
-        let existing = |loc: String| Path::new(&loc).is_dir().then_some(loc);
-        spool = existing(cfg.spool_or_default(None));
-        queue = existing(cfg.queue_or_default(None));
-        store = existing(cfg.store_or_default(None));
-        if spool.is_none() && queue.is_none() && store.is_none() {
-            anyhow::bail!(
-                "nothing to show: no --spool, --queue or --store given (nor CRASHCTL_SPOOL, CRASHCTL_QUEUE, \
-                 CRASHCTL_STORE, nor a config file), and none of ./{0}/spool, ./{0}/queue, ./{0}/store exists",
-                crashctl::config::DEFAULT_DATA_DIR
-            );
-        }
+    let mut locations = [args.spool.location(ctx)?, args.queue.location(ctx)?, args.store.location(ctx)?];
+    if locations.iter().all(Option::is_none) {
+        locations = default_locations(ctx)?;
     }
+    let [spool, queue, store] = locations;
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(2, 8);
     Ok(StatsOptions {
         spool: spool.map(|s| Spool::open(s, false)).transpose()?,
@@ -111,6 +99,25 @@ fn options(args: &Args, ctx: &Context) -> anyhow::Result<StatsOptions> {
         scan: ScanOptions { hot_spot: args.hot_spot, threads, track_ids: false },
         stop: None,
     })
+}
+
+/// Which of the embedded default spool, queue and store directories exist (an error when none does).
+fn default_locations(ctx: &Context) -> anyhow::Result<[Option<String>; 3]> {
+    let cfg = ctx.config()?;
+    let defaults = [cfg.spool_or_default(None), cfg.queue_or_default(None), cfg.store_or_default(None)];
+    let found = defaults.map(|loc| Path::new(&loc).is_dir().then_some(loc));
+    let names: Vec<&str> = found.iter().flatten().map(String::as_str).collect();
+    if names.is_empty() {
+        anyhow::bail!(
+            "nothing to show: no --spool, --queue or --store given (nor CRASHCTL_SPOOL, CRASHCTL_QUEUE, \
+             CRASHCTL_STORE, nor a config file), and none of ./{0}/spool, ./{0}/queue, ./{0}/store exists",
+            crashctl::config::DEFAULT_DATA_DIR
+        );
+    }
+    if !ctx.quiet {
+        eprintln!("crashctl: no --spool, --queue or --store given: showing {}", names.join(", "));
+    }
+    Ok(found)
 }
 
 /// One scan, with a progress bar on a terminal; `None` when interrupted.

@@ -495,7 +495,9 @@ impl Scanner<'_> {
                 _ => acc.problem(ProblemKind::UnexpectedDirectory, &file_path(), "a directory inside a crash"),
             }
         }
-        self.check_hot(&path(), entries, acc);
+        if entries > self.opts.hot_spot {
+            self.check_hot(&path(), entries, acc);
+        }
     }
 }
 
