@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
-use std::fs::{self, FileType};
+use std::fs;
 use std::hash::{Hash, Hasher};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -150,14 +150,6 @@ enum Kind {
     File,
 }
 
-fn kind_of(ft: FileType, path: impl FnOnce() -> PathBuf) -> Kind {
-    if ft.is_dir() || (ft.is_symlink() && path().is_dir()) {
-        Kind::Dir
-    } else {
-        Kind::File
-    }
-}
-
 /// A minute directory to scan, with the time of its shard.
 struct Minute {
     path: PathBuf,
@@ -251,10 +243,11 @@ struct Scanner<'a> {
 }
 
 impl Scanner<'_> {
-    /// Lists a directory: its entries with their kinds. `None` (and a problem) when it cannot be listed.
-    fn list(&self, dir: &Path, acc: &mut Acc) -> Option<Vec<(String, Kind)>> {
+    /// Opens and lists a directory: the open directory (to open entries relative to it) and
+    /// its entries with their kinds. `None` (and a problem) when it cannot be listed.
+    fn list(&self, dir: &Path, acc: &mut Acc) -> Option<(OwnedFd, Vec<(String, Kind)>)> {
         match self.try_list(dir, acc) {
-            Ok(entries) => Some(entries),
+            Ok(listed) => Some(listed),
             Err(e) => {
                 acc.problem(ProblemKind::Unreadable, dir, format!("cannot list: {e}"));
                 None
@@ -262,22 +255,19 @@ impl Scanner<'_> {
         }
     }
 
-    /// Non-UTF-8 names are reported and left out, as the spool's own iteration leaves them out.
-    fn try_list(&self, dir: &Path, acc: &mut Acc) -> std::io::Result<Vec<(String, Kind)>> {
-        let mut out = Vec::new();
-        let mut total = 0u64;
-        for entry in fs::read_dir(dir)? {
-            let entry = entry?;
-            total += 1;
-            let kind = kind_of(entry.file_type()?, || entry.path());
-            match entry.file_name().into_string() {
-                Ok(name) => out.push((name, kind)),
-                Err(name) => acc.problem(ProblemKind::InvalidName, &dir.join(name), "name is not UTF-8"),
-            }
-        }
+    fn try_list(&self, dir: &Path, acc: &mut Acc) -> std::io::Result<(OwnedFd, Vec<(String, Kind)>)> {
+        let fd = open_dir(CWD, dir)?;
+        let (entries, total) = read_entries(&fd, dir, acc)?;
         acc.directories += 1;
         self.check_hot(dir, total, acc);
-        Ok(out)
+        Ok((fd, entries))
+    }
+
+    /// The entries of a directory (empty when it cannot be listed, which is reported).
+    fn entries(&self, dir: &Path, acc: &mut Acc) -> Vec<(String, Kind)> {
+        let mut entries = self.list(dir, acc).map(|(_, e)| e).unwrap_or_default();
+        entries.sort_unstable();
+        entries
     }
 
     fn check_hot(&self, dir: &Path, entries: u64, acc: &mut Acc) {
@@ -288,10 +278,11 @@ impl Scanner<'_> {
 
     /// The root, day and hour levels (and the side areas): returns the minute directories.
     fn top_levels(&self, root: &Path, acc: &mut Acc) -> Result<Vec<Minute>, ScanError> {
-        let entries =
+        let (_, mut entries) =
             self.try_list(root, acc).map_err(|source| ScanError::Root { path: root.to_path_buf(), source })?;
+        entries.sort_unstable();
         let mut minutes = Vec::new();
-        for (name, kind) in sorted(entries) {
+        for (name, kind) in entries {
             let path = root.join(&name);
             match name.as_str() {
                 QUARANTINE_DIR => acc.quarantined = self.side_area(&path, kind, true, acc),
@@ -309,9 +300,9 @@ impl Scanner<'_> {
     }
 
     fn day(&self, day: &Path, day_name: &str, minutes: &mut Vec<Minute>, acc: &mut Acc) {
-        for (hour_name, kind) in sorted(self.list(day, acc).unwrap_or_default()) {
+        for (hour_name, kind) in self.entries(day, acc) {
             let Some(hour) = self.level_dir(&day.join(&hour_name), &hour_name, kind, 2, acc) else { continue };
-            for (min_name, kind) in sorted(self.list(&hour, acc).unwrap_or_default()) {
+            for (min_name, kind) in self.entries(&hour, acc) {
                 let Some(path) = self.level_dir(&hour.join(&min_name), &min_name, kind, 2, acc) else { continue };
                 let time = shard_time(&format!("{day_name}/{hour_name}/{min_name}"));
                 if time.is_none() {
@@ -348,7 +339,7 @@ impl Scanner<'_> {
             acc.problem(ProblemKind::StrayFile, path, "a file where a directory belongs");
             return 0;
         }
-        let entries = self.list(path, acc).unwrap_or_default();
+        let entries = self.entries(path, acc);
         if !crash_ids {
             return entries.len() as u64;
         }
@@ -388,7 +379,7 @@ impl Scanner<'_> {
             }
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some(minute) = minutes.get(i) else { break };
-            if let Some((fd, mut entries)) = self.list_minute(&minute.path, &mut acc) {
+            if let Some((fd, mut entries)) = self.list(&minute.path, &mut acc) {
                 let fd = Arc::new(fd);
                 if share && entries.len() > CHUNK {
                     let mut queue = chunks.lock().expect("chunk queue");
@@ -402,26 +393,6 @@ impl Scanner<'_> {
             self.progress.inc(1);
         }
         acc
-    }
-
-    /// Opens and lists a minute directory (the fd stays open: crash directories are opened
-    /// relative to it). `None` (and a problem) when it cannot be listed.
-    fn list_minute(&self, path: &Path, acc: &mut Acc) -> Option<(OwnedFd, Vec<(String, Kind)>)> {
-        let listed = open_dir(CWD, path).and_then(|fd| {
-            let entries = read_entries(&fd, path, acc)?;
-            Ok((fd, entries))
-        });
-        match listed {
-            Ok((fd, entries)) => {
-                acc.directories += 1;
-                self.check_hot(path, entries.len() as u64, acc);
-                Some((fd, entries))
-            }
-            Err(e) => {
-                acc.problem(ProblemKind::Unreadable, path, format!("cannot list: {e}"));
-                None
-            }
-        }
     }
 
     /// Entries of a minute directory (`fd`, at `dir`): crash directories (and whatever else is there).
@@ -511,16 +482,19 @@ fn is_dot(name: &[u8]) -> bool {
 }
 
 /// The entries of an open directory with their kinds (`d_type`; symlinks and unknown types are
-/// stat'ed, following links as `Path::is_dir` does). Non-UTF-8 names are reported and left out.
-fn read_entries(fd: &OwnedFd, path: &Path, acc: &mut Acc) -> std::io::Result<Vec<(String, Kind)>> {
+/// stat'ed, following links as `Path::is_dir` does), and how many there are. Non-UTF-8 names
+/// are reported and left out (as the spool's own iteration leaves them out).
+fn read_entries(fd: &OwnedFd, path: &Path, acc: &mut Acc) -> std::io::Result<(Vec<(String, Kind)>, u64)> {
     let mut listing = Dir::read_from(fd)?;
     let mut out = Vec::new();
+    let mut total = 0;
     while let Some(entry) = listing.read() {
         let entry = entry?;
         let name = entry.file_name().to_bytes();
         if is_dot(name) {
             continue;
         }
+        total += 1;
         let kind = match entry.file_type() {
             RawFileType::Directory => Kind::Dir,
             RawFileType::Symlink | RawFileType::Unknown => match statat(fd, entry.file_name(), AtFlags::empty()) {
@@ -534,12 +508,7 @@ fn read_entries(fd: &OwnedFd, path: &Path, acc: &mut Acc) -> std::io::Result<Vec
             Err(_) => acc.problem(ProblemKind::InvalidName, &path.join(OsStr::from_bytes(name)), "name is not UTF-8"),
         }
     }
-    Ok(out)
-}
-
-fn sorted(mut entries: Vec<(String, Kind)>) -> Vec<(String, Kind)> {
-    entries.sort_unstable();
-    entries
+    Ok((out, total))
 }
 
 #[cfg(test)]
@@ -611,6 +580,7 @@ mod tests {
         fs::write(root.join(format!("20261126/09/30/{}", new_id())), "12345").unwrap();
         fs::create_dir(e.path.join("subdir")).unwrap();
         fs::create_dir_all(root.join(format!("20261199/00/00/{}", new_id()))).unwrap();
+        fs::create_dir(root.join("20261126/10").join(OsStr::from_bytes(b"\xff"))).unwrap();
         let (s, problems) = run(root, &ScanOptions::default());
         let iter_count = spool.iter().filter(|r| r.is_ok()).count() as u64;
         assert_eq!(s.crashes, iter_count, "same crashes as Spool::iter");
@@ -618,7 +588,8 @@ mod tests {
         assert_eq!((s.files, s.bytes), (5, 225), "two whole crashes and the crash-named file");
         assert_eq!(s.oldest, Some(Utc.with_ymd_and_hms(2026, 11, 26, 9, 30, 0).unwrap()), "bad shard has no age");
         let k = kinds(&problems);
-        assert_eq!(k.len(), 8, "{problems:#?}");
+        assert_eq!(k.len(), 9, "{problems:#?}");
+        assert!(k.contains(&(ProblemKind::InvalidName, "\u{fffd}".to_string())), "non-UTF-8 name: {k:?}");
         assert!(k.iter().any(|(kind, _)| *kind == ProblemKind::CrashNotADirectory));
         for expected in [
             (ProblemKind::StrayFile, "stray.txt"),
