@@ -139,6 +139,7 @@ pub fn scan(
     let acc = scanner.minutes(&minutes, acc);
     progress.finish();
     let mut acc = acc.ok_or(ScanError::Stopped)?;
+    acc.problems.sort_by(|a, b| a.path.cmp(&b.path)); // the threads found them in any order
     problems.append(&mut acc.problems);
     Ok(acc.into_stats(root, opts.hot_spot))
 }

@@ -122,9 +122,10 @@ fn stray_file_and_invalid_id_are_problems_not_crashes() {
     assert_eq!(
         v["problems"],
         json!([
-            {"kind": "stray_file", "path": stray, "message": "not part of the spool layout"},
             {"kind": "invalid_crash_id", "path": bad, "message": "directory name is not a crash ID"},
-        ])
+            {"kind": "stray_file", "path": stray, "message": "not part of the spool layout"},
+        ]),
+        "sorted by path"
     );
     assert_eq!(v["problems_total"], 2);
     assert!(stderr(&o).contains(&stray) && stderr(&o).contains(&bad), "{}", stderr(&o));
