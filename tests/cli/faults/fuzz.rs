@@ -523,11 +523,16 @@ fn check_processed(crash: &Crash) {
 #[test]
 fn fuzz_processing_mutated_minidumps() {
     let mut runner = TestRunner::new(config(120));
-    let strategy = (any::<prop::sample::Index>(), proptest::collection::vec(mutation(), 1..6), any::<bool>());
+    let noise = proptest::option::weighted(0.15, proptest::collection::vec(any::<u8>(), 0..4096));
+    let strategy = (any::<prop::sample::Index>(), proptest::collection::vec(mutation(), 1..6), any::<bool>(), noise);
     runner
-        .run(&strategy, |(which, mutations, as_browser)| {
+        .run(&strategy, |(which, mutations, as_browser, noise)| {
             let bases = base_dumps();
-            let mut dump = bases[which.index(bases.len())].clone();
+            let mut dump = match noise {
+                // random bytes behind a valid minidump signature and version
+                Some(n) => [&b"MDMP\x93\xa7\0\0"[..], &n].concat(),
+                None => bases[which.index(bases.len())].clone(),
+            };
             for m in &mutations {
                 apply(&mut dump, m);
             }
