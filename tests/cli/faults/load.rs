@@ -97,6 +97,42 @@ fn heartbeat(server_addr: String, stop: Arc<AtomicBool>) -> usize {
     n
 }
 
+/// The clients that must be refused, each asserting its answer.
+fn refused_clients(addr: &str) -> Vec<thread::JoinHandle<()>> {
+    vec![
+        spawn(addr, |a| (0..5).for_each(|i| disconnect_mid_body(&a, 100_000, i * 7_000))),
+        spawn(addr, |a| assert_eq!(over_the_limit(&a), (413, String::new()))),
+        spawn(addr, |a| {
+            let bomb = gzip_bomb();
+            for _ in 0..3 {
+                let answer = post(&a, &bomb, "Content-Encoding: gzip\r\n").unwrap();
+                assert_eq!(answer, (413, "Discarded=decompressed_too_large".into()));
+            }
+        }),
+        spawn(addr, |a| (0..2).for_each(|_| assert_eq!(stalled_body(&a), 408))),
+    ]
+}
+
+/// Odd clients that must still be served: 10,000 parts, and a slow but steady drip.
+fn odd_but_valid_clients(addr: &str) -> Vec<thread::JoinHandle<Answered>> {
+    let parts = spawn(addr, |a| {
+        let (body, dumps) = many_parts();
+        let (status, answer) = post(&a, &body, "").unwrap();
+        assert_eq!(status, 200, "{answer}");
+        Answered::from([(crash_id(&answer).unwrap(), dumps)])
+    });
+    let drip = spawn(addr, |a| {
+        let (status, answer, dumps) = slow_drip(&a, Duration::from_millis(10));
+        assert_eq!(status, 200, "a slow but steady client is served: {answer}");
+        Answered::from([(crash_id(&answer).unwrap(), dumps)])
+    });
+    vec![parts, drip]
+}
+
+fn join_all<T>(handles: Vec<thread::JoinHandle<T>>, what: &str) -> Vec<T> {
+    handles.into_iter().map(|h| h.join().unwrap_or_else(|_| panic!("{what} failed"))).collect()
+}
+
 #[test]
 fn collector_under_hostile_load_answers_everyone_and_spools_only_whole_crashes() {
     let env = TestEnv::new();
@@ -104,62 +140,24 @@ fn collector_under_hostile_load_answers_everyone_and_spools_only_whole_crashes()
     let addr = server.addr.clone();
     let started = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
-    let beat = {
-        let (addr, stop) = (addr.clone(), Arc::clone(&stop));
-        thread::spawn(move || heartbeat(addr, stop))
-    };
+    let beat = spawn(&addr, {
+        let stop = Arc::clone(&stop);
+        move |a| heartbeat(a, stop)
+    });
     // a client that never finishes its headers holds a connection, nothing else
     let mut stalled_head = TcpStream::connect(&addr).unwrap();
     stalled_head.write_all(b"POST /submit HTTP/1.1\r\nHost: x\r\nContent-Le").unwrap();
-    let hostile: Vec<thread::JoinHandle<()>> = vec![
-        spawn(&addr, |a| (0..5).for_each(|i| disconnect_mid_body(&a, 100_000, i * 7_000))),
-        spawn(&addr, |a| assert_eq!(over_the_limit(&a), (413, String::new()))),
-        spawn(&addr, |a| {
-            let bomb = gzip_bomb();
-            for _ in 0..3 {
-                let answer = post(&a, &bomb, "Content-Encoding: gzip\r\n").unwrap();
-                assert_eq!(answer, (413, "Discarded=decompressed_too_large".into()));
-            }
-        }),
-        spawn(&addr, |a| (0..2).for_each(|_| assert_eq!(stalled_body(&a), 408))),
-    ];
-    let parts = thread::spawn({
-        let a = addr.clone();
-        move || {
-            let (body, dumps) = many_parts();
-            let (status, answer) = post(&a, &body, "").unwrap();
-            assert_eq!(status, 200, "{answer}");
-            (crash_id(&answer).unwrap(), dumps)
-        }
-    });
-    let drip = thread::spawn({
-        let a = addr.clone();
-        move || slow_drip(&a, Duration::from_millis(10))
-    });
-    let normal: Vec<_> = (0..NORMAL_THREADS)
-        .map(|t| {
-            let a = addr.clone();
-            thread::spawn(move || normal_client(a, t as u64, NORMAL_PER_THREAD))
-        })
-        .collect();
-    let mut answered = Answered::new();
-    for h in normal {
-        answered.extend(h.join().expect("a normal client failed"));
-    }
+    let refused = refused_clients(&addr);
+    let odd = odd_but_valid_clients(&addr);
+    let normal = (0..NORMAL_THREADS).map(|t| spawn(&addr, move |a| normal_client(a, t as u64, NORMAL_PER_THREAD)));
+    let answered: Answered = join_all(normal.collect(), "a normal client").into_iter().flatten().collect();
     assert_eq!(answered.len(), NORMAL_THREADS * NORMAL_PER_THREAD, "every normal crash got a CrashID");
-    for h in hostile {
-        h.join().expect("a hostile client saw a wrong answer");
-    }
-    let (id, dumps) = parts.join().unwrap();
-    answered.insert(id, dumps);
-    let (status, answer, dumps) = drip.join().unwrap();
-    assert_eq!(status, 200, "a slow but steady client is served: {answer}");
-    answered.insert(crash_id(&answer).unwrap(), dumps);
+    join_all(refused, "a refused client (wrong answer)");
+    let answered: Answered = answered.into_iter().chain(join_all(odd, "an odd client").into_iter().flatten()).collect();
     stop.store(true, Ordering::Relaxed);
     let beats = beat.join().expect("the heartbeat failed during the load");
     assert_eq!(server.get("/__lbheartbeat__").0, 200);
-    let spooled = check_spool(&env.spool(), &answered);
-    assert_eq!(spooled, answered.len(), "the spool holds exactly the answered crashes");
+    assert_eq!(check_spool(&env.spool(), &answered), answered.len(), "the spool holds exactly the answered crashes");
     for (reason, n) in [("decompressed_too_large", 3.0), ("too_large", 1.0), ("timeout", 2.0), ("broken_body", 5.0)] {
         let metric = format!("crashctl_collector_rejected_total{{reason=\"{reason}\"}}");
         assert_eq!(server.metric(&metric), n, "{reason}");
@@ -167,14 +165,11 @@ fn collector_under_hostile_load_answers_everyone_and_spools_only_whole_crashes()
     drop(stalled_head);
     assert!(server.stop().success());
     assert_eq!(tmp_entries(&env.spool()), 0, "nothing left in .tmp after shutdown");
-    eprintln!(
-        "figures: {} crashes answered and complete, 13 hostile requests, 1 stalled header, {beats} heartbeats, {:.1}s",
-        answered.len(),
-        started.elapsed().as_secs_f64()
-    );
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!("figures: {} crashes answered and complete, 13 hostile requests, 1 stalled header, {beats} heartbeats, {secs:.1}s", answered.len());
 }
 
-fn spawn(addr: &str, f: impl FnOnce(String) + Send + 'static) -> thread::JoinHandle<()> {
+fn spawn<T: Send + 'static>(addr: &str, f: impl FnOnce(String) -> T + Send + 'static) -> thread::JoinHandle<T> {
     let a = addr.to_string();
     thread::spawn(move || f(a))
 }
