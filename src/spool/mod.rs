@@ -6,7 +6,10 @@
 //! SPOOL/.tmp/<crash id>.<random>/                     a crash being written (never read)
 //! SPOOL/.trash/<crash id>.<random>/                   a crash being deleted (never read)
 //! SPOOL/quarantine/<crash id>/                        crashes the mover set aside (+ reason.txt)
+//! SPOOL/.failures/<crash id>                           failed move attempts so far ("<count>\n<reason>")
+//! SPOOL/.mover.lock                                    flock(2) held by the one running mover
 //! ```
+//! Names starting with `.` at the top are the spool's own bookkeeping, never crashes.
 //! A crash is written whole under `.tmp`, made durable (fsync of every file and the directory),
 //! then published by one atomic rename into its shard: a crash is never half visible. Sharding
 //! by minute keeps every directory small enough to list and delete quickly (the 750,000-files
@@ -17,7 +20,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, TimeDelta, Timelike, Utc};
 
 use crate::crash::{Crash, CrashId, DumpData, DumpName, RawCrash};
 use crate::fsutil;
@@ -31,6 +34,8 @@ pub const REASON_FILE: &str = "reason.txt";
 pub const TMP_DIR: &str = ".tmp";
 pub const TRASH_DIR: &str = ".trash";
 pub const QUARANTINE_DIR: &str = "quarantine";
+pub const FAILURES_DIR: &str = ".failures";
+pub const LOCK_FILE: &str = ".mover.lock";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SpoolError {
@@ -202,13 +207,120 @@ impl Spool {
 
     /// Removes a crash from the spool (rename into `.trash`, then delete).
     pub fn remove(&self, entry: &SpoolEntry) -> Result<()> {
+        self.remove_keep_shard(entry)?;
+        remove_empty_shard_dirs(&self.root, entry.path.parent());
+        Ok(())
+    }
+
+    /// Removes a crash like [`Spool::remove`] but leaves its shard directories: a mover
+    /// removing thousands of crashes prunes each shard once ([`Spool::prune_shard`]) instead
+    /// of trying three `rmdir`s per crash.
+    pub fn remove_keep_shard(&self, entry: &SpoolEntry) -> Result<()> {
         let trash = self.root.join(TRASH_DIR);
         fs::create_dir_all(&trash).map_err(io_err("create", &trash))?;
         let dest = trash.join(format!("{}.{:016x}", entry.id, rand::random::<u64>()));
         fs::rename(&entry.path, &dest).map_err(io_err("remove", &entry.path))?;
-        fs::remove_dir_all(&dest).map_err(io_err("delete", &dest))?;
-        remove_empty_shard_dirs(&self.root, entry.path.parent());
-        Ok(())
+        fs::remove_dir_all(&dest).map_err(io_err("delete", &dest))
+    }
+
+    /// Removes the minute, hour and day directories of `shard` (`YYYYMMDD/HH/MM`) that are
+    /// empty and whose time is over at `now` (a collector may still publish into the current
+    /// minute, hour and day, and a rename into a directory removed under it would fail).
+    /// Returns whether the minute directory is gone.
+    pub fn prune_shard(&self, shard: &str, now: DateTime<Utc>) -> bool {
+        let Some(minute) = shard_time(shard) else { return false };
+        let hour = minute.with_minute(0).unwrap_or(minute);
+        let day = hour.with_hour(0).unwrap_or(hour);
+        let ends = [minute + TimeDelta::minutes(1), hour + TimeDelta::hours(1), day + TimeDelta::days(1)];
+        let mut dir = self.root.join(shard);
+        let mut removed = 0;
+        for end in ends {
+            if end > now || fs::remove_dir(&dir).is_err() {
+                break;
+            }
+            removed += 1;
+            dir.pop();
+        }
+        removed > 0
+    }
+
+    /// Prunes every empty shard whose time is over (see [`Spool::prune_shard`]): one `rmdir`
+    /// attempt per minute directory, crash directories are never listed. Returns how many
+    /// minute directories went.
+    pub fn prune_empty_shards(&self, now: DateTime<Utc>) -> usize {
+        let names = |dir: &Path, depth: usize| {
+            let all = fsutil::sorted_names(dir).unwrap_or_default();
+            all.into_iter().filter(move |n| SpoolIter::is_level_name(depth, n))
+        };
+        let mut pruned = 0;
+        for day in names(&self.root, 0) {
+            for hour in names(&self.root.join(&day), 1) {
+                for minute in names(&self.root.join(&day).join(&hour), 2) {
+                    let shard = format!("{day}/{hour}/{minute}");
+                    pruned += usize::from(self.prune_shard(&shard, now));
+                }
+            }
+        }
+        pruned
+    }
+
+    /// Records a failed move attempt of `id` with its reason; returns the number of failed
+    /// attempts so far (across runs).
+    pub fn record_failure(&self, id: &CrashId, reason: &str) -> Result<u32> {
+        let path = self.root.join(FAILURES_DIR).join(id.as_str());
+        let count = self.failure_count(id) + 1;
+        let text = format!("{count}\n{}\n", reason.replace('\n', " "));
+        fsutil::write_atomic(&path, text.as_bytes(), false).map_err(io_err("write", &path))?;
+        Ok(count)
+    }
+
+    /// Failed move attempts recorded for `id` (0 when none).
+    pub fn failure_count(&self, id: &CrashId) -> u32 {
+        let path = self.root.join(FAILURES_DIR).join(id.as_str());
+        let text = fs::read_to_string(path).unwrap_or_default();
+        text.lines().next().and_then(|l| l.trim().parse().ok()).unwrap_or(0)
+    }
+
+    /// Forgets the failed attempts of `id` (after it moved, or was quarantined).
+    pub fn clear_failures(&self, id: &CrashId) -> Result<()> {
+        let path = self.root.join(FAILURES_DIR).join(id.as_str());
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err("delete", &path)(e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// The crashes with failed attempts recorded (a short list: only failing crashes).
+    pub fn failing_ids(&self) -> Result<std::collections::HashSet<CrashId>> {
+        let dir = self.root.join(FAILURES_DIR);
+        let names = fsutil::sorted_names(&dir).map_err(io_err("list", &dir))?;
+        Ok(names.iter().filter_map(|n| CrashId::parse_lax(n).ok()).collect())
+    }
+
+    /// Takes the spool's mover lock (`flock` on `.mover.lock`), held until the returned file
+    /// is dropped or the process dies. `Ok(None)` when another process holds it.
+    pub fn try_lock_mover(&self) -> Result<Option<fs::File>> {
+        let path = self.root.join(LOCK_FILE);
+        let f = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_err("open", &path))?;
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd;
+            // SAFETY: flock on a descriptor `f` owns for the duration of the call.
+            let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+            if rc != 0 {
+                let e = io::Error::last_os_error();
+                if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+                    return Ok(None);
+                }
+                return Err(io_err("lock", &path)(e));
+            }
+        }
+        Ok(Some(f))
     }
 
     /// Sets a crash aside with a reason; `stats` shows it, `requeue --quarantined` brings it back.
@@ -373,7 +485,7 @@ impl Iterator for SpoolIter {
             let name = names[*idx].clone();
             *idx += 1;
             let path = dir.join(&name);
-            if depth == 0 && (name == TMP_DIR || name == TRASH_DIR || name == QUARANTINE_DIR) {
+            if depth == 0 && (name.starts_with('.') || name == QUARANTINE_DIR) {
                 continue;
             }
             if depth < 3 {
