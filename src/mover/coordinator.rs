@@ -196,6 +196,9 @@ impl<'a, 'e> Coordinator<'a, 'e> {
                 self.flush_dest_streak();
                 self.batch.push(stored);
             }
+            Outcome::Failed(_, failure) if failure.kind == FailKind::Destination && self.summary.aborted.is_some() => {
+                self.report_failure(failure); // in flight when the run gave up: not held against it
+            }
             Outcome::Failed(entry, failure) if failure.kind == FailKind::Destination => {
                 self.dest_streak.push((entry, failure));
                 if self.dest_streak.len() >= self.breaker() {

@@ -3,3 +3,5 @@
 
 mod common;
 mod general;
+mod move_;
+mod requeue;
