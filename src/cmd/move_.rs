@@ -11,10 +11,12 @@ use crate::cli::{parse_duration, Format, JobsArg, QueueArg, SpoolArg, StoreArg};
 use crate::ui::Context;
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Exit codes: 0 every crash taken was moved; 1 some crash was not moved (it stays in the \
+#[command(
+    after_help = "-j defaults to 8 for move (it waits on the disk far more than it computes). Exit codes: 0 every crash taken was moved; 1 some crash was not moved (it stays in the \
                          spool, or was quarantined); 2 fatal (the destination kept failing, the spool is locked); \
                          130 a --once run was interrupted (in-flight crashes were finished first). --follow \
-                         stopped by SIGINT/SIGTERM exits 0 (or 1 if crashes failed).")]
+                         stopped by SIGINT/SIGTERM exits 0 (or 1 if crashes failed)."
+)]
 pub struct Args {
     #[command(flatten)]
     spool: SpoolArg,
@@ -62,6 +64,9 @@ pub struct Args {
     format: Format,
 }
 
+/// Crashes in flight when `-j` is not given.
+const DEFAULT_JOBS: usize = 8;
+
 fn parse_batch(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if n >= 1 => Ok(n),
@@ -72,7 +77,9 @@ fn parse_batch(s: &str) -> Result<usize, String> {
 impl Args {
     fn options(&self, count_first: bool) -> MoveOptions {
         MoveOptions {
-            concurrency: self.jobs.get(),
+            // the mover waits on the file system's journal far more than it computes: more
+            // crashes in flight than cores by default
+            concurrency: self.jobs.concurrency.map_or(DEFAULT_JOBS, |n| n as usize),
             limit: self.limit,
             older_than: self.older_than,
             keep: self.keep,

@@ -20,7 +20,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, NaiveDateTime, TimeDelta, Timelike, Utc};
+use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 
 use crate::crash::{Crash, CrashId, DumpData, DumpName, RawCrash};
 use crate::fsutil;
@@ -84,6 +84,17 @@ impl SpoolEntry {
 /// The time of a `YYYYMMDD/HH/MM` shard.
 pub fn shard_time(shard: &str) -> Option<DateTime<Utc>> {
     NaiveDateTime::parse_from_str(shard, "%Y%m%d/%H/%M").ok().map(|t| t.and_utc())
+}
+
+/// When the day, hour or minute of a shard prefix (`YYYYMMDD`, `YYYYMMDD/HH`,
+/// `YYYYMMDD/HH/MM`) is over.
+fn shard_end(prefix: &str) -> Option<DateTime<Utc>> {
+    match prefix.len() {
+        8 => Some(shard_time(&format!("{prefix}/00/00"))? + TimeDelta::days(1)),
+        11 => Some(shard_time(&format!("{prefix}/00"))? + TimeDelta::hours(1)),
+        14 => Some(shard_time(prefix)? + TimeDelta::minutes(1)),
+        _ => None,
+    }
 }
 
 /// The shard a crash received at `t` goes to.
@@ -217,49 +228,59 @@ impl Spool {
     /// of trying three `rmdir`s per crash.
     pub fn remove_keep_shard(&self, entry: &SpoolEntry) -> Result<()> {
         let trash = self.root.join(TRASH_DIR);
-        fs::create_dir_all(&trash).map_err(io_err("create", &trash))?;
         let dest = trash.join(format!("{}.{:016x}", entry.id, rand::random::<u64>()));
-        fs::rename(&entry.path, &dest).map_err(io_err("remove", &entry.path))?;
+        // `.trash` exists after the first removal: create it only when the rename says so
+        // (one syscall less per crash on the mover's hot path)
+        if let Err(e) = fs::rename(&entry.path, &dest) {
+            if e.kind() != io::ErrorKind::NotFound || !entry.path.exists() {
+                return Err(io_err("remove", &entry.path)(e));
+            }
+            fs::create_dir_all(&trash).map_err(io_err("create", &trash))?;
+            fs::rename(&entry.path, &dest).map_err(io_err("remove", &entry.path))?;
+        }
         fs::remove_dir_all(&dest).map_err(io_err("delete", &dest))
     }
 
-    /// Removes the minute, hour and day directories of `shard` (`YYYYMMDD/HH/MM`) that are
-    /// empty and whose time is over at `now` (a collector may still publish into the current
-    /// minute, hour and day, and a rename into a directory removed under it would fail).
-    /// Returns whether the minute directory is gone.
+    /// Removes the directory of `shard` (`YYYYMMDD/HH/MM`, or an hour or day prefix of it) and
+    /// then its parents, while each is empty and its time is over at `now` (a collector may
+    /// still publish into the current minute, hour and day, and a rename into a directory
+    /// removed under it would fail). Returns whether the `shard` directory itself went.
     pub fn prune_shard(&self, shard: &str, now: DateTime<Utc>) -> bool {
-        let Some(minute) = shard_time(shard) else { return false };
-        let hour = minute.with_minute(0).unwrap_or(minute);
-        let day = hour.with_hour(0).unwrap_or(hour);
-        let ends = [minute + TimeDelta::minutes(1), hour + TimeDelta::hours(1), day + TimeDelta::days(1)];
         let mut dir = self.root.join(shard);
-        let mut removed = 0;
-        for end in ends {
+        let mut prefix = shard;
+        let mut removed = false;
+        while let Some(end) = shard_end(prefix) {
             if end > now || fs::remove_dir(&dir).is_err() {
                 break;
             }
-            removed += 1;
+            removed = true;
             dir.pop();
+            match prefix.rfind('/') {
+                Some(i) => prefix = &prefix[..i],
+                None => break,
+            }
         }
-        removed > 0
+        removed
     }
 
     /// Prunes every empty shard whose time is over (see [`Spool::prune_shard`]): one `rmdir`
-    /// attempt per minute directory, crash directories are never listed. Returns how many
-    /// minute directories went.
+    /// attempt per minute, hour and day directory; crash directories are never listed.
+    /// Returns how many of the directories tried went (with the parents they emptied).
     pub fn prune_empty_shards(&self, now: DateTime<Utc>) -> usize {
-        let names = |dir: &Path, depth: usize| {
-            let all = fsutil::sorted_names(dir).unwrap_or_default();
+        let names = |rel: &str, depth: usize| {
+            let all = fsutil::sorted_names(&self.root.join(rel)).unwrap_or_default();
             all.into_iter().filter(move |n| SpoolIter::is_level_name(depth, n))
         };
         let mut pruned = 0;
-        for day in names(&self.root, 0) {
-            for hour in names(&self.root.join(&day), 1) {
-                for minute in names(&self.root.join(&day).join(&hour), 2) {
-                    let shard = format!("{day}/{hour}/{minute}");
-                    pruned += usize::from(self.prune_shard(&shard, now));
+        for day in names("", 0) {
+            for hour in names(&day, 1) {
+                let hour = format!("{day}/{hour}");
+                for minute in names(&hour, 2) {
+                    pruned += usize::from(self.prune_shard(&format!("{hour}/{minute}"), now));
                 }
+                pruned += usize::from(self.prune_shard(&hour, now));
             }
+            pruned += usize::from(self.prune_shard(&day, now));
         }
         pruned
     }
@@ -612,6 +633,45 @@ mod tests {
         assert_eq!(spool.cleanup(std::time::Duration::from_secs(3600)).unwrap(), 1);
         assert!(dir.path().join(".tmp/y.2").exists(), "young temp dirs may still be written");
         assert_eq!(spool.cleanup(std::time::Duration::ZERO).unwrap(), 1);
+    }
+
+    #[test]
+    fn prune_shard_leaves_current_minute_hour_and_day() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path(), true).unwrap().without_fsync();
+        let e = spool.save(&crash(&new_id()), at(13, 5)).unwrap();
+        spool.remove_keep_shard(&e).unwrap();
+        assert!(dir.path().join("20261126/13/05").is_dir(), "remove_keep_shard keeps the shard");
+        // 13:05:30: the minute is not over, a collector may still publish into it
+        assert!(!spool.prune_shard("20261126/13/05", at(13, 5) + TimeDelta::seconds(23)));
+        assert!(dir.path().join("20261126/13/05").is_dir());
+        // 13:20: the minute is gone, the hour (and day) stay
+        assert!(spool.prune_shard("20261126/13/05", at(13, 20)));
+        assert!(!dir.path().join("20261126/13/05").exists() && dir.path().join("20261126/13").is_dir());
+        let e = spool.save(&crash(&new_id()), at(14, 1)).unwrap();
+        spool.remove_keep_shard(&e).unwrap();
+        let next_day = at(0, 0) + TimeDelta::days(1) + TimeDelta::minutes(1);
+        assert!(spool.prune_empty_shards(next_day) > 0);
+        assert!(fsutil::sorted_names(dir.path()).unwrap().iter().all(|n| n.starts_with('.')), "day pruned");
+    }
+
+    #[test]
+    fn failure_records_count_across_calls_and_are_not_crashes() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path(), true).unwrap().without_fsync();
+        let id = new_id();
+        spool.save(&crash(&id), at(1, 1)).unwrap();
+        assert_eq!(spool.record_failure(&id, "bad\nraw").unwrap(), 1);
+        assert_eq!(spool.record_failure(&id, "bad raw").unwrap(), 2);
+        assert_eq!(spool.failing_ids().unwrap(), [id.clone()].into_iter().collect());
+        let _lock = spool.try_lock_mover().unwrap().unwrap();
+        assert!(spool.try_lock_mover().unwrap().is_none(), "one mover at a time");
+        let items: Vec<_> = spool.iter().collect();
+        assert_eq!(items.len(), 1);
+        assert!(items[0].is_ok(), "bookkeeping entries are not strays: {items:?}");
+        spool.clear_failures(&id).unwrap();
+        spool.clear_failures(&id).unwrap();
+        assert_eq!(spool.failure_count(&id), 0);
     }
 
     #[test]
