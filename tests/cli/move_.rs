@@ -280,15 +280,17 @@ fn follow_moves_new_crashes_until_sigterm() {
 fn kill_9_at_random_points_loses_and_duplicates_nothing() {
     let env = TestEnv::new();
     let mut all: Vec<CrashId> = Vec::new();
+    // CRASHCTL_KILLS=N for a longer soak (docs/reliability.md); 20 in CI
+    let target: usize = std::env::var("CRASHCTL_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
     let mut kills = 0;
-    for round in 0..400 {
-        if kills >= 20 {
+    for round in 0..target * 20 {
+        if kills >= target {
             break;
         }
         if spooled(&env).is_empty() {
             // one spool, refilled when the killed runs between them managed to drain it
-            all.extend(seed(&env, 270, minutes_ago(30 + round), Throttle::Accept));
-            all.extend(seed(&env, 30, minutes_ago(30 + round), Throttle::Defer));
+            all.extend(seed(&env, 270, minutes_ago(30 + round as i64), Throttle::Accept));
+            all.extend(seed(&env, 30, minutes_ago(30 + round as i64), Throttle::Defer));
         }
         let mut child = spawn_move(&env, &["-j", "4", "--batch-size", "16", "--quiet"]);
         std::thread::sleep(Duration::from_millis(rand::random_range(3..200))); // the injected fault
@@ -298,7 +300,7 @@ fn kill_9_at_random_points_loses_and_duplicates_nothing() {
         }
         child.wait().unwrap();
     }
-    assert!(kills >= 20, "only {kills} runs were killed");
+    assert!(kills >= target, "only {kills} runs were killed");
     eprintln!("{kills} runs killed with SIGKILL over a spool of {} crashes", all.len());
     let o = mv(&env, &["-j", "4", "--format", "json"]);
     assert_code(&o, 0);
