@@ -1,7 +1,7 @@
 //! `crashctl requeue`: put crash IDs back on a queue (from arguments or stdin, stale claims,
 //! dead letters, the mover's quarantine, or raw crashes never processed).
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use anyhow::Context as _;
 use chrono::NaiveDate;
@@ -82,6 +82,12 @@ impl Args {
     fn sources(&self, ctx: &Context) -> anyhow::Result<Vec<Source>> {
         let mut sources = Vec::new();
         if !self.has_source_flag() {
+            if self.ids.is_empty() && std::io::stdin().is_terminal() {
+                anyhow::bail!(
+                    "nothing to requeue: give crash IDs (arguments or stdin), or --stale, --failed, \
+                     --quarantined or --unprocessed"
+                );
+            }
             sources.push(Source::Ids(ctx.read_ids(&self.ids)?));
         } else if !self.ids.is_empty() && !self.quarantined {
             anyhow::bail!(

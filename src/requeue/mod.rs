@@ -147,8 +147,8 @@ pub fn run(t: &Targets<'_>, sources: &[Source], opts: &RequeueOptions) -> Result
     for source in sources {
         match source {
             Source::Ids(input) => from_ids(t, input, opts, &mut report)?,
-            Source::Stale => stale(queue(t, source)?, opts, &mut report)?,
-            Source::Failed { matching } => failed(queue(t, source)?, matching.as_deref(), opts, &mut report)?,
+            Source::Stale => stale(queue(t, source.name())?, opts, &mut report)?,
+            Source::Failed { matching } => failed(queue(t, source.name())?, matching.as_deref(), opts, &mut report)?,
             Source::Quarantined { only } => quarantined(t, only, opts, &mut report)?,
             Source::Unprocessed { from, to } => unprocessed(t, *from, *to, opts, &mut report)?,
         }
@@ -156,8 +156,8 @@ pub fn run(t: &Targets<'_>, sources: &[Source], opts: &RequeueOptions) -> Result
     Ok(report)
 }
 
-fn queue<'a>(t: &Targets<'a>, source: &Source) -> Result<&'a dyn CrashQueue> {
-    t.queue.ok_or(RequeueError::Missing(source.name(), "a queue (--queue)"))
+fn queue<'a>(t: &Targets<'a>, source: &'static str) -> Result<&'a dyn CrashQueue> {
+    t.queue.ok_or(RequeueError::Missing(source, "a queue (--queue)"))
 }
 
 fn from_ids(t: &Targets<'_>, input: &IdInput, opts: &RequeueOptions, report: &mut RequeueReport) -> Result<()> {
@@ -168,7 +168,7 @@ fn from_ids(t: &Targets<'_>, input: &IdInput, opts: &RequeueOptions, report: &mu
     if input.ids.is_empty() {
         return Ok(());
     }
-    publish(queue(t, &Source::Ids(IdInput::default()))?, "ids", input.ids.clone(), opts, report)
+    publish(queue(t, "ids")?, "ids", input.ids.clone(), opts, report)
 }
 
 /// Publishes IDs to the chosen queue (in chunks), then syncs the queue once.
@@ -287,7 +287,7 @@ fn unprocessed(
     if ids.is_empty() {
         return Ok(());
     }
-    publish(queue(t, &Source::Unprocessed { from, to })?, "unprocessed", ids, opts, report)
+    publish(queue(t, "unprocessed")?, "unprocessed", ids, opts, report)
 }
 
 #[cfg(test)]

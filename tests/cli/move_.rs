@@ -55,12 +55,20 @@ fn store(env: &TestEnv) -> FsStore {
     FsStore::open(env.store(), false).unwrap()
 }
 
+/// `move --spool --store --queue` of the test env, then `extra`.
+fn move_args(env: &TestEnv, extra: &[&str]) -> Vec<String> {
+    let paths = [("--spool", env.spool()), ("--store", env.store()), ("--queue", env.queue())];
+    let mut args = vec!["move".to_string()];
+    for (flag, path) in paths {
+        args.extend([flag.to_string(), path.display().to_string()]);
+    }
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
 fn mv(env: &TestEnv, extra: &[&str]) -> std::process::Output {
-    let (s, st, q) = (env.spool(), env.store(), env.queue());
-    let mut args = vec!["move", "--spool", s.to_str().unwrap(), "--store", st.to_str().unwrap()];
-    args.extend(["--queue", q.to_str().unwrap()]);
-    args.extend(extra);
-    env.run(&args)
+    let args = move_args(env, extra);
+    env.run(&args.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
 #[test]
@@ -247,11 +255,9 @@ fn wait_for(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
 }
 
 fn spawn_move(env: &TestEnv, extra: &[&str]) -> Child {
-    let (s, st, q) = (env.spool(), env.store(), env.queue());
-    let mut args = vec!["move", "--spool", s.to_str().unwrap(), "--store", st.to_str().unwrap()];
-    args.extend(["--queue", q.to_str().unwrap()]);
-    args.extend(extra);
-    env.cmd(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn crashctl move")
+    let args = move_args(env, extra);
+    let mut cmd = env.cmd(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn crashctl move")
 }
 
 #[test]
