@@ -90,7 +90,7 @@ fn remove_part(b: &Backends<'_>, part: &[Stored]) -> Committed {
 
 /// Store sync, publish of the accepted crashes, queue sync: each retried with backoff.
 fn make_durable(b: &Backends<'_>, cfg: CommitConfig, batch: &[Stored]) -> Result<(), String> {
-    let retry = |f: &dyn Fn() -> Result<(), String>| with_retries(cfg.retries, cfg.backoff, f);
+    let retry = |f: &dyn Fn() -> Result<(), String>| with_retries(cfg.retries, cfg.backoff, None, f);
     retry(&|| b.store.sync().map_err(|e| format!("store sync: {e}")))?;
     let messages: Vec<Message> =
         batch.iter().filter(|s| is_queued(&s.entry.id)).map(|s| Message::new(s.entry.id.clone())).collect();

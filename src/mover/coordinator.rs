@@ -81,6 +81,11 @@ impl<'a, 'e> Coordinator<'a, 'e> {
         (self.opts.concurrency * 2).max(10)
     }
 
+    /// Stopped by a signal, or given up.
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Relaxed) || self.summary.aborted.is_some()
+    }
+
     fn should_stop(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
             || self.summary.aborted.is_some()
@@ -196,8 +201,9 @@ impl<'a, 'e> Coordinator<'a, 'e> {
                 self.flush_dest_streak();
                 self.batch.push(stored);
             }
-            Outcome::Failed(_, failure) if failure.kind == FailKind::Destination && self.summary.aborted.is_some() => {
-                self.report_failure(failure); // in flight when the run gave up: not held against it
+            Outcome::Failed(_, failure) if failure.kind == FailKind::Destination && self.stopping() => {
+                // in flight when the run gave up or was stopped (retries cut short): not held against it
+                self.report_failure(failure);
             }
             Outcome::Failed(entry, failure) if failure.kind == FailKind::Destination => {
                 self.dest_streak.push((entry, failure));
@@ -243,8 +249,13 @@ impl<'a, 'e> Coordinator<'a, 'e> {
 
     /// Destination failures followed by a success (or by the end) were about those crashes.
     fn flush_dest_streak(&mut self) {
+        let stopping = self.stopping();
         for (entry, failure) in std::mem::take(&mut self.dest_streak) {
-            self.fail(&entry, failure);
+            if stopping {
+                self.report_failure(failure);
+            } else {
+                self.fail(&entry, failure);
+            }
         }
     }
 

@@ -236,7 +236,7 @@ pub fn run(
     std::thread::scope(|s| {
         for _ in 0..jobs {
             let (rx, tx) = (&work_rx, msg_tx.clone());
-            s.spawn(move || worker_loop(b, wcfg, rx, tx));
+            s.spawn(move || worker_loop(b, wcfg, stop, rx, tx));
         }
         let tx = msg_tx.clone();
         s.spawn(move || commit::commit_loop(b, ccfg, commit_rx, tx));
@@ -251,11 +251,17 @@ fn spool_lock(spool: &Spool) -> Result<std::fs::File, MoveError> {
     spool.try_lock_mover()?.ok_or_else(|| MoveError::Locked(spool.root().display().to_string()))
 }
 
-fn worker_loop(b: &Backends<'_>, cfg: WorkerConfig, rx: &Mutex<Receiver<SpoolEntry>>, tx: Sender<Msg>) {
+fn worker_loop(
+    b: &Backends<'_>,
+    cfg: WorkerConfig,
+    stop: &AtomicBool,
+    rx: &Mutex<Receiver<SpoolEntry>>,
+    tx: Sender<Msg>,
+) {
     loop {
         let next = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
         let Ok(entry) = next else { return };
-        if tx.send(Msg::Done(worker::store_one(b.spool, b.store, entry, cfg))).is_err() {
+        if tx.send(Msg::Done(worker::store_one(b, entry, cfg, stop))).is_err() {
             return;
         }
     }

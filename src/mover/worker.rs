@@ -3,11 +3,12 @@
 //! the worker threads; the spool is never changed here.
 
 use std::io;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use super::{FailKind, Failure};
+use super::{Backends, FailKind, Failure};
 use crate::crash::{Crash, DumpData, DumpName, RawCrash};
 use crate::spool::{Spool, SpoolEntry};
 use crate::store::CrashStore;
@@ -39,16 +40,20 @@ pub(super) struct WorkerConfig {
 }
 
 /// Calls `f` until it succeeds, at most `retries` more times, waiting `backoff`, then twice
-/// as long each time (capped).
-pub(super) fn with_retries<T, E>(retries: u32, backoff: Duration, mut f: impl FnMut() -> Result<T, E>) -> Result<T, E> {
+/// as long each time (capped). When `stop` is set, no further attempt is made.
+pub(super) fn with_retries<T, E>(
+    retries: u32,
+    backoff: Duration,
+    stop: Option<&AtomicBool>,
+    mut f: impl FnMut() -> Result<T, E>,
+) -> Result<T, E> {
     let mut delay = backoff;
     let mut attempt = 0;
     loop {
         match f() {
             Ok(v) => return Ok(v),
-            Err(e) if attempt >= retries => return Err(e),
+            Err(e) if attempt >= retries || !sleep_unless_stopped(delay, stop) => return Err(e),
             Err(_) => {
-                std::thread::sleep(delay);
                 delay = (delay * 2).min(MAX_BACKOFF);
                 attempt += 1;
             }
@@ -56,19 +61,40 @@ pub(super) fn with_retries<T, E>(retries: u32, backoff: Duration, mut f: impl Fn
     }
 }
 
+/// Sleeps `d` in short steps; false as soon as `stop` is set.
+fn sleep_unless_stopped(d: Duration, stop: Option<&AtomicBool>) -> bool {
+    let until = Instant::now() + d;
+    loop {
+        if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+            return false;
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(50)));
+    }
+}
+
 /// Moves one crash into the store (the spool is left alone).
-pub(super) fn store_one(spool: &Spool, store: &dyn CrashStore, entry: SpoolEntry, cfg: WorkerConfig) -> Outcome {
-    match try_store(spool, store, &entry, cfg) {
+pub(super) fn store_one(b: &Backends<'_>, entry: SpoolEntry, cfg: WorkerConfig, stop: &AtomicBool) -> Outcome {
+    match try_store(b.spool, b.store, &entry, cfg, stop) {
         Ok(bytes) => Outcome::Stored(Stored { entry, bytes }),
         Err(failure) => Outcome::Failed(entry, failure),
     }
 }
 
-fn try_store(spool: &Spool, store: &dyn CrashStore, entry: &SpoolEntry, cfg: WorkerConfig) -> Result<u64, Failure> {
+fn try_store(
+    spool: &Spool,
+    store: &dyn CrashStore,
+    entry: &SpoolEntry,
+    cfg: WorkerConfig,
+    stop: &AtomicBool,
+) -> Result<u64, Failure> {
     let crash = spool.load(entry).map_err(|e| Failure::new(&entry.id, FailKind::Source, e.name(), e.to_string()))?;
     let bytes = dump_bytes(&crash)?;
     let digests = if cfg.verify { Some(Digests::of_source(&crash)?) } else { None };
-    with_retries(cfg.retries, cfg.backoff, || {
+    with_retries(cfg.retries, cfg.backoff, Some(stop), || {
         store.put_crash(&crash).map_err(|e| Failure::new(&crash.id, FailKind::Destination, e.name(), e.to_string()))?;
         match &digests {
             Some(d) => d.verify(store, &crash),
@@ -168,13 +194,13 @@ mod tests {
     #[test]
     fn retries_then_gives_up() {
         let calls = Cell::new(0);
-        let r: Result<(), &str> = with_retries(2, Duration::ZERO, || {
+        let r: Result<(), &str> = with_retries(2, Duration::ZERO, None, || {
             calls.set(calls.get() + 1);
             Err("down")
         });
         assert_eq!((r, calls.get()), (Err("down"), 3));
         calls.set(0);
-        let r: Result<u8, &str> = with_retries(5, Duration::ZERO, || {
+        let r: Result<u8, &str> = with_retries(5, Duration::ZERO, None, || {
             calls.set(calls.get() + 1);
             if calls.get() < 3 {
                 Err("flaky")

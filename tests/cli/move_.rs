@@ -279,6 +279,31 @@ fn follow_moves_new_crashes_until_sigterm() {
     assert_eq!(drain_queue(&env, QueueName::Standard).len(), 5);
 }
 
+#[test]
+fn sigint_stops_a_once_run_after_in_flight_crashes_exit_130() {
+    let env = TestEnv::new();
+    let stuck = seed(&env, 1, minutes_ago(20), Throttle::Accept)[0].clone();
+    let good = seed(&env, 3, minutes_ago(10), Throttle::Accept);
+    // a directory where the stuck crash's raw crash goes: its store write fails, and is
+    // retried (for minutes with --retries 30), so the run cannot end before the signal
+    let raw_key = env.store().join("v1/raw_crash").join(stuck.date_key()).join(stuck.as_str());
+    std::fs::create_dir_all(&raw_key).unwrap();
+    let child = spawn_move(&env, &["-j", "2", "--batch-size", "1", "--retries", "30", "--format", "json"]);
+    let st = FsStore::open(env.store(), false).unwrap();
+    wait_for(Duration::from_secs(30), "the other crashes to move", || {
+        good.iter().all(|id| st.has_raw(id).unwrap()) && spooled(&env) == vec![stuck.clone()]
+    });
+    // SAFETY: sending SIGINT to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let o = child.wait_with_output().unwrap();
+    assert_code(&o, 130);
+    let s = json(&o);
+    assert_eq!((s["moved"].as_u64(), s["interrupted"].as_bool()), (Some(3), Some(true)));
+    assert_eq!(s["failures"][0]["id"], stuck.as_str());
+    assert_eq!(spooled(&env), vec![stuck]);
+    assert!(spool(&env).failing_ids().unwrap().is_empty(), "retries cut short by the signal are not counted");
+}
+
 /// The guarantee of docs/move.md: killed at any instant, a rerun finishes the job with every
 /// crash in the store exactly once, nothing left in the spool, every accepted ID queued at
 /// least once (and DEFER crashes never).
