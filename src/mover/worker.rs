@@ -105,7 +105,7 @@ fn try_store(
 }
 
 /// The total size of the dumps; a dump that is not a readable regular file fails the crash
-/// before anything is written (so it is not retried as a destination error).
+/// before anything is written.
 fn dump_bytes(crash: &Crash) -> Result<u64, Failure> {
     let mut total = 0;
     for dump in &crash.dumps {
@@ -115,7 +115,11 @@ fn dump_bytes(crash: &Crash) -> Result<u64, Failure> {
         total += match &dump.data {
             DumpData::Bytes(b) => b.len() as u64,
             DumpData::File(p) => {
-                let meta = std::fs::metadata(p).map_err(|e| unreadable(format!("{}: {e}", p.display())))?;
+                // opened, not just stat'ed: a dump we may not read is the crash's fault, and
+                // must not be retried as a destination error
+                let meta = std::fs::File::open(p)
+                    .and_then(|f| f.metadata())
+                    .map_err(|e| unreadable(format!("{}: {e}", p.display())))?;
                 if !meta.is_file() {
                     return Err(unreadable(format!("{} is not a regular file", p.display())));
                 }
