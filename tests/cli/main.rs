@@ -3,6 +3,7 @@
 
 mod collect;
 mod common;
+mod demo;
 mod faults;
 mod general;
 mod generate;

@@ -110,6 +110,10 @@ fn stray_file_and_invalid_id_are_problems_not_crashes() {
     let s = spool(&env);
     let e = save(&s, at(20, 10, 15));
     std::fs::write(env.spool().join("stray.txt"), "x").unwrap();
+    // the mover's bookkeeping is not a problem (regression: `.mover.lock` was reported as stray)
+    std::fs::write(env.spool().join(".mover.lock"), "").unwrap();
+    std::fs::create_dir_all(env.spool().join(".failures")).unwrap();
+    std::fs::write(env.spool().join(".failures").join(e.id.as_str()), "1").unwrap();
     let bad = e.path.parent().unwrap().join("not-a-crash-id");
     std::fs::create_dir(&bad).unwrap();
     let o = env.run(&["stats", "--format", "json", "--spool", &spool_arg(&env)]);
