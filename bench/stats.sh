@@ -4,7 +4,7 @@
 #
 #   bench/stats.sh [DIR] [N]      (DIR default /tmp/crashctl-stats-bench)
 #
-# The spool is built once (examples/build_spool.rs, the library's own Spool::save without
+# The spool is built once (examples/make_spool.rs, the library's own Spool::save without
 # fsync) as DIR/spool and reused while DIR/spool.built-N exists. Nothing is dropped from the
 # caches: one untimed `find` warms them, then find and stats run alternately RUNS times each
 # (default 3); the medians and the ratio stats/find are printed.
@@ -16,13 +16,14 @@ RUNS=${RUNS:-3}
 SPOOL=$DIR/spool
 BIN=target/release/crashctl
 
-cargo build --release --quiet --bin crashctl --example build_spool
+cargo build --release --quiet --bin crashctl --example make_spool
 if [ ! -e "$DIR/spool.built-$N" ]; then
     rm -rf "$SPOOL" "$DIR"/spool.built-*
     mkdir -p "$DIR"
     echo "building a spool of $N crashes in $SPOOL (once; reused later) ..." >&2
     t0=$(date +%s.%N)
-    target/release/examples/build_spool "$SPOOL" "$N" 48
+    # 48 hours of crashes: N / 2880 a minute, 256-byte dumps
+    target/release/examples/make_spool "$SPOOL" "$N" 256 $(( (N + 2879) / 2880 ))
     t1=$(date +%s.%N)
     touch "$DIR/spool.built-$N"
     awk -v a="$t0" -v b="$t1" 'BEGIN { printf "built in %.0f s\n", b - a }' >&2
