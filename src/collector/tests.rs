@@ -26,7 +26,8 @@ fn collector(opts: CollectorOptions) -> (tempfile::TempDir, Collector) {
 }
 
 fn saved(c: &Collector) -> Vec<Crash> {
-    c.spool().iter().map(|e| c.spool().load(&e.unwrap()).unwrap()).collect()
+    let spool = c.spool().unwrap();
+    spool.iter().map(|e| spool.load(&e.unwrap()).unwrap()).collect()
 }
 
 #[test]

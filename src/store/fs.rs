@@ -230,6 +230,13 @@ impl CrashStore for FsStore {
     fn sync(&self) -> Result<()> {
         fsutil::sync_filesystem(&self.root).map_err(io_err("sync", &self.root))
     }
+
+    /// Writes and removes a temporary file in the root (listings skip temporary names).
+    fn check_writable(&self) -> Result<()> {
+        let probe = fsutil::temp_sibling(&self.root.join("heartbeat"));
+        fs::write(&probe, b"ok").map_err(io_err("write", &probe))?;
+        fs::remove_file(&probe).map_err(io_err("delete", &probe))
+    }
 }
 
 #[cfg(test)]
