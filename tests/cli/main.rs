@@ -3,6 +3,7 @@
 
 mod collect;
 mod common;
+mod direct;
 mod general;
 mod generate;
 mod process;
