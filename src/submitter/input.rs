@@ -195,7 +195,9 @@ impl Source {
             Source::Store { store, id, overrides, keep_uuid } => {
                 load_from_store(store.as_ref(), id, overrides, *keep_uuid).map(Arc::new)
             }
-            Source::Generated { seed, index, now, overrides } => Ok(Arc::new(generate_one(*seed, *index, *now, overrides))),
+            Source::Generated { seed, index, now, overrides } => {
+                Ok(Arc::new(generate_one(*seed, *index, *now, overrides)))
+            }
         }
     }
 }

@@ -402,7 +402,8 @@ fn generated_crashes_are_the_same_for_a_seed_with_overrides_and_json_extra() {
     let env = TestEnv::new();
     let (a, b) = (env.path("a"), env.path("b"));
     for spool in [&a, &b] {
-        let o = submit(&env, &[spool.to_str().unwrap(), "--generate", "3", "--seed", "11", "--json-extra", "Version=1.2"]);
+        let o =
+            submit(&env, &[spool.to_str().unwrap(), "--generate", "3", "--seed", "11", "--json-extra", "Version=1.2"]);
         assert_code(&o, 0);
         assert_eq!(stdout(&o).lines().filter(|l| l.starts_with("CrashID=bp-")).count(), 3);
     }
