@@ -1,8 +1,6 @@
 //! The command line: one clap definition for the whole tool, with argument groups shared by
 //! the subcommands so the same idea has the same flag everywhere.
 
-#![allow(dead_code)] // TEMPORARY: until the subcommands use every helper
-
 use std::path::PathBuf;
 
 use std::sync::Arc;
@@ -60,6 +58,8 @@ pub enum Command {
     Stats(cmd::stats::Args),
     /// Reprocess crashes, on Crash Stats or locally
     Reprocess(cmd::reprocess::Args),
+    /// Run the whole local pipeline on generated crashes, in a folder of its own
+    Demo(cmd::demo::Args),
     /// Generate realistic test crashes (valid minidumps) into a store, with matching symbols
     Generate(cmd::generate::Args),
     /// Print shell completions

@@ -16,6 +16,7 @@ pub mod queue;
 pub mod remote;
 pub mod siggen;
 pub mod spool;
+pub mod stats;
 pub mod store;
 pub mod submitter;
 

@@ -8,4 +8,5 @@ mod general;
 mod generate;
 mod process;
 mod remote;
+mod stats;
 mod submit;
