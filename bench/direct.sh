@@ -31,7 +31,7 @@ start_collector() { # $1 = name, rest = options
     shift
     "$CRASHCTL" collect --listen 127.0.0.1:0 "$@" 2> "$OUT/$name.log" &
     COLLECTOR=$!
-    for _ in $(seq 600); do grep -q '^listening on ' "$OUT/$name.log" && break; sleep 0.05; done
+    for _ in $(seq 600); do grep -qs '^listening on ' "$OUT/$name.log" && break; sleep 0.05; done
     URL=$(sed -n 's/^listening on //p' "$OUT/$name.log" | head -1)
     [[ -n "$URL" ]] || { echo "bench: the collector did not start" >&2; cat "$OUT/$name.log" >&2; exit 1; }
 }
