@@ -70,32 +70,35 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 /// well), `CRASHCTL_STORE` means direct mode only when `CRASHCTL_SPOOL` is not set, and
 /// `CRASHCTL_QUEUE` is ignored in spool mode.
 fn sink(args: &Args, ctx: &Context) -> anyhow::Result<Sink> {
-    let (spool, store, queue) = (&args.spool.spool, &args.store.store, &args.queue.queue);
-    let flag_spool = on_command_line(spool, "CRASHCTL_SPOOL");
-    let flag_store = on_command_line(store, "CRASHCTL_STORE");
+    let (spool, store) = (&args.spool.spool, &args.store.store);
+    let flags = flags_on_command_line(&["spool", "store", "queue"]);
+    let (flag_spool, flag_store, flag_queue) = (flags[0], flags[1], flags[2]);
     anyhow::ensure!(
         !(flag_spool && flag_store),
         "--spool and --store are mutually exclusive: collect saves into one of them"
     );
     let direct = flag_store || (store.is_some() && !flag_spool && spool.is_none());
     if !direct {
-        anyhow::ensure!(
-            !on_command_line(queue, "CRASHCTL_QUEUE"),
-            "--queue requires --store (crashes in the spool are queued by `crashctl move`)"
-        );
+        anyhow::ensure!(!flag_queue, "--queue requires --store (crashes in the spool are queued by `crashctl move`)");
         return Ok(Sink::Spool(args.spool.open(ctx, true)?));
     }
     let store = args.store.open(ctx, true)?;
-    let queue = match queue {
+    let queue = match &args.queue.queue {
         Some(_) => Some(args.queue.open(ctx, true)?),
         None => None,
     };
     Ok(Sink::Store { store, queue })
 }
 
-/// Was this value given as a flag (rather than taken from the environment variable `var`)?
-fn on_command_line(value: &Option<String>, var: &str) -> bool {
-    value.as_ref().is_some_and(|v| std::env::var(var).ok().as_ref() != Some(v))
+/// For each argument id of `collect`: was it given on the command line (not from the
+/// environment)? Asks clap, by parsing the process arguments again.
+fn flags_on_command_line(ids: &[&str]) -> Vec<bool> {
+    use clap::CommandFactory;
+    let matches = crate::cli::Cli::command().try_get_matches_from(std::env::args_os()).ok();
+    let collect = matches.as_ref().and_then(|m| m.subcommand_matches("collect"));
+    ids.iter()
+        .map(|id| collect.and_then(|c| c.value_source(id)) == Some(clap::parser::ValueSource::CommandLine))
+        .collect()
 }
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {

@@ -51,6 +51,10 @@ fn drain_standard(q: &dyn CrashQueue, want: usize) -> BTreeSet<String> {
     got
 }
 
+fn as_vars<'a>(vars: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    vars.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
 fn pending(q: &dyn CrashQueue, name: &str) -> u64 {
     q.depths().unwrap().into_iter().find(|d| d.queue.ends_with(name)).map_or(0, |d| d.pending)
 }
@@ -155,6 +159,25 @@ fn spool_and_store_are_exclusive_and_queue_needs_store() {
 }
 
 #[test]
+fn from_the_environment_flags_decide_and_a_spool_wins() {
+    let env = TestEnv::new();
+    let (spool, store, queue) = (env.spool(), env.store(), env.queue());
+    let (spool, store, queue) = (spool.to_str().unwrap(), store.to_str().unwrap(), queue.to_str().unwrap());
+    // all three exported (as for `crashctl move`): collect keeps to the spool
+    let all = [("CRASHCTL_SPOOL", spool), ("CRASHCTL_STORE", store), ("CRASHCTL_QUEUE", queue)];
+    let mut server = Server::start_bare(&env, &[], &all);
+    assert!(server.wait_for("saving crashes into").contains(&format!("spool {spool}")), "{:?}", server.log);
+    server.stop();
+    // a --store flag beats CRASHCTL_SPOOL; CRASHCTL_QUEUE then applies
+    let mut server = Server::start_bare(&env, &["--store", store], &all);
+    assert!(server.wait_for("saving crashes into").contains(&format!("queue {queue}")), "{:?}", server.log);
+    server.stop();
+    // only CRASHCTL_STORE: direct mode, stored but not queued
+    let mut server = Server::start_bare(&env, &[], &[("CRASHCTL_STORE", store)]);
+    assert!(server.wait_for("saving crashes into").contains("(no queue)"), "{:?}", server.log);
+}
+
+#[test]
 fn direct_to_s3_and_sqs() {
     let Some(opts) = server() else { return };
     if !have_curl() {
@@ -165,7 +188,7 @@ fn direct_to_s3_and_sqs() {
     let (bucket, prefix) = (unique("direct"), unique("direct"));
     let (s3, sqs) = (format!("s3://{bucket}/pre"), format!("sqs://{prefix}"));
     let vars = remote_env(&opts);
-    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let vars = as_vars(&vars);
     let args = ["--store", &s3, "--create-bucket", "--queue", &sqs, "--create-queues", "--throttle-rules", &rules];
     let mut server = Server::start_bare(&env, &args, &vars);
     let store = S3Store::open(&s3, &opts).unwrap();
@@ -186,7 +209,7 @@ fn sqs_gone_still_answers_200_and_counts_the_failure() {
     let s3 = format!("s3://{bucket}");
     let sqs = format!("sqs://{}", unique("direct-nosqs"));
     let vars = remote_env(&opts);
-    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let vars = as_vars(&vars);
     let own_url = own.url();
     let args = ["--store", &s3, "--create-bucket", "--queue", &sqs, "--create-queues", "--sqs-endpoint-url", &own_url];
     let mut server = Server::start_bare(&env, &args, &vars);
