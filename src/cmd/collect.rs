@@ -66,11 +66,11 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 /// The spool (default), or the store and queue given with `--store` / `--queue`. Flags on
-/// the command line decide; from the environment (often exported for `move` and `process` as
-/// well), `CRASHCTL_STORE` means direct mode only when `CRASHCTL_SPOOL` is not set, and
-/// `CRASHCTL_QUEUE` is ignored in spool mode.
+/// the command line decide; from the environment or the config file (often set for `move`
+/// and `process` as well), a store means direct mode only when no spool is set, and a queue
+/// is ignored in spool mode.
 fn sink(args: &Args, ctx: &Context) -> anyhow::Result<Sink> {
-    let (spool, store) = (&args.spool.spool, &args.store.store);
+    let (spool, store) = (args.spool.location(ctx)?, args.store.location(ctx)?);
     let flags = flags_on_command_line(&["spool", "store", "queue"]);
     let (flag_spool, flag_store, flag_queue) = (flags[0], flags[1], flags[2]);
     anyhow::ensure!(
@@ -83,7 +83,7 @@ fn sink(args: &Args, ctx: &Context) -> anyhow::Result<Sink> {
         return Ok(Sink::Spool(args.spool.open(ctx, true)?));
     }
     let store = args.store.open(ctx, true)?;
-    let queue = match &args.queue.queue {
+    let queue = match args.queue.location(ctx)? {
         Some(_) => Some(args.queue.open(ctx, true)?),
         None => None,
     };

@@ -175,6 +175,11 @@ fn from_the_environment_flags_decide_and_a_spool_wins() {
     // only CRASHCTL_STORE: direct mode, stored but not queued
     let mut server = Server::start_bare(&env, &[], &[("CRASHCTL_STORE", store)]);
     assert!(server.wait_for("saving crashes into").contains("(no queue)"), "{:?}", server.log);
+    server.stop();
+    // a config file with a store and a queue and no spool: direct mode
+    std::fs::write(env.path("crashctl.toml"), format!("store = {store:?}\nqueue = {queue:?}\n")).unwrap();
+    let mut server = Server::start_bare(&env, &[], &[]);
+    assert!(server.wait_for("saving crashes into").contains(&format!("queue {queue}")), "{:?}", server.log);
 }
 
 #[test]
