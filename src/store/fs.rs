@@ -234,8 +234,10 @@ impl CrashStore for FsStore {
     /// Writes and removes a temporary file in the root (listings skip temporary names).
     fn check_writable(&self) -> Result<()> {
         let probe = fsutil::temp_sibling(&self.root.join("heartbeat"));
-        fs::write(&probe, b"ok").map_err(io_err("write", &probe))?;
-        fs::remove_file(&probe).map_err(io_err("delete", &probe))
+        let written = fs::write(&probe, b"ok").map_err(io_err("write", &probe));
+        // removed even when the write failed (a full disk), so failing probes do not pile up
+        let removed = Self::remove(&probe);
+        written.and(removed)
     }
 }
 
