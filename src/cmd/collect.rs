@@ -87,7 +87,7 @@ fn sink(args: &Args, ctx: &Context) -> anyhow::Result<Sink> {
         Some(_) => Some(args.queue.open(ctx, true)?),
         None => None,
     };
-    Ok(Sink::Store { store, queue })
+    Ok(Sink::store(store, queue))
 }
 
 /// For each argument id of `collect`: was it given on the command line (not from the

@@ -166,7 +166,7 @@ fn store_sink_saves_every_kept_crash_and_queues_only_accept() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(FsStore::open(dir.path().join("store"), true).unwrap());
     let queue = Arc::new(DirQueue::open(dir.path().join("queue"), true).unwrap());
-    let sink = Sink::Store { store: store.clone(), queue: Some(queue.clone()) };
+    let sink = Sink::store(store.clone(), Some(queue.clone()));
     let opts = rules(
         "[[rule]]\nname = \"d\"\nkey = \"Defer\"\nresult = \"defer\"\n\
          [[rule]]\nname = \"f\"\nkey = \"Fake\"\nresult = \"fakeaccept\"\n\
