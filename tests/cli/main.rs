@@ -3,11 +3,14 @@
 
 mod collect;
 mod common;
+mod demo;
 mod direct;
 mod faults;
 mod general;
 mod generate;
+mod move_;
 mod process;
 mod remote;
+mod requeue;
 mod stats;
 mod submit;
