@@ -44,7 +44,7 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run an HTTP crash collector that spools what crash reporters submit
+    /// Run an HTTP crash collector that saves what crash reporters submit (spool, or store and queue)
     Collect(cmd::collect::Args),
     /// Submit crashes to a collector (or a spool), as a crash reporter does
     Submit(cmd::submit::Args),

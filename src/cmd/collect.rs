@@ -1,26 +1,37 @@
-//! `crashctl collect`: an HTTP crash collector writing into the spool.
+//! `crashctl collect`: an HTTP crash collector writing into the spool, or directly into the
+//! store with the crash IDs published to the `standard` queue.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use crashctl::collector::{self, Collector, CollectorOptions, Event, ServeOptions, Throttler};
+use crashctl::collector::{self, Collector, CollectorOptions, Event, ServeOptions, Sink, Throttler};
 use crashctl::ExitCode;
 
-use crate::cli::{parse_duration, SpoolArg};
+use crate::cli::{parse_duration, QueueArg, SpoolArg, StoreArg};
 use crate::ui::Context;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "The bound address is printed on stderr as `listening on http://ADDR` (use port 0 to \
                         let the system pick one). One line per crash goes to stderr. SIGINT/SIGTERM stop \
-                        accepting and finish the requests in flight. See docs/collect.md.")]
+                        accepting and finish the requests in flight.\n\n\
+                        Direct mode (as Mozilla's collector does): --store DIR|s3://BUCKET[/PREFIX] saves each \
+                        crash into the store (answered only once written), and --queue DIR|sqs://PREFIX \
+                        publishes ACCEPT crash IDs to the standard queue (DEFER crashes are stored, not \
+                        queued). A failed publish still answers with the crash ID; it is logged, counted \
+                        (crashctl_collector_publish_failures_total) and found later by `crashctl requeue \
+                        --unprocessed`. See docs/collect.md.")]
 pub struct Args {
     /// Address to listen on, HOST:PORT (port 0 picks a free port)
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8000")]
     pub listen: String,
     #[command(flatten)]
     pub spool: SpoolArg,
+    #[command(flatten)]
+    pub store: StoreArg,
+    #[command(flatten)]
+    pub queue: QueueArg,
     /// Throttle rules (TOML, or JSON when the name ends in .json); default: accept everything
     #[arg(long, value_name = "FILE")]
     pub throttle_rules: Option<PathBuf>,
@@ -54,8 +65,44 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     n.checked_mul(mult).ok_or_else(|| format!("{s:?} is too large"))
 }
 
+/// The spool (default), or the store and queue given with `--store` / `--queue`. Flags on
+/// the command line decide; from the environment or the config file (often set for `move`
+/// and `process` as well), a store means direct mode only when no spool is set, and a queue
+/// is ignored in spool mode.
+fn sink(args: &Args, ctx: &Context) -> anyhow::Result<Sink> {
+    let (spool, store) = (args.spool.location(ctx)?, args.store.location(ctx)?);
+    let flags = flags_on_command_line(&["spool", "store", "queue"]);
+    let (flag_spool, flag_store, flag_queue) = (flags[0], flags[1], flags[2]);
+    anyhow::ensure!(
+        !(flag_spool && flag_store),
+        "--spool and --store are mutually exclusive: collect saves into one of them"
+    );
+    let direct = flag_store || (store.is_some() && !flag_spool && spool.is_none());
+    if !direct {
+        anyhow::ensure!(!flag_queue, "--queue requires --store (crashes in the spool are queued by `crashctl move`)");
+        return Ok(Sink::Spool(args.spool.open(ctx, true)?));
+    }
+    let store = args.store.open(ctx, true)?;
+    let queue = match args.queue.location(ctx)? {
+        Some(_) => Some(args.queue.open(ctx, true)?),
+        None => None,
+    };
+    Ok(Sink::store(store, queue))
+}
+
+/// For each argument id of `collect`: was it given on the command line (not from the
+/// environment)? Asks clap, by parsing the process arguments again.
+fn flags_on_command_line(ids: &[&str]) -> Vec<bool> {
+    use clap::CommandFactory;
+    let matches = crate::cli::Cli::command().try_get_matches_from(std::env::args_os()).ok();
+    let collect = matches.as_ref().and_then(|m| m.subcommand_matches("collect"));
+    ids.iter()
+        .map(|id| collect.and_then(|c| c.value_source(id)) == Some(clap::parser::ValueSource::CommandLine))
+        .collect()
+}
+
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
-    let spool = args.spool.open(ctx, true)?;
+    let sink = sink(&args, ctx)?;
     let throttler = match &args.throttle_rules {
         Some(path) => Throttler::load(path)?,
         None => Throttler::default(),
@@ -71,7 +118,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         max_body_size: args.max_body_size,
         read_timeout: args.read_timeout,
     };
-    let collector = Arc::new(Collector::new(spool, opts));
+    if !ctx.quiet {
+        eprintln!("saving crashes into {}", sink.describe());
+    }
+    let collector = Arc::new(Collector::with_sink(sink, opts));
     let quiet = ctx.quiet;
     let events: collector::server::EventSink = Arc::new(move |e: &Event| log_event(e, quiet));
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;

@@ -19,13 +19,14 @@ use crate::ui::Context;
     crashctl submit http://127.0.0.1:8000 --dump crash.dmp ProductName=Firefox Version=140.0\n  \
     crashctl submit http://127.0.0.1:8000 --from-store ./fetched bp-de1bb258-cbbf-4589-a673-34f800160918\n  \
     crashctl submit ./spool --dump crash.dmp --annotations extra.json\n  \
-    crashctl submit http://127.0.0.1:8000 --dump big.dmp ProductName=Load --repeat 1000 -j 16 --rate 200\n\n\
+    crashctl submit http://127.0.0.1:8000 --dump big.dmp ProductName=Load --repeat 1000 -j 16 --rate 200\n  \
+    crashctl submit http://127.0.0.1:8000 --generate 500 --seed 42 -j 8 --gzip\n\n\
     Prints one line per crash on stdout (CrashID=bp-..., Discarded=..., or Failed=...) and a summary on stderr.")]
 pub struct Args {
     /// Collector URL (`/submit` is added when it has no path) or a spool directory to write into
     #[arg(value_name = "URL|SPOOL_DIR")]
     pub target: String,
-    /// Annotations as KEY=VALUE; with --from-store, also the crash IDs to resubmit (default: all)
+    /// Annotations as KEY=VALUE (with --from-store or --generate: set on every crash); with --from-store, also the crash IDs to resubmit (default: all)
     #[arg(value_name = "KEY=VALUE|ID")]
     pub items: Vec<String>,
     /// A dump to send: NAME=PATH, or PATH for the main dump (upload_file_minidump); repeatable
@@ -46,6 +47,13 @@ pub struct Args {
     /// Resubmit crashes from a crash store or fetch-data folder (all of them when no IDs are given)
     #[arg(long, value_name = "DIR", conflicts_with_all = ["dumps", "raw_crash"])]
     pub from_store: Option<String>,
+    /// Send N generated crashes (realistic annotations, valid minidumps) instead of files
+    #[arg(long, value_name = "N", conflicts_with_all = ["dumps", "raw_crash", "from_store"],
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub generate: Option<u64>,
+    /// Seed for --generate: the same seed sends the same crashes (default: random)
+    #[arg(long, value_name = "N", requires = "generate")]
+    pub seed: Option<u64>,
     #[command(flatten)]
     pub jobs: JobsArg,
     /// Send every crash N times (load tests)
@@ -110,6 +118,13 @@ fn sources(args: &Args, ctx: &Context) -> anyhow::Result<Vec<Source>> {
     let (pairs, others): (Vec<_>, Vec<_>) = args.items.iter().partition(|s| input::parse_pair(s).is_some());
     let pairs: Vec<(String, String)> = pairs.iter().filter_map(|s| input::parse_pair(s)).collect();
     let keep_uuid = args.bearer_token.is_some();
+    if let Some(n) = args.generate {
+        if let Some(bad) = others.first() {
+            anyhow::bail!("{bad:?} is not KEY=VALUE (crash IDs go with --from-store)");
+        }
+        let overrides = overrides(&args.annotation_files, pairs)?;
+        return Ok(submitter::generated(n, args.seed, chrono::Utc::now(), overrides));
+    }
     let Some(dir) = &args.from_store else {
         if let Some(bad) = others.first() {
             anyhow::bail!("{bad:?} is not KEY=VALUE (crash IDs go with --from-store)");
@@ -132,16 +147,21 @@ fn sources(args: &Args, ctx: &Context) -> anyhow::Result<Vec<Source>> {
     anyhow::ensure!(input.invalid.is_empty() || !input.ids.is_empty(), "no valid crash IDs given");
     let ids = if input.ids.is_empty() { input::all_ids(store.as_ref())? } else { input.ids };
     anyhow::ensure!(!ids.is_empty(), "{}: no crashes to submit", store.describe());
-    let mut overrides = RawCrash::new();
-    for p in &args.annotation_files {
-        overrides.extend(input::read_json_object(p)?);
-    }
-    overrides.extend(pairs.into_iter().map(|(k, v)| (k, v.into())));
-    let overrides = Arc::new(overrides);
+    let overrides = Arc::new(overrides(&args.annotation_files, pairs)?);
     Ok(ids
         .into_iter()
         .map(|id| Source::Store { store: Arc::clone(&store), id, overrides: Arc::clone(&overrides), keep_uuid })
         .collect())
+}
+
+/// Annotations set on every crash: the files in order, then KEY=VALUE pairs.
+fn overrides(files: &[PathBuf], pairs: Vec<(String, String)>) -> anyhow::Result<RawCrash> {
+    let mut overrides = RawCrash::new();
+    for p in files {
+        overrides.extend(input::read_json_object(p)?);
+    }
+    overrides.extend(pairs.into_iter().map(|(k, v)| (k, v.into())));
+    Ok(overrides)
 }
 
 fn summary_line(s: &Summary) -> String {

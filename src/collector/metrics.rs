@@ -14,6 +14,8 @@ pub struct Metrics {
     accepted: AtomicU64,
     bytes: AtomicU64,
     save_errors: AtomicU64,
+    published: AtomicU64,
+    publish_failures: AtomicU64,
     in_flight: AtomicI64,
     /// Discarded crashes by reason (`malformed_no_annotations`, `rule_<name>`, ...).
     rejected: Mutex<BTreeMap<String, u64>>,
@@ -73,6 +75,16 @@ impl Metrics {
         self.save_errors.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// An accepted crash's ID was published to the `standard` queue.
+    pub fn published(&self) {
+        self.published.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An accepted crash was stored but could not be queued.
+    pub fn publish_failure(&self) {
+        self.publish_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn saved(&self, took: Duration) {
         let secs = took.as_secs_f64();
         let mut h = self.save.lock().unwrap_or_else(|e| e.into_inner());
@@ -99,6 +111,11 @@ impl Metrics {
         counter_rows(&mut out, "throttled_total", "Throttle decisions, by rule and result", &rows);
         counter(&mut out, "received_bytes_total", "Request body bytes received", &[("", load(&self.bytes))]);
         counter(&mut out, "save_errors_total", "Failed attempts to save a crash", &[("", load(&self.save_errors))]);
+        let published = load(&self.published);
+        counter(&mut out, "published_total", "Accepted crash IDs published to the standard queue", &[("", published)]);
+        let failures = load(&self.publish_failures);
+        let help = "Accepted crashes stored but not queued (find them with requeue --unprocessed)";
+        counter(&mut out, "publish_failures_total", help, &[("", failures)]);
         let _ = writeln!(out, "# HELP crashctl_collector_requests_in_flight Submissions being handled");
         let _ = writeln!(out, "# TYPE crashctl_collector_requests_in_flight gauge");
         let _ = writeln!(out, "crashctl_collector_requests_in_flight {}", self.in_flight.load(Ordering::Relaxed));
@@ -109,7 +126,7 @@ impl Metrics {
     fn render_save(&self, out: &mut String) {
         let h = self.save.lock().unwrap_or_else(|e| e.into_inner());
         let name = "crashctl_collector_save_seconds";
-        let _ = writeln!(out, "# HELP {name} Time to save a crash durably in the spool");
+        let _ = writeln!(out, "# HELP {name} Time to save a crash durably (spool, or store)");
         let _ = writeln!(out, "# TYPE {name} histogram");
         for (le, n) in SAVE_BUCKETS.iter().zip(h.counts) {
             let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {n}");
@@ -158,5 +175,9 @@ mod tests {
         assert!(text.contains("crashctl_collector_save_seconds_bucket{le=\"0.005\"} 1\n"));
         assert!(text.contains("crashctl_collector_save_seconds_count 1\n"));
         assert!(text.contains("crashctl_collector_requests_in_flight 1\n"));
+        m.publish_failure();
+        let text = m.render();
+        assert!(text.contains("crashctl_collector_publish_failures_total 1\n"), "{text}");
+        assert!(text.contains("crashctl_collector_published_total 0\n"), "{text}");
     }
 }

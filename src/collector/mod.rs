@@ -1,11 +1,13 @@
 //! The collector: turns a crash submission (HTTP request headers and body) into a crash in the
-//! spool, answering exactly as Mozilla's collector (Antenna) does. [`Collector::handle`] is the
-//! whole decision for one request, without any HTTP server: the server ([`server`]) and the
-//! submitter's spool target both call it.
+//! spool (or directly in the store, published to the `standard` queue: see [`Sink`]), answering
+//! exactly as Mozilla's collector (Antenna) does. [`Collector::handle`] is the whole decision
+//! for one request, without any HTTP server: the server ([`server`]) and the submitter's spool
+//! target both call it.
 
 pub mod metrics;
 pub mod parse;
 pub mod server;
+pub mod sink;
 pub mod throttle;
 
 use std::fmt;
@@ -23,6 +25,7 @@ use crate::spool::Spool;
 pub use metrics::Metrics;
 pub use parse::{Malformed, Payload, Rejection, RequestInfo};
 pub use server::{serve, Event, ServeOptions};
+pub use sink::Sink;
 pub use throttle::{Decision, Throttler};
 
 /// Annotations the collector removes before saving (private data).
@@ -57,10 +60,10 @@ impl Default for CollectorOptions {
     }
 }
 
-/// A collector writing into one spool.
+/// A collector writing into one spool, or into a store and queue.
 #[derive(Debug)]
 pub struct Collector {
-    spool: Spool,
+    sink: Sink,
     opts: CollectorOptions,
     pub metrics: Metrics,
 }
@@ -85,6 +88,8 @@ pub struct CrashRecord {
     pub rule: Option<String>,
     /// `accept`, `defer`, `fakeaccept`, `rejected`, `malformed_<reason>`, `save_failed`...
     pub outcome: String,
+    /// What went wrong: why the save failed, or why an accepted crash was not queued.
+    pub error: Option<String>,
 }
 
 impl fmt::Display for CrashRecord {
@@ -99,6 +104,9 @@ impl fmt::Display for CrashRecord {
         }
         if let Some(rule) = &self.rule {
             write!(f, " rule={rule}")?;
+        }
+        if let Some(error) = &self.error {
+            write!(f, " error={error:?}")?;
         }
         Ok(())
     }
@@ -115,12 +123,25 @@ pub fn result_name(t: Throttle) -> &'static str {
 }
 
 impl Collector {
+    /// A collector writing into a spool.
     pub fn new(spool: Spool, opts: CollectorOptions) -> Collector {
-        Collector { spool, opts, metrics: Metrics::default() }
+        Collector::with_sink(Sink::Spool(spool), opts)
     }
 
-    pub fn spool(&self) -> &Spool {
-        &self.spool
+    pub fn with_sink(sink: Sink, opts: CollectorOptions) -> Collector {
+        Collector { sink, opts, metrics: Metrics::default() }
+    }
+
+    pub fn sink(&self) -> &Sink {
+        &self.sink
+    }
+
+    /// The spool, when crashes go to one.
+    pub fn spool(&self) -> Option<&Spool> {
+        match &self.sink {
+            Sink::Spool(s) => Some(s),
+            Sink::Store { .. } => None,
+        }
     }
 
     pub fn max_decompressed_size(&self) -> u64 {
@@ -152,6 +173,7 @@ impl Collector {
             dumps: payload.dumps.iter().map(|(n, _)| n.to_string()).collect(),
             rule: Some(decision.rule.clone()),
             outcome: result_name(decision.result).into(),
+            error: None,
         };
         if decision.result == Throttle::Reject {
             let body = format!("Discarded=rule_{}", decision.rule);
@@ -169,19 +191,27 @@ impl Collector {
         for (name, data) in payload.dumps {
             crash.add_dump(name, DumpData::Bytes(data.to_vec()));
         }
-        if self.save(&crash, received) {
-            self.metrics.accepted();
-            ok
-        } else {
-            record.outcome = "save_failed".into();
-            Answer { status: 500, body: String::new(), record }
+        match self.save(&crash, received) {
+            Ok(()) => {
+                self.metrics.accepted();
+                let mut ok = ok;
+                if decision.result == Throttle::Accept {
+                    ok.record.error = self.publish(&crash.id);
+                }
+                ok
+            }
+            Err(e) => {
+                record.outcome = "save_failed".into();
+                record.error = Some(format!("{e:#}"));
+                Answer { status: 500, body: String::new(), record }
+            }
         }
     }
 
     /// The answer to a refused request (counted in the metrics).
     pub fn reject(&self, r: Rejection, size: u64) -> Answer {
         self.metrics.rejected(&r.name());
-        let record = CrashRecord { id: None, size, dumps: Vec::new(), rule: None, outcome: r.name() };
+        let record = CrashRecord { id: None, size, dumps: Vec::new(), rule: None, outcome: r.name(), error: None };
         Answer { status: r.status(), body: r.body(), record }
     }
 
@@ -201,38 +231,48 @@ impl Collector {
         id.map(Some).ok_or(Rejection::Malformed(Malformed::InvalidUuid))
     }
 
-    /// Saves with a few attempts (the spool leaves nothing visible after a failed one).
-    fn save(&self, crash: &Crash, received: DateTime<Utc>) -> bool {
-        for attempt in 1..=self.opts.save_attempts.max(1) {
+    /// Saves with a few attempts (a failed attempt leaves nothing that counts as a crash).
+    /// The error is the last attempt's.
+    fn save(&self, crash: &Crash, received: DateTime<Utc>) -> anyhow::Result<()> {
+        let mut attempt = 1;
+        loop {
             let start = Instant::now();
-            match self.spool.save(crash, received) {
-                Ok(_) => {
-                    self.metrics.saved(start.elapsed());
-                    return true;
-                }
-                Err(_) => {
-                    self.metrics.save_error();
-                    if attempt < self.opts.save_attempts {
-                        std::thread::sleep(self.opts.save_retry_delay);
-                    }
-                }
+            let result = self.sink.save(crash, received);
+            match result {
+                Ok(()) => self.metrics.saved(start.elapsed()),
+                Err(_) => self.metrics.save_error(),
             }
+            if result.is_ok() || attempt >= self.opts.save_attempts {
+                return result;
+            }
+            attempt += 1;
+            std::thread::sleep(self.opts.save_retry_delay);
         }
-        false
     }
 
-    /// Problems with storage, for `/__heartbeat__` (empty when the spool is writable).
-    pub fn storage_errors(&self) -> Vec<String> {
-        // A directory, like a crash being written, so `Spool::cleanup` removes a leftover one.
-        let tmp = self.spool.root().join(crate::spool::TMP_DIR);
-        let probe = tmp.join(format!("heartbeat.{:016x}", rand::random::<u64>()));
-        let written = std::fs::create_dir_all(&probe).and_then(|_| std::fs::write(probe.join("probe"), b"ok"));
-        // removed even when the write failed (a full disk), so failing probes do not pile up
-        let removed = std::fs::remove_dir_all(&probe);
-        match written.and(removed) {
-            Ok(()) => Vec::new(),
-            Err(e) => vec![format!("spool {} is not writable: {e}", self.spool.root().display())],
+    /// Publishes a saved ACCEPT crash when the sink does (the spool leaves it to the mover).
+    /// A failure is counted and returned for the log, but the crash stays accepted: it is
+    /// stored, and `crashctl requeue --unprocessed` finds it later (as with Antenna).
+    fn publish(&self, id: &CrashId) -> Option<String> {
+        if !self.sink.publishes() {
+            return None;
         }
+        match self.sink.publish(id) {
+            Ok(()) => {
+                self.metrics.published();
+                None
+            }
+            Err(e) => {
+                self.metrics.publish_failure();
+                Some(format!("not queued: {e:#}"))
+            }
+        }
+    }
+
+    /// Problems with storage, for `/__heartbeat__` (empty when the spool, or the store and
+    /// queue, work).
+    pub fn storage_errors(&self) -> Vec<String> {
+        self.sink.storage_errors()
     }
 }
 

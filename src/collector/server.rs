@@ -145,7 +145,7 @@ async fn refuse_unread(app: &App, headers: &HeaderMap, body: Body, r: Rejection,
 /// A client that stopped sending (or broke the body): 408, counted and logged.
 fn slow_client(app: &App, reason: &str) -> Response {
     app.collector.metrics.rejected(reason);
-    let record = CrashRecord { id: None, size: 0, dumps: Vec::new(), rule: None, outcome: reason.into() };
+    let record = CrashRecord { id: None, size: 0, dumps: Vec::new(), rule: None, outcome: reason.into(), error: None };
     (app.events)(&Event::Crash(record));
     text(408, String::new())
 }

@@ -1,10 +1,11 @@
-//! Unit tests of [`Collector::handle`] over a temporary spool.
+//! Unit tests of [`Collector::handle`] over a temporary spool (and a directory store + queue sink).
 
 use super::*;
 use axum::http::header::{AUTHORIZATION, USER_AGENT};
 use axum::http::HeaderValue;
 use chrono::TimeZone;
 use parse::tests::{TestPart, B};
+use std::sync::Arc;
 
 fn request(fields: &[(&str, &str)], dumps: &[(&str, &[u8])]) -> (HeaderMap, Bytes) {
     let mut parts: Vec<TestPart> = fields.iter().map(|(k, v)| (*k, None, None, v.as_bytes())).collect();
@@ -26,7 +27,8 @@ fn collector(opts: CollectorOptions) -> (tempfile::TempDir, Collector) {
 }
 
 fn saved(c: &Collector) -> Vec<Crash> {
-    c.spool().iter().map(|e| c.spool().load(&e.unwrap()).unwrap()).collect()
+    let spool = c.spool().unwrap();
+    spool.iter().map(|e| spool.load(&e.unwrap()).unwrap()).collect()
 }
 
 #[test]
@@ -155,4 +157,35 @@ fn malformed_is_counted() {
     let a = c.handle(&h, body, at());
     assert_eq!((a.status, a.body.as_str()), (400, "Discarded=malformed_no_annotations"));
     assert!(c.metrics.render().contains("reason=\"malformed_no_annotations\"} 1"));
+}
+
+#[test]
+fn store_sink_saves_every_kept_crash_and_queues_only_accept() {
+    use crate::queue::{CrashQueue, DirQueue, QueueName};
+    use crate::store::{CrashStore, FsStore};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(FsStore::open(dir.path().join("store"), true).unwrap());
+    let queue = Arc::new(DirQueue::open(dir.path().join("queue"), true).unwrap());
+    let sink = Sink::store(store.clone(), Some(queue.clone()));
+    let opts = rules(
+        "[[rule]]\nname = \"d\"\nkey = \"Defer\"\nresult = \"defer\"\n\
+         [[rule]]\nname = \"f\"\nkey = \"Fake\"\nresult = \"fakeaccept\"\n\
+         [[rule]]\nname = \"a\"\nkey = \"*\"\nresult = \"accept\"\n",
+    );
+    let c = Collector::with_sink(sink, opts);
+    let mut ids = Vec::new();
+    for extra in ["Other", "Defer", "Fake"] {
+        let (h, body) = request(&[("ProductName", "Firefox"), (extra, "1")], &[("upload_file_minidump", b"MDMP")]);
+        let a = c.handle(&h, body, at());
+        assert_eq!((a.status, a.record.error.as_deref()), (200, None));
+        ids.push(a.record.id.unwrap());
+    }
+    assert_eq!(store.get_crash(&ids[0]).unwrap().raw["uuid"], ids[0].as_str());
+    assert!(store.has_raw(&ids[1]).unwrap(), "DEFER is stored");
+    assert!(!store.has_raw(&ids[2]).unwrap(), "FAKEACCEPT is not");
+    let claimed = queue.claim(&[QueueName::Standard], std::time::Duration::from_secs(60)).unwrap().unwrap();
+    assert_eq!(claimed.message.id, ids[0]);
+    assert_eq!(queue.claim(&[QueueName::Standard], std::time::Duration::from_secs(60)).unwrap(), None);
+    assert!(c.metrics.render().contains("crashctl_collector_published_total 1\n"));
+    assert!(c.spool().is_none() && c.storage_errors().is_empty());
 }

@@ -230,6 +230,15 @@ impl CrashStore for FsStore {
     fn sync(&self) -> Result<()> {
         fsutil::sync_filesystem(&self.root).map_err(io_err("sync", &self.root))
     }
+
+    /// Writes and removes a temporary file in the root (listings skip temporary names).
+    fn check_writable(&self) -> Result<()> {
+        let probe = fsutil::temp_sibling(&self.root.join("heartbeat"));
+        let written = fs::write(&probe, b"ok").map_err(io_err("write", &probe));
+        // removed even when the write failed (a full disk), so failing probes do not pile up
+        let removed = Self::remove(&probe);
+        written.and(removed)
+    }
 }
 
 #[cfg(test)]

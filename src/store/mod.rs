@@ -105,6 +105,13 @@ pub trait CrashStore: Send + Sync {
 
     /// Makes every write so far durable (one call for a batch; a no-op where each write already is).
     fn sync(&self) -> Result<()>;
+
+    /// A health check (the collector's `/__heartbeat__`): Ok when the store can be written.
+    /// By default it only proves the store answers (a listing); backends that can cheaply
+    /// try a write do.
+    fn check_writable(&self) -> Result<()> {
+        self.list_dates().map(|_| ())
+    }
 }
 
 /// Opens a store from a location given by the user: a directory path, `file://PATH`, or

@@ -1,10 +1,12 @@
 //! What to send: crashes built from command-line pieces (dump files, annotation files,
-//! KEY=VALUE pairs) or read back from a crash store or fetch-data folder.
+//! KEY=VALUE pairs), read back from a crash store or fetch-data folder, or generated
+//! (realistic annotations and valid minidumps from [`crate::generate::Generator`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use chrono::{DateTime, Utc};
 
 use super::encode::{DumpPart, Outgoing};
 use crate::crash::{CrashId, RawCrash, MAIN_DUMP};
@@ -148,6 +150,32 @@ pub enum Source {
     Built(Arc<Outgoing>),
     /// Read from a store when its turn comes.
     Store { store: Arc<dyn CrashStore>, id: CrashId, overrides: Arc<RawCrash>, keep_uuid: bool },
+    /// Generated when its turn comes: crash number `index` of a run seeded with `seed`
+    /// (the same seed and index give the same crash), `overrides` merged on top.
+    Generated { seed: u64, index: u64, now: DateTime<Utc>, overrides: Arc<RawCrash> },
+}
+
+/// `n` generated crashes for a run seeded with `seed` (random when `None`), received `now`.
+pub fn generated(n: u64, seed: Option<u64>, now: DateTime<Utc>, overrides: RawCrash) -> Vec<Source> {
+    let seed = seed.unwrap_or_else(rand::random);
+    let overrides = Arc::new(overrides);
+    (0..n).map(|index| Source::Generated { seed, index, now, overrides: Arc::clone(&overrides) }).collect()
+}
+
+/// A generated crash as a client sends it (dumps under their names, `overrides` on top).
+pub fn generate_one(seed: u64, index: u64, now: DateTime<Utc>, overrides: &RawCrash) -> Outgoing {
+    // One generator per crash (seeds spread by a 64-bit odd constant), so crashes can be made
+    // in any order, on any thread, and still be the same for a seed.
+    let crash_seed = seed ^ index.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let sub = crate::generate::Generator::new(Some(crash_seed), now).submission();
+    let mut annotations = sub.annotations;
+    annotations.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let dumps = sub
+        .dumps
+        .into_iter()
+        .map(|(name, data)| DumpPart { field: name.to_string(), filename: format!("{name}.dmp"), data: data.into() })
+        .collect();
+    Outgoing { annotations, dumps }
 }
 
 impl Source {
@@ -156,6 +184,7 @@ impl Source {
         match self {
             Source::Built(_) => None,
             Source::Store { id, .. } => Some(id.to_string()),
+            Source::Generated { index, .. } => Some(format!("generated:{index}")),
         }
     }
 
@@ -165,6 +194,9 @@ impl Source {
             Source::Built(c) => Ok(Arc::clone(c)),
             Source::Store { store, id, overrides, keep_uuid } => {
                 load_from_store(store.as_ref(), id, overrides, *keep_uuid).map(Arc::new)
+            }
+            Source::Generated { seed, index, now, overrides } => {
+                Ok(Arc::new(generate_one(*seed, *index, *now, overrides)))
             }
         }
     }
@@ -183,6 +215,22 @@ mod tests {
         assert_eq!(parse_pair("ProductName=Fire=fox"), Some(("ProductName".into(), "Fire=fox".into())));
         assert_eq!(parse_pair("https://x/report/index/abc?x=1"), None);
         assert_eq!(parse_pair("de1bb258-cbbf-4589-a673-34f800160918"), None);
+    }
+
+    #[test]
+    fn generated_crashes_are_valid_and_reproducible() {
+        let now = chrono::Utc::now();
+        let mut overrides = RawCrash::new();
+        overrides.insert("ProductName".into(), "LoadTest".into());
+        let a = generate_one(7, 3, now, &overrides);
+        assert_eq!(a, generate_one(7, 3, now, &overrides));
+        assert_ne!(a, generate_one(7, 4, now, &overrides));
+        assert_eq!(a.annotations["ProductName"], "LoadTest");
+        assert_eq!(a.dumps[0].field, MAIN_DUMP);
+        assert!(a.dumps[0].data.starts_with(b"MDMP"));
+        let all = generated(5, Some(7), now, RawCrash::new());
+        assert_eq!(all.len(), 5);
+        assert_eq!(all[4].label().as_deref(), Some("generated:4"));
     }
 
     #[test]

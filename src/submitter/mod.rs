@@ -1,6 +1,7 @@
 //! The crash reporter side: encode crashes as a Breakpad client does and send them to a
 //! collector (or write them into a local spool as the collector would), many at once, with
-//! retries, an optional rate, and a summary with latency percentiles.
+//! retries, an optional rate, and a summary with latency percentiles. Crashes come from files,
+//! a store, or the generator ([`generated`]).
 
 pub mod encode;
 pub mod input;
@@ -21,7 +22,7 @@ use crate::progress::Progress;
 use crate::spool::Spool;
 
 pub use encode::{Body, DumpPart, Encoding, Outgoing};
-pub use input::{CrashSpec, DumpArg, Source};
+pub use input::{generated, CrashSpec, DumpArg, Source};
 pub use send::{Reply, Sender, Target};
 
 /// Where to send: a collector URL or a spool directory.
@@ -264,7 +265,7 @@ async fn submit_async(
         .iter()
         .map(|s| match s {
             Source::Built(c) => Some(Arc::new(encode::encode(c, opts.encoding))),
-            Source::Store { .. } => None,
+            Source::Store { .. } | Source::Generated { .. } => None,
         })
         .collect();
     let total = sources.len() * opts.repeat as usize;

@@ -36,7 +36,15 @@ impl Server {
 
     pub fn start_with(env: &TestEnv, args: &[&str], vars: &[(&str, &str)]) -> Server {
         let spool = env.spool();
-        let mut cmd = env.cmd(&["collect", "--listen", "127.0.0.1:0", "--spool", spool.to_str().unwrap()]);
+        let mut all = vec!["--spool", spool.to_str().unwrap()];
+        all.extend_from_slice(args);
+        Server::start_bare(env, &all, vars)
+    }
+
+    /// Starts `crashctl collect --listen 127.0.0.1:0 ARGS` (no `--spool`: for `--store`).
+    pub fn start_bare(env: &TestEnv, args: &[&str], vars: &[(&str, &str)]) -> Server {
+        let spool = env.spool();
+        let mut cmd = env.cmd(&["collect", "--listen", "127.0.0.1:0"]);
         cmd.args(args).stdout(Stdio::null()).stderr(Stdio::piped()).env_remove("CRASHCTL_BEARER_TOKEN");
         for (k, v) in vars {
             cmd.env(k, v);

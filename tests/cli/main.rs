@@ -4,6 +4,7 @@
 mod collect;
 mod common;
 mod demo;
+mod direct;
 mod faults;
 mod general;
 mod generate;

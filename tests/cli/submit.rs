@@ -368,3 +368,60 @@ fn retry_after_is_honoured() {
     assert_eq!(r["crash_id"], "de1bb258-cbbf-4589-a673-34f800160918");
     assert_eq!(server.join().unwrap(), 3);
 }
+
+#[test]
+fn generated_crashes_into_a_running_collector() {
+    let env = TestEnv::new();
+    let server = Server::start(&env, &[]);
+    let o = submit(&env, &[&server.url, "--generate", "20", "--seed", "7", "-j", "4", "--gzip", "--format", "json"]);
+    assert_code(&o, 0);
+    let lines = json_lines(&o);
+    assert_eq!(lines.len(), 20);
+    assert!(lines.iter().all(|l| l["status"] == "accepted"), "{lines:?}");
+    let mut ids: Vec<String> = lines.iter().map(|l| l["crash_id"].as_str().unwrap().to_string()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 20, "20 different crashes");
+    let crashes = server.spooled();
+    assert_eq!(crashes.len(), 20);
+    let mut spooled: Vec<String> = crashes.iter().map(|c| c.id.to_string()).collect();
+    spooled.sort();
+    assert_eq!(spooled, ids);
+    for c in &crashes {
+        let main = c.dumps.iter().find(|d| d.name.is_main()).expect("a main dump");
+        assert!(main.data.read().unwrap().starts_with(b"MDMP"), "crash {} has a valid minidump", c.id);
+        assert_eq!(c.raw["ProductName"], "Firefox");
+        assert_eq!(c.raw["metadata"]["payload_compressed"], "1");
+    }
+    let builds: std::collections::BTreeSet<&str> = crashes.iter().filter_map(|c| c.raw["BuildID"].as_str()).collect();
+    assert!(builds.len() > 1, "generated crashes vary");
+}
+
+#[test]
+fn generated_crashes_are_the_same_for_a_seed_with_overrides_and_json_extra() {
+    let env = TestEnv::new();
+    let (a, b) = (env.path("a"), env.path("b"));
+    for spool in [&a, &b] {
+        let o =
+            submit(&env, &[spool.to_str().unwrap(), "--generate", "3", "--seed", "11", "--json-extra", "Version=1.2"]);
+        assert_code(&o, 0);
+        assert_eq!(stdout(&o).lines().filter(|l| l.starts_with("CrashID=bp-")).count(), 3);
+    }
+    let dumps = |dir: &std::path::Path| {
+        let spool = crashctl::spool::Spool::open(dir, false).unwrap();
+        let mut v: Vec<Vec<u8>> = spool
+            .iter()
+            .map(|e| spool.load(&e.unwrap()).unwrap())
+            .map(|c| {
+                assert_eq!(c.raw["Version"], "1.2", "KEY=VALUE is set on every crash");
+                assert_eq!(c.raw["metadata"]["payload"], "json");
+                c.dumps[0].data.read().unwrap().into_owned()
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(dumps(&a), dumps(&b));
+    let o = submit(&env, &[a.to_str().unwrap(), "--generate", "1", "--dump", "x.dmp"]);
+    assert_code(&o, 2);
+}
