@@ -3,6 +3,7 @@
 //! endpoints. This library holds every stage's logic; the `crashctl` binary is a thin shell
 //! over it (argument parsing, progress bars, exit codes).
 
+pub mod api;
 pub mod config;
 pub mod crash;
 pub mod exit;
@@ -10,6 +11,8 @@ pub mod fsutil;
 pub mod input;
 pub mod progress;
 pub mod queue;
+pub mod reprocess;
+pub mod secret;
 pub mod siggen;
 pub mod spool;
 pub mod store;
