@@ -19,18 +19,21 @@ use crate::cli::{parse_duration, Format, QueueArg, StoreArg};
 use crate::ui::Context;
 
 #[derive(Debug, clap::Args)]
-#[command(
-    about = "Reprocess crashes, on Crash Stats or locally",
-    long_about = "Reprocess crashes.\n\n\
-        Remote (--host URL): posts the crash IDs to /api/Reprocessing/ in groups (50 by default, \
+#[command(after_help = "Remote (--host URL): posts the crash IDs to /api/Reprocessing/ in groups (50 by default, \
         with --sleep between groups), retrying connection errors, 429 and 5xx with backoff. Progress is \
         recorded in a state file after each accepted group, so rerunning the same command after a failure or \
         Ctrl-C sends only the groups not yet accepted. The token (--token, $CRASHSTATS_API_TOKEN or \
         CRASHSTATS_API_TOKEN in ./.env) is only ever printed masked.\n\n\
         Local (no --host): publishes the crash IDs to the reprocessing queue of --queue, for `crashctl \
-        process` to pick up; --date and --signature select crashes of --store."
-)]
+        process` to pick up; --date and --signature select crashes of --store.")]
 pub struct Args {
+    /// Boxed: the options are many, and `cli::Command` holds every subcommand's arguments.
+    #[command(flatten)]
+    opts: Box<Opts>,
+}
+
+#[derive(Debug, clap::Args)]
+struct Opts {
     /// Crash IDs (ID, bp-ID or report URL); one a line from stdin when none are given (or `-`)
     #[arg(value_name = "IDS")]
     ids: Vec<String>,
@@ -110,6 +113,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
+    let args = *args.opts;
     if args.host.is_some() {
         run_remote(args, ctx)
     } else {
@@ -118,7 +122,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
 }
 
 /// Reads the IDs, reports invalid ones on stderr; an error when there is nothing valid.
-fn read_ids(args: &Args, ctx: &Context, allow_none: bool) -> anyhow::Result<IdInput> {
+fn read_ids(args: &Opts, ctx: &Context, allow_none: bool) -> anyhow::Result<IdInput> {
     let input = if args.ids.is_empty() && allow_none { IdInput::default() } else { ctx.read_ids(&args.ids)? };
     for (text, err) in &input.invalid {
         eprintln!("crashctl: skipping {text:?}: {err}");
@@ -139,7 +143,7 @@ fn invalid_json(input: &IdInput) -> serde_json::Value {
 
 // ---- remote ----
 
-fn run_remote(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
+fn run_remote(args: Opts, ctx: &Context) -> anyhow::Result<ExitCode> {
     let input = read_ids(&args, ctx, false)?;
     let cwd = std::env::current_dir()?;
     let token = find_token(args.token.clone(), &cwd).map_err(|e| anyhow::anyhow!("reading ./.env: {e}"))?;
@@ -157,7 +161,7 @@ fn run_remote(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     Ok(remote_exit(&report))
 }
 
-fn remote_options(args: &Args, token: Option<Secret>) -> RemoteOptions {
+fn remote_options(args: &Opts, token: Option<Secret>) -> RemoteOptions {
     RemoteOptions {
         host: args.host.clone().unwrap_or_default(),
         token,
@@ -271,7 +275,7 @@ impl Progress for LineProgress {
 
 // ---- local ----
 
-fn run_local(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
+fn run_local(args: Opts, ctx: &Context) -> anyhow::Result<ExitCode> {
     let selecting = args.date.is_some() || args.signature.is_some();
     let input = read_ids(&args, ctx, selecting)?;
     if args.now {
