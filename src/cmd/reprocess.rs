@@ -74,7 +74,7 @@ struct Opts {
 
     /// Timeout of one request (remote)
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
-    timeout: Duration,
+    request_timeout: Duration,
 
     /// First retry backoff, doubled each retry (for tests)
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration, hide = true)]
@@ -172,7 +172,7 @@ fn remote_options(args: &Opts, token: Option<Secret>) -> RemoteOptions {
         allow_many: args.allow_many,
         dry_run: args.dry_run,
         retry: RetryPolicy { retries: args.retries, base_delay: args.retry_base_delay, ..RetryPolicy::default() },
-        timeout: args.timeout,
+        timeout: args.request_timeout,
     }
 }
 
@@ -239,7 +239,11 @@ fn write_remote_summary(out: &mut impl Write, r: &RemoteReport) -> std::io::Resu
         writeln!(out, "every group accepted")?;
     } else if !r.dry_run && r.remaining > 0 {
         let why = if r.interrupted { "interrupted" } else { "stopped" };
-        writeln!(out, "{why}; state in {} (rerun the same command to resume)", r.state_file.display())?;
+        if r.already_accepted + r.accepted == 0 {
+            writeln!(out, "{why} before any group was accepted; rerun the same command to try again")?;
+        } else {
+            writeln!(out, "{why}; state in {} (rerun the same command to resume)", r.state_file.display())?;
+        }
     }
     Ok(())
 }

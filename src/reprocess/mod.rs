@@ -280,13 +280,10 @@ mod tests {
         assert_eq!(check_ruleset(Some("regen")).unwrap_err().name(), "bad_ruleset");
     }
 
-    #[test]
-    fn too_many_ids_need_allow_many() {
-        let id = CrashId::generate(crate::crash::Throttle::Accept, chrono::Utc::now().date_naive());
-        let ids = vec![id; MANY_IDS + 1];
-        let opts = RemoteOptions {
+    fn options() -> RemoteOptions {
+        RemoteOptions {
             host: "http://127.0.0.1:9".into(),
-            token: None,
+            token: Some(Secret::new("s3cr3tT0kenValue")),
             ruleset: None,
             batch_size: 50,
             sleep: Duration::ZERO,
@@ -295,7 +292,20 @@ mod tests {
             dry_run: true,
             retry: RetryPolicy::default(),
             timeout: Duration::from_secs(1),
-        };
+        }
+    }
+
+    #[test]
+    fn debug_output_masks_the_token() {
+        let text = format!("{:?} {:#?}", options(), options());
+        assert!(!text.contains("s3cr3tT0kenValue") && text.contains("s3crxxxxxxxxxxxx"), "{text}");
+    }
+
+    #[test]
+    fn too_many_ids_need_allow_many() {
+        let id = CrashId::generate(crate::crash::Throttle::Accept, chrono::Utc::now().date_naive());
+        let ids = vec![id; MANY_IDS + 1];
+        let opts = options();
         let stop = Arc::new(AtomicBool::new(false));
         let err = run_remote(&opts, &ids, &crate::progress::NoProgress, stop).unwrap_err();
         assert_eq!(err.name(), "too_many");
