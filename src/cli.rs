@@ -59,6 +59,8 @@ pub enum Command {
     Stats(cmd::stats::Args),
     /// Reprocess crashes, on Crash Stats or locally
     Reprocess(cmd::reprocess::Args),
+    /// Generate realistic test crashes (valid minidumps) into a store, with matching symbols
+    Generate(cmd::generate::Args),
     /// Print shell completions
     Completions(cmd::completions::Args),
     /// Print the man page (roff)

@@ -8,6 +8,7 @@ pub mod config;
 pub mod crash;
 pub mod exit;
 pub mod fsutil;
+pub mod generate;
 pub mod input;
 pub mod progress;
 pub mod queue;

@@ -3,4 +3,5 @@
 
 mod common;
 mod general;
+mod generate;
 mod reprocess;

@@ -1,0 +1,66 @@
+//! `crashctl generate`: realistic test crashes (valid minidumps built in code) into a store,
+//! and the symbol files that match them.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use crashctl::generate::{write_symbols, Generator};
+use crashctl::ExitCode;
+
+use crate::cli::{Format, StoreArg};
+use crate::ui::Context;
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+    crashctl generate -n 20 --store ./crashes --symbols ./symbols\n  \
+    crashctl generate -n 20 --store ./crashes | crashctl process --store ./crashes --symbols-path ./symbols\n  \
+    crashctl submit http://127.0.0.1:8000/submit --from-store ./crashes")]
+pub struct Args {
+    /// How many crashes
+    #[arg(short = 'n', long, default_value_t = 10, value_name = "N")]
+    pub count: u64,
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// Also write Breakpad symbol files for the generated modules here
+    #[arg(long, value_name = "DIR")]
+    pub symbols: Option<PathBuf>,
+    /// Seed for reproducible crashes
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Output: crash IDs one per line (text) or one JSON object per crash
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
+    let store = args.store.open(ctx, true)?;
+    if let Some(dir) = &args.symbols {
+        let n = write_symbols(dir).with_context(|| format!("writing symbols to {}", dir.display()))?;
+        if !ctx.quiet {
+            eprintln!("wrote {n} symbol files to {}", dir.display());
+        }
+    }
+    let now = chrono::Utc::now();
+    let mut generator = Generator::new(args.seed, now);
+    let mut out = std::io::stdout().lock();
+    for _ in 0..args.count {
+        let sub = generator.submission();
+        let (scenario, os) = (sub.scenario, sub.os);
+        let crash = sub.into_crash(now);
+        store.put_crash(&crash).with_context(|| format!("crash {}: saving to {}", crash.id, store.describe()))?;
+        match args.format {
+            Format::Text => writeln!(out, "{}", crash.id)?,
+            Format::Json => {
+                let line = serde_json::json!({
+                    "crash_id": crash.id,
+                    "scenario": scenario,
+                    "os": format!("{os:?}"),
+                    "dumps": crash.dump_names(),
+                });
+                writeln!(out, "{line}")?;
+            }
+        }
+    }
+    Ok(ExitCode::Success)
+}

@@ -1,0 +1,164 @@
+//! Realistic test crashes, built in code: annotations plus valid minidumps (minidump-synth)
+//! that vary the OS, the threads, the modules and the crash reason, and Breakpad symbol files
+//! that match them, so that processing shows real function names and signatures that group.
+//! For load tests, sandboxes and `crashctl demo`. Deterministic for a given seed.
+
+mod catalog;
+mod synth;
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::Value;
+
+use crate::crash::{Crash, CrashId, DumpData, DumpName, RawCrash, Throttle};
+
+pub use catalog::{Reason, SCENARIOS};
+
+/// The operating systems crashes are generated for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Os {
+    Windows,
+    Linux,
+    Mac,
+}
+
+impl Os {
+    pub const ALL: [Os; 3] = [Os::Windows, Os::Linux, Os::Mac];
+}
+
+/// A generated crash as a crash reporter would submit it: annotations and named dumps.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub annotations: RawCrash,
+    pub dumps: Vec<(DumpName, Vec<u8>)>,
+    /// Which scenario it came from (for tests and summaries).
+    pub scenario: &'static str,
+    pub os: Os,
+}
+
+impl Submission {
+    /// The crash as it would be stored without a collector: the annotations plus `uuid` and
+    /// `submitted_timestamp`, under a new crash ID for `received`.
+    pub fn into_crash(self, received: DateTime<Utc>) -> Crash {
+        let id = CrashId::generate(Throttle::Accept, received.date_naive());
+        let mut raw = self.annotations;
+        raw.insert("uuid".into(), Value::String(id.to_string()));
+        raw.insert("submitted_timestamp".into(), Value::String(received.to_rfc3339()));
+        let mut crash = Crash::new(id, raw);
+        for (name, bytes) in self.dumps {
+            crash.add_dump(name, DumpData::Bytes(bytes));
+        }
+        crash
+    }
+}
+
+/// Makes crashes.
+pub struct Generator {
+    rng: StdRng,
+    now: DateTime<Utc>,
+}
+
+impl Generator {
+    /// A generator; the same seed gives the same crashes (except for times, taken from `now`).
+    pub fn new(seed: Option<u64>, now: DateTime<Utc>) -> Generator {
+        let rng = match seed {
+            Some(s) => StdRng::seed_from_u64(s),
+            None => StdRng::from_os_rng(),
+        };
+        Generator { rng, now }
+    }
+
+    /// The next crash.
+    pub fn submission(&mut self) -> Submission {
+        let os = Os::ALL[self.rng.random_range(0..Os::ALL.len())];
+        let scenario = self.pick_scenario();
+        let threads = self.rng.random_range(1..=8usize);
+        let crashing = self.rng.random_range(0..threads);
+        let dump = synth::build(os, scenario, threads, crashing, &mut self.rng);
+        let mut dumps = vec![(DumpName::main(), dump)];
+        if self.rng.random_bool(0.1) {
+            let report = format!(
+                "{{\"version\":4,\"hasMozMallocUsableSize\":true,\"reports\":[],\"seed\":{}}}",
+                self.rng.random::<u32>()
+            );
+            dumps.push((DumpName::parse("memory_report").expect("valid name"), report.into_bytes()));
+        }
+        Submission { annotations: self.annotations(scenario), dumps, scenario: scenario.name, os }
+    }
+
+    fn pick_scenario(&mut self) -> &'static catalog::Scenario {
+        let total: u32 = SCENARIOS.iter().map(|s| s.weight).sum();
+        let mut n = self.rng.random_range(0..total);
+        for s in SCENARIOS {
+            if n < s.weight {
+                return s;
+            }
+            n -= s.weight;
+        }
+        &SCENARIOS[0]
+    }
+
+    fn annotations(&mut self, scenario: &catalog::Scenario) -> RawCrash {
+        const RELEASES: &[(&str, &str)] =
+            &[("145.0.2", "release"), ("146.0b7", "beta"), ("147.0a1", "nightly"), ("140.5.0esr", "esr")];
+        let (version, channel) = RELEASES[self.rng.random_range(0..RELEASES.len())];
+        let uptime = self.rng.random_range(3..200_000i64);
+        let crash_time = self.now.timestamp() - self.rng.random_range(0..600i64);
+        let build_age_days = self.rng.random_range(1..60i64);
+        let build = (self.now - chrono::Duration::days(build_age_days)).format("%Y%m%d%H%M%S").to_string();
+        let mut raw = RawCrash::new();
+        let mut put = |k: &str, v: String| {
+            raw.insert(k.to_string(), Value::String(v));
+        };
+        put("ProductName", "Firefox".into());
+        put("Vendor", "Mozilla".into());
+        put("Version", version.into());
+        put("ReleaseChannel", channel.into());
+        put("BuildID", build);
+        put("CrashTime", crash_time.to_string());
+        put("StartupTime", (crash_time - uptime).to_string());
+        put("InstallTime", (crash_time - uptime - 86_400 * build_age_days).to_string());
+        put("useragent_locale", "en-US".into());
+        put("TotalPhysicalMemory", (self.rng.random_range(2..64u64) << 30).to_string());
+        for (k, v) in scenario.annotations {
+            put(k, (*v).to_string());
+        }
+        raw
+    }
+}
+
+/// Writes Breakpad symbol files for every generated module that has symbols, in the symbol
+/// store layout `<debug_file>/<DEBUG_ID>/<debug_file minus .pdb>.sym`. Returns how many.
+pub fn write_symbols(dir: &Path) -> std::io::Result<usize> {
+    let mut n = 0;
+    for os in Os::ALL {
+        for m in catalog::modules(os).iter().filter(|m| m.symbols) {
+            let stem = m.debug_file.strip_suffix(".pdb").unwrap_or(m.debug_file);
+            let path = dir.join(m.debug_file).join(synth::debug_id(m)).join(format!("{stem}.sym"));
+            crate::fsutil::write_atomic(&path, symbol_file(os, m).as_bytes(), false)?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+fn symbol_file(os: Os, m: &catalog::ModuleSpec) -> String {
+    let os_name = match os {
+        Os::Windows => "windows",
+        Os::Linux => "Linux",
+        Os::Mac => "mac",
+    };
+    let mut s = format!("MODULE {os_name} x86_64 {} {}\n", synth::debug_id(m), m.debug_file);
+    for (i, f) in m.functions.iter().enumerate() {
+        let addr = catalog::FUNC_START + i as u64 * catalog::FUNC_SIZE;
+        let _ = writeln!(s, "FUNC {addr:x} {:x} 0 {f}", catalog::FUNC_SIZE);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests;

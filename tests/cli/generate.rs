@@ -1,0 +1,53 @@
+//! `crashctl generate`.
+
+use crate::common::*;
+use crashctl::crash::CrashId;
+use crashctl::store::{CrashStore, FsStore};
+
+#[test]
+fn generates_crashes_into_a_store_with_symbols() {
+    let env = TestEnv::new();
+    let store = env.store();
+    let syms = env.path("symbols");
+    let o = env.run(&[
+        "generate",
+        "-n",
+        "5",
+        "--seed",
+        "3",
+        "--store",
+        store.to_str().unwrap(),
+        "--symbols",
+        syms.to_str().unwrap(),
+    ]);
+    assert_code(&o, 0);
+    let ids: Vec<CrashId> = stdout(&o).lines().map(|l| CrashId::parse_strict(l).unwrap()).collect();
+    assert_eq!(ids.len(), 5);
+    let s = FsStore::open(&store, false).unwrap();
+    for id in &ids {
+        let c = s.get_crash(id).unwrap();
+        assert_eq!(c.raw["uuid"], id.as_str());
+        let dump = c.dump("upload_file_minidump").expect("main dump");
+        let bytes = dump.data.read().unwrap();
+        assert_eq!(&bytes[..4], b"MDMP");
+    }
+    let sym_files = walkdir::WalkDir::new(&syms)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "sym"))
+        .count();
+    assert_eq!(sym_files, 12);
+}
+
+#[test]
+fn json_output_names_scenarios() {
+    let env = TestEnv::new();
+    let o = env.run(&["generate", "-n", "3", "--store", env.store().to_str().unwrap(), "--format", "json"]);
+    assert_code(&o, 0);
+    let lines = json_lines(&o);
+    assert_eq!(lines.len(), 3);
+    for l in lines {
+        assert!(l["scenario"].as_str().is_some_and(|s| !s.is_empty()));
+        assert!(CrashId::parse_strict(l["crash_id"].as_str().unwrap()).is_ok());
+    }
+}
