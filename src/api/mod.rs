@@ -104,6 +104,8 @@ impl CrashStatsClient {
             .user_agent(concat!("crashctl/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(opts.timeout.min(Duration::from_secs(30)))
             .timeout(opts.timeout)
+            // A redirect could carry the Auth-Token header to another host: never follow one.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ApiError::Client(error_chain(&e)))?;
         Ok(CrashStatsClient { http, host, token: opts.token, retry: opts.retry, stop: opts.stop })
@@ -185,7 +187,11 @@ impl CrashStatsClient {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
-        let message = self.scrub(&error_message(resp.text().await.unwrap_or_default()));
+        let location = resp.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let mut message = self.scrub(&error_message(resp.text().await.unwrap_or_default()));
+        if let (true, Some(to)) = (status.is_redirection(), location) {
+            message = format!("redirected to {to} (not followed: give that address as --host)");
+        }
         let url = url.to_string();
         match status {
             StatusCode::TOO_MANY_REQUESTS => Outcome::Retry { reason: format!("HTTP 429: {message}"), retry_after },

@@ -466,6 +466,22 @@ fn token_flag_is_masked_in_errors_too() {
 }
 
 #[test]
+fn redirects_are_not_followed_so_the_token_stays_here() {
+    let env = TestEnv::new();
+    let elsewhere = FakeCrashStats::working();
+    let to = format!("{}/api/Reprocessing/", elsewhere.url());
+    let api =
+        FakeCrashStats::start(Box::new(move |_, _| Some(Reply::Json(307, json!({}), vec![("Location", to.clone())]))));
+    let o = remote(&env, &api, &[], &ids(2));
+    assert_code(&o, 1);
+    assert_eq!(api.requests().len(), 1, "a redirect is not retried");
+    assert!(elsewhere.requests().is_empty(), "the token was not sent to another server");
+    let v = json(&o);
+    assert_eq!(v["failed"]["status"], 307);
+    assert!(v["failed"]["error"].as_str().unwrap().contains("redirected to"), "{v}");
+}
+
+#[test]
 fn no_token_is_a_fatal_error_before_sending() {
     let env = TestEnv::new();
     let api = FakeCrashStats::working();
