@@ -187,6 +187,7 @@ pub fn run_remote(
         stop: Some(stop.clone()),
     })?;
     send_groups(&client, opts, &pending, &mut state, &mut report, progress, &stop)?;
+    state.flush()?;
     if report.remaining == 0 {
         state.remove()?;
         report.complete = true;

@@ -1,8 +1,14 @@
 //! The resumable state of a remote reprocessing job: which groups the server accepted, written
 //! atomically after each one, so a rerun of the same command sends only the rest.
+//!
+//! Durability: each write is atomic (temp file + rename); it is also fsynced when the last
+//! fsync is [`SYNC_EVERY`] old (so always with the default 1 s between groups), and when the
+//! run ends ([`StateFile::flush`]). A power cut can thus forget at most the last second of
+//! accepted groups, which a rerun sends again: reprocessing a crash twice is harmless.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
@@ -11,6 +17,9 @@ use crate::crash::CrashId;
 use crate::fsutil;
 
 const VERSION: u32 = 1;
+
+/// The longest time an accepted group may stay recorded but not fsynced.
+pub const SYNC_EVERY: Duration = Duration::from_secs(1);
 
 /// What the state file holds.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -74,6 +83,10 @@ pub fn default_state_dir() -> Option<PathBuf> {
 pub struct StateFile {
     path: PathBuf,
     state: State,
+    /// When the file was last fsynced (`None`: never).
+    synced: Option<Instant>,
+    /// Written since the last fsync.
+    unsynced: bool,
 }
 
 impl StateFile {
@@ -82,7 +95,9 @@ impl StateFile {
     pub fn open(path: &Path, job: &Job<'_>) -> Result<StateFile, ReprocessError> {
         let fingerprint = job.fingerprint();
         let io = |e: std::io::Error| ReprocessError::State { path: path.to_path_buf(), reason: e.to_string() };
-        let Some(bytes) = fsutil::read_optional(path).map_err(io)? else {
+        // An empty file (a power cut between creating and writing it) records nothing.
+        let bytes = fsutil::read_optional(path).map_err(io)?.filter(|b| !b.is_empty());
+        let Some(bytes) = bytes else {
             let state = State {
                 version: VERSION,
                 fingerprint,
@@ -94,7 +109,7 @@ impl StateFile {
                 accepted: BTreeSet::new(),
                 updated: now(),
             };
-            return Ok(StateFile { path: path.to_path_buf(), state });
+            return Ok(StateFile { path: path.to_path_buf(), state, synced: None, unsynced: false });
         };
         let state: State = serde_json::from_slice(&bytes).map_err(|e| ReprocessError::State {
             path: path.to_path_buf(),
@@ -103,7 +118,7 @@ impl StateFile {
         if state.version != VERSION || state.fingerprint != fingerprint {
             return Err(ReprocessError::StateMismatch { path: path.to_path_buf(), ids: state.ids, host: state.host });
         }
-        Ok(StateFile { path: path.to_path_buf(), state })
+        Ok(StateFile { path: path.to_path_buf(), state, synced: None, unsynced: false })
     }
 
     pub fn path(&self) -> &Path {
@@ -118,13 +133,34 @@ impl StateFile {
         self.state.accepted.contains(&group)
     }
 
-    /// Records an accepted group and writes the file (atomically, fsynced).
+    /// Records an accepted group and writes the file (atomically; fsynced as the module says).
     pub fn accept(&mut self, group: usize) -> Result<(), ReprocessError> {
         self.state.accepted.insert(group);
         self.state.updated = now();
+        let due = self.synced.is_none_or(|t| t.elapsed() >= SYNC_EVERY);
+        self.write(due)
+    }
+
+    /// Makes the last write durable (at the end of a run).
+    pub fn flush(&mut self) -> Result<(), ReprocessError> {
+        if self.unsynced {
+            self.write(true)?;
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, fsync: bool) -> Result<(), ReprocessError> {
         let bytes = serde_json::to_vec_pretty(&self.state).expect("state serializes");
-        fsutil::write_atomic(&self.path, &bytes, true)
-            .map_err(|e| ReprocessError::State { path: self.path.clone(), reason: format!("cannot write: {e}") })
+        fsutil::write_atomic(&self.path, &bytes, fsync)
+            .map_err(|e| ReprocessError::State { path: self.path.clone(), reason: format!("cannot write: {e}") })?;
+        if fsync {
+            if let Some(dir) = self.path.parent() {
+                let _ = fsutil::fsync_dir(dir);
+            }
+            self.synced = Some(Instant::now());
+        }
+        self.unsynced = !fsync;
+        Ok(())
     }
 
     /// The job is done: the file goes (so the same command later reprocesses again).
@@ -170,5 +206,21 @@ mod tests {
         s.remove().unwrap();
         assert!(!path.exists());
         s.remove().unwrap();
+    }
+
+    #[test]
+    fn an_empty_file_records_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        std::fs::write(&path, b"").unwrap();
+        let list = ids(2);
+        let job = Job { host: "http://h", ruleset: None, batch_size: 1, ids: &list };
+        let mut s = StateFile::open(&path, &job).unwrap();
+        assert!(!s.is_accepted(0));
+        s.accept(0).unwrap();
+        s.accept(1).unwrap();
+        s.flush().unwrap();
+        let s = StateFile::open(&path, &job).unwrap();
+        assert!(s.is_accepted(0) && s.is_accepted(1));
     }
 }
