@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use crashctl::queue::CrashQueue;
+use crashctl::remote::RemoteOptions;
 use crashctl::spool::Spool;
 use crashctl::store::CrashStore;
 
@@ -78,17 +79,38 @@ pub struct SpoolArg {
 /// The crash store.
 #[derive(Debug, Clone, Args)]
 pub struct StoreArg {
-    /// Crash store: a directory (v1 bucket layout, or a fetch-data folder) [env: CRASHCTL_STORE; config: store]
-    #[arg(long, env = "CRASHCTL_STORE", value_name = "DIR", hide_env = true)]
+    /// Crash store: a directory (v1 bucket layout, or a fetch-data folder), or s3://BUCKET[/PREFIX] [env: CRASHCTL_STORE; config: store]
+    #[arg(long, env = "CRASHCTL_STORE", value_name = "DIR|s3://BUCKET[/PREFIX]", hide_env = true)]
     pub store: Option<String>,
+    /// Endpoint of an S3-compatible server for s3:// stores (MinIO, moto, https://storage.googleapis.com) [default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else AWS]
+    #[arg(long, value_name = "URL")]
+    pub s3_endpoint_url: Option<String>,
+    /// Path-style S3 addressing (http://host/bucket/key); on by default when an endpoint URL is set (--s3-path-style=false turns it off)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub s3_path_style: Option<bool>,
+    /// AWS region of the bucket [default: $AWS_REGION, the profile's region, else us-east-1]
+    #[arg(long, value_name = "REGION")]
+    pub s3_region: Option<String>,
+    /// Create the bucket of an s3:// store when it does not exist (else that is an error)
+    #[arg(long)]
+    pub create_bucket: bool,
 }
 
 /// The queues.
 #[derive(Debug, Clone, Args)]
 pub struct QueueArg {
-    /// Queue directory holding the priority, standard and reprocessing queues [env: CRASHCTL_QUEUE; config: queue]
-    #[arg(long, env = "CRASHCTL_QUEUE", value_name = "DIR", hide_env = true)]
+    /// Queues: a directory holding the priority, standard and reprocessing queues, sqs://PREFIX (queues PREFIX-standard, PREFIX-priority, PREFIX-reprocessing), or sqs://?standard=URL&priority=URL&reprocessing=URL [env: CRASHCTL_QUEUE; config: queue]
+    #[arg(long, env = "CRASHCTL_QUEUE", value_name = "DIR|sqs://PREFIX", hide_env = true)]
     pub queue: Option<String>,
+    /// Endpoint of an SQS-compatible server for sqs:// queues (moto, ElasticMQ) [default: $AWS_ENDPOINT_URL_SQS, $AWS_ENDPOINT_URL, else AWS]
+    #[arg(long, value_name = "URL")]
+    pub sqs_endpoint_url: Option<String>,
+    /// AWS region of the queues [default: $AWS_REGION, the profile's region, else us-east-1]
+    #[arg(long, value_name = "REGION")]
+    pub sqs_region: Option<String>,
+    /// Create missing SQS queues and their -failed dead-letter queues (else a missing queue is an error naming it)
+    #[arg(long)]
+    pub create_queues: bool,
 }
 
 impl SpoolArg {
@@ -113,7 +135,18 @@ impl StoreArg {
     /// Opens the store (flag, env, config file, else `./crashctl-data/store`).
     pub fn open(&self, ctx: &Context, create: bool) -> anyhow::Result<Arc<dyn CrashStore>> {
         let loc = ctx.config()?.store_or_default(self.store.as_deref());
-        crashctl::store::open(&loc, create)
+        crashctl::store::open_with(&loc, create, &self.remote())
+    }
+
+    /// The S3 settings given on the command line (the rest comes from the AWS environment).
+    pub fn remote(&self) -> RemoteOptions {
+        RemoteOptions {
+            endpoint_url: self.s3_endpoint_url.clone(),
+            path_style: self.s3_path_style,
+            region: self.s3_region.clone(),
+            create: self.create_bucket,
+            ..RemoteOptions::default()
+        }
     }
 }
 
@@ -126,7 +159,17 @@ impl QueueArg {
     /// Opens the queues (flag, env, config file, else `./crashctl-data/queue`).
     pub fn open(&self, ctx: &Context, create: bool) -> anyhow::Result<Arc<dyn CrashQueue>> {
         let loc = ctx.config()?.queue_or_default(self.queue.as_deref());
-        crashctl::queue::open(&loc, create)
+        crashctl::queue::open_with(&loc, create, &self.remote())
+    }
+
+    /// The SQS settings given on the command line (the rest comes from the AWS environment).
+    pub fn remote(&self) -> RemoteOptions {
+        RemoteOptions {
+            endpoint_url: self.sqs_endpoint_url.clone(),
+            region: self.sqs_region.clone(),
+            create: self.create_queues,
+            ..RemoteOptions::default()
+        }
     }
 }
 
@@ -169,5 +212,37 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// A command that takes both a store and queues, as move/process/collect do.
+    #[derive(Debug, Parser)]
+    struct Both {
+        #[command(flatten)]
+        store: StoreArg,
+        #[command(flatten)]
+        queue: QueueArg,
+    }
+
+    #[test]
+    fn remote_flags_coexist_and_reach_the_backends() {
+        Both::command().debug_assert();
+        let args = [
+            "t",
+            "--store=s3://crashes/prod",
+            "--s3-endpoint-url=http://127.0.0.1:9000",
+            "--s3-path-style=false",
+            "--create-bucket",
+            "--queue=sqs://socorro",
+            "--sqs-region=eu-west-1",
+            "--create-queues",
+        ];
+        let b = Both::try_parse_from(args).unwrap();
+        let s = b.store.remote();
+        assert_eq!(s.endpoint_url.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!((s.path_style, s.create), (Some(false), true));
+        let q = b.queue.remote();
+        assert_eq!((q.region.as_deref(), q.create, q.endpoint_url), (Some("eu-west-1"), true, None));
+        let plain = Both::try_parse_from(["t", "--s3-path-style"]).unwrap();
+        assert_eq!((plain.store.remote().path_style, plain.queue.remote().create), (Some(true), false));
     }
 }

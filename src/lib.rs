@@ -4,18 +4,22 @@
 //! over it (argument parsing, progress bars, exit codes).
 
 pub mod api;
+pub mod collector;
 pub mod config;
 pub mod crash;
 pub mod exit;
 pub mod fsutil;
 pub mod generate;
 pub mod input;
+pub mod processor;
 pub mod progress;
 pub mod queue;
+pub mod remote;
 pub mod reprocess;
 pub mod secret;
 pub mod siggen;
 pub mod spool;
 pub mod store;
+pub mod submitter;
 
 pub use exit::ExitCode;

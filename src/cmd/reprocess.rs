@@ -10,12 +10,16 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use crashctl::api::{find_token, RetryPolicy};
 use crashctl::input::IdInput;
+use crashctl::processor::{Processor, ProcessorOptions, RunOptions, SymbolOptions, DEFAULT_TIMEOUT};
 use crashctl::progress::{NoProgress, Progress};
-use crashctl::reprocess::{self, LocalOptions, LocalReport, RemoteOptions, RemoteReport, RULESETS};
+use crashctl::reprocess::{
+    self, LocalOptions, LocalReport, NowReport, RemoteOptions, RemoteReport, Selection, RULESETS,
+};
 use crashctl::secret::Secret;
+use crashctl::store::CrashStore;
 use crashctl::ExitCode;
 
-use crate::cli::{parse_duration, Format, QueueArg, StoreArg};
+use crate::cli::{parse_duration, Format, JobsArg, QueueArg, StoreArg};
 use crate::ui::Context;
 
 #[derive(Debug, clap::Args)]
@@ -95,13 +99,16 @@ struct Opts {
     #[arg(long, value_name = "TEXT", conflicts_with = "host")]
     signature: Option<String>,
 
-    /// Process the crashes now instead of queueing them (local)
+    /// Process the crashes now instead of queueing them (local), as `crashctl process` would
     #[arg(long, conflicts_with = "host")]
     now: bool,
 
     /// With --now: report the crashes whose signature changed (old -> new)
     #[arg(long, requires = "now")]
     changed: bool,
+
+    #[command(flatten)]
+    processing: NowArgs,
 
     /// Show what would be sent or published, change nothing
     #[arg(long)]
@@ -110,6 +117,53 @@ struct Opts {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+}
+
+/// The options of `crashctl process`, for `--now`.
+#[derive(Debug, clap::Args)]
+struct NowArgs {
+    /// With --now: a local symbols directory (`<debug_file>/<DEBUG_ID>/<file>.sym`); repeatable
+    #[arg(long = "symbols-path", value_name = "DIR", requires = "now")]
+    symbols_path: Vec<PathBuf>,
+
+    /// With --now: a symbol server URL (Tecken/Breakpad layout), tried in order; repeatable
+    #[arg(long = "symbols-url", value_name = "URL", requires = "now")]
+    symbols_url: Vec<String>,
+
+    /// With --now: where downloaded symbols are cached [default: $TMPDIR/rust-minidump-cache]
+    #[arg(long = "symbols-cache", value_name = "DIR", requires = "now")]
+    symbols_cache: Option<PathBuf>,
+
+    /// With --now: folder of Socorro signature lists; default: the built-in lists
+    #[arg(long, value_name = "DIR", requires = "now")]
+    siglists: Option<PathBuf>,
+
+    /// With --now: longest time one dump may take to stackwalk
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "2m")]
+    timeout: Duration,
+
+    #[command(flatten)]
+    jobs: JobsArg,
+
+    /// With --now: do not save the processed crashes (see what would change)
+    #[arg(long, requires = "now")]
+    no_save: bool,
+}
+
+impl NowArgs {
+    fn processor_options(&self) -> ProcessorOptions {
+        ProcessorOptions {
+            symbols: SymbolOptions {
+                paths: self.symbols_path.clone(),
+                urls: self.symbols_url.clone(),
+                cache: self.symbols_cache.clone(),
+                download_timeout: DEFAULT_TIMEOUT,
+            },
+            siglists: self.siglists.clone(),
+            timeout: self.timeout,
+            concurrency: self.jobs.get(),
+        }
+    }
 }
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
@@ -282,12 +336,6 @@ impl Progress for LineProgress {
 fn run_local(args: Opts, ctx: &Context) -> anyhow::Result<ExitCode> {
     let selecting = args.date.is_some() || args.signature.is_some();
     let input = read_ids(&args, ctx, selecting)?;
-    if args.now {
-        anyhow::bail!(
-            "--now needs the processor (crashctl::processor), which this build does not have yet; \
-             run without --now to queue the crashes, then `crashctl process`"
-        );
-    }
     let opts = LocalOptions {
         ruleset: args.ruleset.clone(),
         date: args.date,
@@ -296,6 +344,9 @@ fn run_local(args: Opts, ctx: &Context) -> anyhow::Result<ExitCode> {
     };
     let store = args.store.open(ctx, false)?;
     let selection = reprocess::select_local(store.as_ref(), &input.ids, &opts)?;
+    if args.now && !args.dry_run {
+        return run_now(&args, ctx, store.as_ref(), selection, &input);
+    }
     let queue = args.queue.open(ctx, !args.dry_run)?;
     let json = args.format == Format::Json;
     let progress = ctx.progress("crashes", json);
@@ -330,6 +381,70 @@ fn render_local(r: &LocalReport, input: &IdInput, format: Format, quiet: bool, q
             r.missing.len(),
             r.not_matching
         );
+    }
+    Ok(())
+}
+
+// ---- local, --now ----
+
+fn run_now(
+    args: &Opts,
+    ctx: &Context,
+    store: &dyn CrashStore,
+    sel: Selection,
+    input: &IdInput,
+) -> anyhow::Result<ExitCode> {
+    let processor = Processor::new(args.processing.processor_options())?;
+    let json = args.format == Format::Json;
+    let run =
+        RunOptions { save: !args.processing.no_save, progress: ctx.progress("crashes", json), stop: ctx.stop_flag() };
+    let report = reprocess::process_now(&processor, store, sel, args.ruleset.as_deref(), &run)?;
+    render_now(&report, input, args, ctx.quiet)?;
+    Ok(if report.summary.interrupted { ExitCode::Interrupted } else { ExitCode::from_failures(report.failed()) })
+}
+
+fn render_now(r: &NowReport, input: &IdInput, args: &Opts, quiet: bool) -> anyhow::Result<()> {
+    for id in &r.missing {
+        eprintln!("crashctl: crash {id}: no raw crash in the store; not processed");
+    }
+    for o in r.outcomes.iter().filter(|o| o.error.is_some()) {
+        eprintln!("crashctl: crash {}: {}", o.id, o.error.as_deref().unwrap_or_default());
+    }
+    let changed = r.changed();
+    let mut out = std::io::stdout().lock();
+    if args.format == Format::Json {
+        let mut v = serde_json::json!({
+            "ruleset": r.ruleset, "summary": r.summary, "missing": r.missing, "not_matching": r.not_matching,
+            "invalid": invalid_json(input), "duplicates": input.duplicates,
+        });
+        v[if args.changed { "changed" } else { "outcomes" }] =
+            if args.changed { serde_json::to_value(&changed)? } else { serde_json::to_value(&r.outcomes)? };
+        writeln!(out, "{v}")?;
+    } else if args.changed {
+        write_changes(&mut out, &changed)?;
+    } else {
+        for o in &r.outcomes {
+            writeln!(out, "{}\t{}\t{}", o.id, o.status, o.signature.as_deref().unwrap_or(""))?;
+        }
+    }
+    if !quiet {
+        let s = &r.summary;
+        eprintln!(
+            "crashctl: processed {} crashes: {} ok, {} stackwalk failed, {} timed out, {} errors; {} saved; {} signatures changed",
+            s.total(), s.ok, s.stackwalk_failed, s.timeout, s.error, s.saved, changed.len()
+        );
+    }
+    Ok(())
+}
+
+/// The changes as a table: crash ID, old signature -> new signature.
+fn write_changes(out: &mut impl Write, changed: &[reprocess::Change]) -> std::io::Result<()> {
+    if changed.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "{:<36}  OLD SIGNATURE -> NEW SIGNATURE", "CRASH ID")?;
+    for c in changed {
+        writeln!(out, "{}  {} -> {}", c.id, c.old_signature, c.new_signature)?;
     }
     Ok(())
 }

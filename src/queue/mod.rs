@@ -1,9 +1,12 @@
 //! Crash queues: Socorro's three queues of crash IDs (`priority`, `standard`, `reprocessing`),
-//! behind one small trait, [`CrashQueue`], with a directory backend ([`DirQueue`]).
+//! behind one small trait, [`CrashQueue`], with a directory backend ([`DirQueue`]) and an SQS
+//! backend ([`SqsQueue`]).
 
 mod dir;
+mod sqs;
 
 pub use dir::DirQueue;
+pub use sqs::{SqsLocation, SqsQueue};
 
 use std::fmt;
 use std::str::FromStr;
@@ -203,10 +206,23 @@ pub trait CrashQueue: Send + Sync {
     fn sync(&self) -> Result<()>;
 }
 
-/// Opens queues from a location given by the user: a directory path or `file://PATH`.
+/// Opens queues from a location given by the user: a directory path, `file://PATH`, or
+/// `sqs://PREFIX` / `sqs://?standard=URL&priority=URL&reprocessing=URL` (with the SQS settings
+/// of the environment: `AWS_ENDPOINT_URL`, `AWS_REGION`, ...). `create` makes a missing
+/// directory; missing SQS queues are an error (see [`open_with`] to create them).
 pub fn open(location: &str, create: bool) -> anyhow::Result<Arc<dyn CrashQueue>> {
+    open_with(location, create, &crate::remote::RemoteOptions::default())
+}
+
+/// [`open`], with explicit settings for remote queues (endpoint, region, `create` for
+/// missing SQS queues); they do not matter for local ones.
+pub fn open_with(
+    location: &str,
+    create: bool,
+    remote: &crate::remote::RemoteOptions,
+) -> anyhow::Result<Arc<dyn CrashQueue>> {
     if location.starts_with("sqs://") {
-        anyhow::bail!("queue {location}: SQS queues are not available in this build yet; use a local directory");
+        return sqs::open(location, remote);
     }
     let path = location.strip_prefix("file://").unwrap_or(location);
     Ok(Arc::new(DirQueue::open(path, create)?))

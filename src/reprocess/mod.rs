@@ -3,9 +3,11 @@
 //! store, for `crashctl process`).
 
 mod local;
+mod now;
 mod state;
 
 pub use local::{publish_local, select_local, LocalOptions, LocalReport, Selection};
+pub use now::{process_now, Change, NowReport};
 pub use state::{default_state_dir, Job, State, StateFile};
 
 use std::path::PathBuf;

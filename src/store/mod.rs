@@ -1,10 +1,13 @@
 //! Crash storage: where crashes live for good. One small trait, [`CrashStore`], with a local
 //! directory backend ([`FsStore`], Socorro's `v1/` bucket layout, and reading crashstats-tools'
-//! `fetch-data` layout). Stages see only the trait.
+//! `fetch-data` layout) and an S3 backend ([`S3Store`], the same keys in a bucket). Stages see
+//! only the trait.
 
 mod fs;
+mod s3;
 
 pub use fs::{FsStore, Layout};
+pub use s3::{Object, S3Store};
 
 use std::sync::Arc;
 
@@ -104,11 +107,23 @@ pub trait CrashStore: Send + Sync {
     fn sync(&self) -> Result<()>;
 }
 
-/// Opens a store from a location given by the user: a directory path or `file://PATH`.
-/// `create` makes a missing directory (for commands that write).
+/// Opens a store from a location given by the user: a directory path, `file://PATH`, or
+/// `s3://bucket[/prefix]` (with the S3 settings of the environment: `AWS_ENDPOINT_URL`,
+/// `AWS_REGION`, ...). `create` makes a missing directory (for commands that write); a
+/// missing bucket is an error.
 pub fn open(location: &str, create: bool) -> anyhow::Result<Arc<dyn CrashStore>> {
+    open_with(location, create, &crate::remote::RemoteOptions::default())
+}
+
+/// [`open`], with explicit settings for a remote store (endpoint, path style, region,
+/// `create` for the bucket); they do not matter for a local one.
+pub fn open_with(
+    location: &str,
+    create: bool,
+    remote: &crate::remote::RemoteOptions,
+) -> anyhow::Result<Arc<dyn CrashStore>> {
     if location.starts_with("s3://") {
-        anyhow::bail!("store {location}: S3 storage is not available in this build yet; use a local directory");
+        return s3::open(location, remote);
     }
     let path = location.strip_prefix("file://").unwrap_or(location);
     Ok(Arc::new(FsStore::open(path, create)?))

@@ -640,3 +640,33 @@ fn local_rejects_unknown_rulesets() {
     let o = local(&env, &["--ruleset", "regen", new_id(Throttle::Accept).as_ref()]);
     assert_code(&o, 2);
 }
+
+#[test]
+fn local_now_processes_and_reports_changed_signatures() {
+    let env = TestEnv::new();
+    let store = FsStore::open(env.store(), true).unwrap();
+    let (a, b) = (new_id(Throttle::Accept), new_id(Throttle::Accept));
+    store.put_crash(&sample_crash(&a)).unwrap();
+    store.put_crash(&sample_crash(&b)).unwrap();
+    let (sa, sb) = (a.to_string(), b.to_string());
+    let signature = |id: &CrashId| store.get_processed(id).unwrap().unwrap()["signature"].as_str().unwrap().to_string();
+    // b gets the signature the processor gives it today; a has a stale one.
+    assert_code(&local(&env, &["--now", &sb]), 0);
+    store.put_processed(&a, &signed("OLD | stale::signature")).unwrap();
+
+    let o = local(&env, &["--now", "--changed", "--format", "json", &sa, &sb]);
+    assert_code(&o, 0);
+    let new = signature(&a);
+    assert_ne!(new, "OLD | stale::signature");
+    let v = json(&o);
+    assert_eq!(v["changed"], json!([{"id": sa, "old_signature": "OLD | stale::signature", "new_signature": new}]));
+    assert_eq!(v["summary"]["saved"], 2);
+
+    store.put_processed(&a, &signed("OLD | stale::signature")).unwrap();
+    let o = local(&env, &["--now", "--changed", "--no-save", "--ruleset", "default", &sa, &sb]);
+    assert_code(&o, 0);
+    assert!(stdout(&o).contains(&format!("{sa}  OLD | stale::signature -> {new}")), "{}", stdout(&o));
+    assert!(!stdout(&o).contains(&sb), "b did not change: {}", stdout(&o));
+    assert_eq!(signature(&a), "OLD | stale::signature", "--no-save leaves the store as it was");
+    assert!(!env.queue().exists(), "--now queues nothing");
+}

@@ -1,0 +1,278 @@
+//! The collector: turns a crash submission (HTTP request headers and body) into a crash in the
+//! spool, answering exactly as Mozilla's collector (Antenna) does. [`Collector::handle`] is the
+//! whole decision for one request, without any HTTP server: the server ([`server`]) and the
+//! submitter's spool target both call it.
+
+pub mod metrics;
+pub mod parse;
+pub mod server;
+pub mod throttle;
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use axum::http::HeaderMap;
+use bytes::Bytes;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::crash::{Crash, CrashId, DumpData, RawCrash, Throttle};
+use crate::spool::Spool;
+
+pub use metrics::Metrics;
+pub use parse::{Malformed, Payload, Rejection, RequestInfo};
+pub use server::{serve, Event, ServeOptions};
+pub use throttle::{Decision, Throttler};
+
+/// Annotations the collector removes before saving (private data).
+pub const PRIVATE_ANNOTATIONS: [&str; 4] = ["Email", "TelemetryClientId", "TelemetryServerURL", "TelemetrySessionId"];
+
+/// Default limit on a request body as sent: 25 MiB.
+pub const DEFAULT_MAX_BODY: u64 = 25 * 1024 * 1024;
+/// Default cap on what a gzip body may decompress to: 100 MiB.
+pub const DEFAULT_MAX_DECOMPRESSED: u64 = 100 * 1024 * 1024;
+
+/// How the collector decides and saves (everything but the HTTP server).
+#[derive(Debug, Clone)]
+pub struct CollectorOptions {
+    pub throttler: Throttler,
+    /// The token that lets a client choose its crash ID (`uuid` annotation).
+    pub bearer_token: Option<String>,
+    pub max_decompressed_size: u64,
+    /// Attempts to save a crash before answering 500.
+    pub save_attempts: u32,
+    pub save_retry_delay: Duration,
+}
+
+impl Default for CollectorOptions {
+    fn default() -> CollectorOptions {
+        CollectorOptions {
+            throttler: Throttler::default(),
+            bearer_token: None,
+            max_decompressed_size: DEFAULT_MAX_DECOMPRESSED,
+            save_attempts: 3,
+            save_retry_delay: Duration::from_millis(200),
+        }
+    }
+}
+
+/// A collector writing into one spool.
+#[derive(Debug)]
+pub struct Collector {
+    spool: Spool,
+    opts: CollectorOptions,
+    pub metrics: Metrics,
+}
+
+/// What the collector answers one request, and the log line for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+    pub record: CrashRecord,
+}
+
+/// One log line per submission.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CrashRecord {
+    /// The crash ID, when one was given.
+    pub id: Option<CrashId>,
+    /// Body bytes as sent.
+    pub size: u64,
+    pub dumps: Vec<String>,
+    /// The throttle rule that decided, when the crash got that far.
+    pub rule: Option<String>,
+    /// `accept`, `defer`, `fakeaccept`, `rejected`, `malformed_<reason>`, `save_failed`...
+    pub outcome: String,
+}
+
+impl fmt::Display for CrashRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.id {
+            Some(id) => write!(f, "crash {id} {}", self.outcome)?,
+            None => write!(f, "crash - {}", self.outcome)?,
+        }
+        write!(f, " size={}", self.size)?;
+        if !self.dumps.is_empty() {
+            write!(f, " dumps={}", self.dumps.join(","))?;
+        }
+        if let Some(rule) = &self.rule {
+            write!(f, " rule={rule}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The lower-case name of a throttle result, as in metrics and logs.
+pub fn result_name(t: Throttle) -> &'static str {
+    match t {
+        Throttle::Accept => "accept",
+        Throttle::Defer => "defer",
+        Throttle::Reject => "reject",
+        Throttle::FakeAccept => "fakeaccept",
+    }
+}
+
+impl Collector {
+    pub fn new(spool: Spool, opts: CollectorOptions) -> Collector {
+        Collector { spool, opts, metrics: Metrics::default() }
+    }
+
+    pub fn spool(&self) -> &Spool {
+        &self.spool
+    }
+
+    pub fn max_decompressed_size(&self) -> u64 {
+        self.opts.max_decompressed_size
+    }
+
+    /// Handles one submission received at `received`: parse, authorize a client crash ID,
+    /// throttle, finish the raw crash, save it durably. Blocking (it writes and fsyncs).
+    pub fn handle(&self, headers: &HeaderMap, body: Bytes, received: DateTime<Utc>) -> Answer {
+        let size = body.len() as u64;
+        self.metrics.received_bytes(size);
+        let info = match parse::check_headers(headers) {
+            Ok(info) => info,
+            Err(m) => return self.reject(m.into(), size),
+        };
+        let payload = match parse::parse_body(&info, body, self.opts.max_decompressed_size) {
+            Ok(p) => p,
+            Err(r) => return self.reject(r, size),
+        };
+        let client_id = match self.client_crash_id(&payload.annotations, info.bearer.as_deref()) {
+            Ok(id) => id,
+            Err(r) => return self.reject(r, size),
+        };
+        let decision = self.opts.throttler.throttle(&payload.annotations, received.date_naive());
+        self.metrics.throttled(&decision.rule, result_name(decision.result));
+        let mut record = CrashRecord {
+            id: None,
+            size,
+            dumps: payload.dumps.iter().map(|(n, _)| n.to_string()).collect(),
+            rule: Some(decision.rule.clone()),
+            outcome: result_name(decision.result).into(),
+        };
+        if decision.result == Throttle::Reject {
+            let body = format!("Discarded=rule_{}", decision.rule);
+            self.metrics.rejected(&format!("rule_{}", decision.rule));
+            return Answer { status: 200, body, record };
+        }
+        let id = client_id.unwrap_or_else(|| CrashId::generate(decision.result, received.date_naive()));
+        record.id = Some(id.clone());
+        let ok = Answer { status: 200, body: format!("CrashID=bp-{id}\n"), record: record.clone() };
+        if decision.result == Throttle::FakeAccept {
+            return ok;
+        }
+        let raw = finish_raw_crash(&payload, &id, &decision.rule, received, &info.user_agent);
+        let mut crash = Crash::new(id, raw);
+        for (name, data) in payload.dumps {
+            crash.add_dump(name, DumpData::Bytes(data.to_vec()));
+        }
+        if self.save(&crash, received) {
+            self.metrics.accepted();
+            ok
+        } else {
+            record.outcome = "save_failed".into();
+            Answer { status: 500, body: String::new(), record }
+        }
+    }
+
+    /// The answer to a refused request (counted in the metrics).
+    pub fn reject(&self, r: Rejection, size: u64) -> Answer {
+        self.metrics.rejected(&r.name());
+        let record = CrashRecord { id: None, size, dumps: Vec::new(), rule: None, outcome: r.name() };
+        Answer { status: r.status(), body: r.body(), record }
+    }
+
+    /// A client-chosen crash ID: only with the configured bearer token, and only a valid ID.
+    fn client_crash_id(&self, annotations: &RawCrash, bearer: Option<&str>) -> Result<Option<CrashId>, Rejection> {
+        let Some(uuid) = annotations.get("uuid") else {
+            return Ok(None);
+        };
+        let authorized = match (&self.opts.bearer_token, bearer) {
+            (Some(want), Some(got)) => constant_time_eq(want.as_bytes(), got.as_bytes()),
+            _ => false,
+        };
+        if !authorized {
+            return Err(Rejection::UnauthorizedUuid);
+        }
+        let id = uuid.as_str().and_then(|s| CrashId::parse_lax(s).ok());
+        id.map(Some).ok_or(Rejection::Malformed(Malformed::InvalidUuid))
+    }
+
+    /// Saves with a few attempts (the spool leaves nothing visible after a failed one).
+    fn save(&self, crash: &Crash, received: DateTime<Utc>) -> bool {
+        for attempt in 1..=self.opts.save_attempts.max(1) {
+            let start = Instant::now();
+            match self.spool.save(crash, received) {
+                Ok(_) => {
+                    self.metrics.saved(start.elapsed());
+                    return true;
+                }
+                Err(_) => {
+                    self.metrics.save_error();
+                    if attempt < self.opts.save_attempts {
+                        std::thread::sleep(self.opts.save_retry_delay);
+                    }
+                }
+            }
+        }
+        false
+    }
+
+    /// Problems with storage, for `/__heartbeat__` (empty when the spool is writable).
+    pub fn storage_errors(&self) -> Vec<String> {
+        // A directory, like a crash being written, so `Spool::cleanup` removes a leftover one.
+        let tmp = self.spool.root().join(crate::spool::TMP_DIR);
+        let probe = tmp.join(format!("heartbeat.{:016x}", rand::random::<u64>()));
+        let result = std::fs::create_dir_all(&probe)
+            .and_then(|_| std::fs::write(probe.join("probe"), b"ok"))
+            .and_then(|_| std::fs::remove_dir_all(&probe));
+        match result {
+            Ok(()) => Vec::new(),
+            Err(e) => vec![format!("spool {} is not writable: {e}", self.spool.root().display())],
+        }
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The raw crash the collector saves: the client's annotations, minus private ones, plus
+/// `submitted_timestamp`, `uuid`, `version` and `metadata` (which replaces the client's).
+pub fn finish_raw_crash(
+    payload: &Payload,
+    id: &CrashId,
+    rule: &str,
+    received: DateTime<Utc>,
+    user_agent: &str,
+) -> RawCrash {
+    let mut raw = payload.annotations.clone();
+    let mut notes: Vec<Value> = payload.notes.iter().map(|n| Value::String(n.clone())).collect();
+    for key in PRIVATE_ANNOTATIONS {
+        if raw.remove(key).is_some() {
+            notes.push(format!("Removed {key} from raw crash.").into());
+        }
+    }
+    let checksums: serde_json::Map<String, Value> =
+        payload.dumps.iter().map(|(n, d)| (n.to_string(), hex::encode(Sha256::digest(d)).into())).collect();
+    raw.insert("submitted_timestamp".into(), received.to_rfc3339_opts(SecondsFormat::Micros, false).into());
+    raw.insert("uuid".into(), id.as_str().into());
+    raw.insert("version".into(), 2.into());
+    let metadata = json!({
+        "payload": payload.payload,
+        "payload_compressed": if payload.compressed { "1" } else { "0" },
+        "payload_size": payload.payload_size,
+        "collector_notes": notes,
+        "dump_checksums": checksums,
+        "user_agent": user_agent,
+        "throttle_rule": rule,
+    });
+    raw.insert("metadata".into(), metadata);
+    raw
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,220 @@
+//! The collector's HTTP server (axum): `POST /submit`, health, version and metrics endpoints,
+//! body limits, slow-client timeouts and graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, EXPECT};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::serve::ListenerExt;
+use axum::Router;
+use bytes::{Bytes, BytesMut};
+use chrono::Utc;
+use http_body_util::BodyExt;
+
+use super::{parse, Answer, Collector, CrashRecord, Rejection};
+
+/// How the server listens and reads.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// `HOST:PORT` (port 0 picks a free port).
+    pub listen: String,
+    /// Largest body accepted as sent (413 above).
+    pub max_body_size: u64,
+    /// Longest wait for the next piece of a request body (408 after).
+    pub read_timeout: Duration,
+}
+
+/// What the server tells its caller (the binary logs these to stderr).
+#[derive(Debug, Clone)]
+pub enum Event {
+    Listening(SocketAddr),
+    Crash(CrashRecord),
+    ShuttingDown { in_flight: i64 },
+    Stopped,
+}
+
+/// A callback for [`Event`]s.
+pub type EventSink = Arc<dyn Fn(&Event) + Send + Sync>;
+
+struct App {
+    collector: Arc<Collector>,
+    opts: ServeOptions,
+    events: EventSink,
+}
+
+/// Binds `opts.listen`, reports [`Event::Listening`] with the bound address (port 0 picks one),
+/// and serves until `shutdown` completes; then stops accepting and finishes the requests in
+/// flight before returning.
+pub async fn serve<F>(
+    collector: Arc<Collector>,
+    opts: ServeOptions,
+    events: EventSink,
+    shutdown: F,
+) -> anyhow::Result<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind(opts.listen.as_str())
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", opts.listen))?;
+    let addr = listener.local_addr()?;
+    let app = Arc::new(App { collector, opts, events: Arc::clone(&events) });
+    let router = router(Arc::clone(&app));
+    events(&Event::Listening(addr));
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let announce = {
+        let app = Arc::clone(&app);
+        async move {
+            shutdown.await;
+            let in_flight = app.collector.metrics.in_flight();
+            (app.events)(&Event::ShuttingDown { in_flight });
+        }
+    };
+    axum::serve(listener, router).with_graceful_shutdown(announce).await?;
+    events(&Event::Stopped);
+    Ok(())
+}
+
+fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/submit", post(submit))
+        .route("/__lbheartbeat__", get(|| async { "OK" }))
+        .route("/__heartbeat__", get(heartbeat))
+        .route("/__version__", get(version))
+        .route("/__metrics__", get(metrics))
+        .layer(DefaultBodyLimit::disable())
+        .with_state(app)
+}
+
+fn text(status: u16, body: String) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, [(CONTENT_TYPE, "text/plain")], body).into_response()
+}
+
+fn answer(app: &App, a: Answer) -> Response {
+    (app.events)(&Event::Crash(a.record));
+    text(a.status, a.body)
+}
+
+async fn submit(State(app): State<Arc<App>>, req: Request) -> Response {
+    let metrics = &app.collector.metrics;
+    let _in_flight = metrics.request_started();
+    let received = Utc::now();
+    let (parts, body) = req.into_parts();
+    let headers = parts.headers;
+    let declared = declared_length(&headers);
+    let max = app.opts.max_body_size;
+    if declared.is_some_and(|n| n > max) {
+        return refuse_unread(&app, &headers, body, Rejection::TooLarge, max.saturating_mul(4)).await;
+    }
+    if let Err(m) = parse::check_headers(&headers) {
+        return refuse_unread(&app, &headers, body, m.into(), max).await;
+    }
+    let capacity = declared.unwrap_or(0).min(max) as usize;
+    let bytes = match read_body(body, max, capacity, app.opts.read_timeout).await {
+        Ok(b) => b,
+        Err(ReadError::TooLarge(n)) => return answer(&app, app.collector.reject(Rejection::TooLarge, n)),
+        Err(ReadError::Timeout) => return slow_client(&app, "timeout"),
+        Err(ReadError::Broken) => return slow_client(&app, "broken_body"),
+    };
+    let collector = Arc::clone(&app.collector);
+    match tokio::task::spawn_blocking(move || collector.handle(&headers, bytes, received)).await {
+        Ok(a) => answer(&app, a),
+        Err(_) => text(500, String::new()),
+    }
+}
+
+/// Refuses a request before reading its body. The body is read and dropped (up to `cap` bytes)
+/// first unless the client waits for `100 Continue`, so it reads the answer, not a reset.
+async fn refuse_unread(app: &App, headers: &HeaderMap, body: Body, r: Rejection, cap: u64) -> Response {
+    if !expects_continue(headers) {
+        drain(body, cap, app.opts.read_timeout).await;
+    }
+    answer(app, app.collector.reject(r, declared_length(headers).unwrap_or(0)))
+}
+
+/// A client that stopped sending (or broke the body): 408, counted and logged.
+fn slow_client(app: &App, reason: &str) -> Response {
+    app.collector.metrics.rejected(reason);
+    let record = CrashRecord { id: None, size: 0, dumps: Vec::new(), rule: None, outcome: reason.into() };
+    (app.events)(&Event::Crash(record));
+    text(408, String::new())
+}
+
+/// A client waiting for `100 Continue` has not sent its body: refuse without reading it.
+fn expects_continue(headers: &HeaderMap) -> bool {
+    headers.get(EXPECT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok())
+}
+
+enum ReadError {
+    TooLarge(u64),
+    Timeout,
+    Broken,
+}
+
+/// Reads the whole body, at most `max` bytes, waiting at most `timeout` for each piece.
+async fn read_body(mut body: Body, max: u64, capacity: usize, timeout: Duration) -> Result<Bytes, ReadError> {
+    let mut buf = BytesMut::with_capacity(capacity);
+    loop {
+        let frame = match tokio::time::timeout(timeout, body.frame()).await {
+            Err(_) => return Err(ReadError::Timeout),
+            Ok(None) => return Ok(buf.freeze()),
+            Ok(Some(Err(_))) => return Err(ReadError::Broken),
+            Ok(Some(Ok(frame))) => frame,
+        };
+        if let Ok(data) = frame.into_data() {
+            if (buf.len() + data.len()) as u64 > max {
+                return Err(ReadError::TooLarge((buf.len() + data.len()) as u64));
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+}
+
+/// Reads and drops up to `cap` bytes of a refused body, so the client reads our answer
+/// instead of a connection reset (nginx's lingering close).
+async fn drain(mut body: Body, cap: u64, timeout: Duration) {
+    let mut seen = 0u64;
+    while seen <= cap {
+        match tokio::time::timeout(timeout, body.frame()).await {
+            Ok(Some(Ok(frame))) => seen += frame.data_ref().map_or(0, |d| d.len() as u64),
+            _ => return,
+        }
+    }
+}
+
+async fn heartbeat(State(app): State<Arc<App>>) -> Response {
+    let collector = Arc::clone(&app.collector);
+    let errors = tokio::task::spawn_blocking(move || collector.storage_errors())
+        .await
+        .unwrap_or_else(|e| vec![format!("heartbeat check failed: {e}")]);
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, axum::Json(serde_json::json!({ "errors": errors }))).into_response()
+}
+
+async fn version() -> Response {
+    axum::Json(serde_json::json!({
+        "name": env!("CARGO_PKG_NAME"),
+        "version": env!("CARGO_PKG_VERSION"),
+        "source": "crashctl collect",
+        "commit": option_env!("CRASHCTL_COMMIT").unwrap_or(""),
+    }))
+    .into_response()
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    ([(CONTENT_TYPE, "text/plain; version=0.0.4")], app.collector.metrics.render()).into_response()
+}

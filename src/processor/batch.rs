@@ -1,0 +1,224 @@
+//! Batches: a list of crash IDs, or the queues, processed by a bounded pool of worker threads
+//! sharing one [`Processor`].
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+
+use super::{Outcome, Processor, RunOptions, Status};
+use crate::crash::{CrashId, ProcessedCrash};
+use crate::queue::{Claimed, CrashQueue, QueueName, DEFAULT_VISIBILITY};
+use crate::store::CrashStore;
+
+/// Where each outcome goes as soon as a crash is done (called from worker threads).
+pub type Sink<'a> = &'a (dyn Fn(&Outcome, Option<&ProcessedCrash>) + Sync);
+
+/// Acks are sent in groups, each after one `store.sync()` makes the saves before it durable.
+const ACK_BATCH: usize = 64;
+/// How often `--follow` looks at empty queues again.
+const FOLLOW_POLL: Duration = Duration::from_millis(500);
+
+/// Counts of a run.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct RunSummary {
+    pub ok: u64,
+    pub stackwalk_failed: u64,
+    pub timeout: u64,
+    pub error: u64,
+    pub saved: u64,
+    /// Stopped by the stop flag before the end.
+    pub interrupted: bool,
+    pub elapsed_secs: f64,
+    /// An error that stopped the run itself (a queue or store that stopped working).
+    pub fatal: Option<String>,
+}
+
+impl RunSummary {
+    pub fn total(&self) -> u64 {
+        self.ok + self.stackwalk_failed + self.timeout + self.error
+    }
+
+    /// Crashes that failed (timeouts and errors).
+    pub fn failed(&self) -> u64 {
+        self.timeout + self.error
+    }
+
+    pub fn per_second(&self) -> f64 {
+        if self.elapsed_secs > 0.0 {
+            self.total() as f64 / self.elapsed_secs
+        } else {
+            0.0
+        }
+    }
+
+    fn add(&mut self, o: &Outcome) {
+        match o.status {
+            Status::Ok => self.ok += 1,
+            Status::StackwalkFailed => self.stackwalk_failed += 1,
+            Status::Timeout => self.timeout += 1,
+            Status::Error => self.error += 1,
+        }
+        self.saved += u64::from(o.saved);
+    }
+}
+
+/// What the workers share.
+struct Shared<'a> {
+    processor: &'a Processor,
+    store: &'a dyn CrashStore,
+    run: &'a RunOptions,
+    sink: Sink<'a>,
+    summary: Mutex<RunSummary>,
+}
+
+impl Shared<'_> {
+    fn stopped(&self) -> bool {
+        self.run.stop.load(Ordering::Relaxed)
+    }
+
+    fn one(&self, id: &CrashId, ruleset: Option<&str>) -> Outcome {
+        let (outcome, processed) = self.processor.process_stored(self.store, id, ruleset, self.run.save);
+        (self.sink)(&outcome, processed.as_ref());
+        self.summary.lock().unwrap_or_else(|e| e.into_inner()).add(&outcome);
+        self.run.progress.inc(1);
+        outcome
+    }
+
+    fn finish(self, started: Instant) -> RunSummary {
+        let mut summary = self.summary.into_inner().unwrap_or_else(|e| e.into_inner());
+        summary.interrupted = self.run.stop.load(Ordering::Relaxed);
+        summary.elapsed_secs = started.elapsed().as_secs_f64();
+        self.run.progress.finish();
+        summary
+    }
+}
+
+impl Processor {
+    /// Processes the crashes `jobs` names (ID, ruleset name or `None` for `default`) from
+    /// `store`; see the module docs.
+    pub fn process_ids(
+        &self,
+        store: &dyn CrashStore,
+        jobs: &[(CrashId, Option<String>)],
+        run: &RunOptions,
+        sink: Sink<'_>,
+    ) -> RunSummary {
+        let started = Instant::now();
+        run.progress.set_total(jobs.len() as u64);
+        let shared = Shared { processor: self, store, run, sink, summary: Mutex::default() };
+        let next = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..self.concurrency.min(jobs.len().max(1)) {
+                s.spawn(|| {
+                    while !shared.stopped() {
+                        let Some((id, ruleset)) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) else { break };
+                        shared.one(id, ruleset.as_deref());
+                    }
+                });
+            }
+        });
+        if run.save {
+            if let Err(e) = store.sync() {
+                shared.summary.lock().unwrap_or_else(|e| e.into_inner()).fatal =
+                    Some(format!("syncing the store: {e}"));
+            }
+        }
+        shared.finish(started)
+    }
+
+    /// Consumes the queues (priority, then standard, then reprocessing) until they are empty,
+    /// or, with `follow`, until the stop flag is set. Each message is acked once its processed
+    /// crash is saved and synced; a crash that cannot be processed at all is dead-lettered with
+    /// the reason. Saving is required (`run.save`).
+    pub fn consume_queue(
+        &self,
+        store: &dyn CrashStore,
+        queue: &dyn CrashQueue,
+        follow: bool,
+        run: &RunOptions,
+        sink: Sink<'_>,
+    ) -> anyhow::Result<RunSummary> {
+        anyhow::ensure!(run.save, "consuming a queue saves every processed crash (it cannot be used without saving)");
+        let started = Instant::now();
+        let pending: u64 = queue.depths().map(|d| d.iter().map(|q| q.pending).sum()).unwrap_or(0);
+        run.progress.set_total(pending);
+        let shared = Shared { processor: self, store, run, sink, summary: Mutex::default() };
+        let acker = Acker { store, queue, pending: Mutex::default() };
+        let fatal: Mutex<Option<anyhow::Error>> = Mutex::default();
+        std::thread::scope(|s| {
+            for _ in 0..self.concurrency {
+                s.spawn(|| {
+                    if let Err(e) = consume(&shared, &acker, queue, follow) {
+                        fatal.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
+                        shared.run.stop.store(true, Ordering::Relaxed);
+                    }
+                });
+            }
+        });
+        let flushed = acker.flush();
+        let mut summary = shared.finish(started);
+        if let Some(e) = fatal.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            summary.interrupted = false;
+            summary.fatal = Some(format!("{e:#}"));
+        } else if let Err(e) = flushed {
+            summary.fatal = Some(format!("{e:#}"));
+        }
+        Ok(summary)
+    }
+}
+
+/// One worker's loop over the queues.
+fn consume(shared: &Shared<'_>, acker: &Acker<'_>, queue: &dyn CrashQueue, follow: bool) -> anyhow::Result<()> {
+    while !shared.stopped() {
+        let claimed = queue.claim(&QueueName::ALL, DEFAULT_VISIBILITY).context("claiming from the queues")?;
+        let Some(claimed) = claimed else {
+            acker.flush()?;
+            if !follow {
+                return Ok(());
+            }
+            std::thread::sleep(FOLLOW_POLL);
+            continue;
+        };
+        let outcome = shared.one(&claimed.message.id, claimed.message.ruleset.as_deref());
+        match outcome.error {
+            Some(error) => queue.fail(&claimed, &error).context("dead-lettering a message")?,
+            None => acker.push(claimed)?,
+        }
+    }
+    Ok(())
+}
+
+/// Claimed messages whose processed crash is saved, waiting for one `sync()` before their ack.
+struct Acker<'a> {
+    store: &'a dyn CrashStore,
+    queue: &'a dyn CrashQueue,
+    pending: Mutex<Vec<Claimed>>,
+}
+
+impl Acker<'_> {
+    fn push(&self, claimed: Claimed) -> anyhow::Result<()> {
+        let full = {
+            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            pending.push(claimed);
+            pending.len() >= ACK_BATCH
+        };
+        if full {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&self) -> anyhow::Result<()> {
+        let batch = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.store.sync().context("syncing the store before acking")?;
+        for claimed in &batch {
+            self.queue.ack(claimed).with_context(|| format!("acking {}", claimed.message.body()))?;
+        }
+        Ok(())
+    }
+}

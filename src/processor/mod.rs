@@ -1,0 +1,326 @@
+//! The processor stage: stackwalk a crash's minidumps in-process (the same JSON as
+//! `minidump-stackwalk --json`), derive the processed-crash fields through a pipeline of small
+//! rules, sign it, and save it.
+//!
+//! # Library entry point (used by `crashctl process` and `crashctl reprocess --now`)
+//!
+//! ```no_run
+//! use crashctl::processor::{Processor, ProcessorOptions, RunOptions, Outcome};
+//! use crashctl::crash::{CrashId, ProcessedCrash};
+//! # fn demo(store: &dyn crashctl::store::CrashStore, ids: Vec<CrashId>) -> anyhow::Result<()> {
+//! // One Processor per run: it owns the ONE symbol provider/cache and the signature lists.
+//! let processor = Processor::new(ProcessorOptions::default())?;
+//! let jobs: Vec<(CrashId, Option<String>)> = ids.into_iter().map(|id| (id, Some("regenerate_signature".into()))).collect();
+//! let run = RunOptions { save: true, ..RunOptions::default() }; // progress + stop flag inside
+//! let summary = processor.process_ids(store, &jobs, &run, &|outcome: &Outcome, _processed: Option<&ProcessedCrash>| {
+//!     println!("{} {:?} -> {:?} ({})", outcome.id, outcome.old_signature, outcome.signature, outcome.status);
+//! });
+//! assert_eq!(summary.total(), jobs.len() as u64);
+//! # Ok(()) }
+//! ```
+//!
+//! - [`Processor::new`]`(ProcessorOptions) -> anyhow::Result<Processor>`: symbols (paths,
+//!   URLs, cache), `siglists` folder (else `SigLists::builtin()`), per-dump `timeout`,
+//!   `concurrency` (worker threads of a batch).
+//! - [`Processor::process_ids`]`(&self, &dyn CrashStore, &[(CrashId, Option<String>)], &RunOptions, sink)
+//!   -> RunSummary`: processes each crash with its ruleset (`None` = `default`; a name from a
+//!   queue message is checked here), saves (with one `store.sync()` at the end) unless
+//!   `RunOptions::save` is false, reports each [`Outcome`] (id, ruleset, status, old signature, new
+//!   signature, saved, error) and the processed crash to `sink` as it finishes (from worker
+//!   threads, in completion order), ticks `RunOptions::progress`, and stops taking new crashes
+//!   once `RunOptions::stop` is set (`RunSummary::interrupted`).
+//! - [`Processor::consume_queue`]: the same over a [`CrashQueue`] (priority, standard, then
+//!   reprocessing), acking after the save is durable, dead-lettering crashes that cannot be
+//!   processed at all.
+//! - [`Processor::process_crash`] (one in-memory [`Crash`]) and [`Processor::process_file`]
+//!   (a minidump file and optional annotations, no store).
+//!
+//! `Processor` owns a small tokio runtime for symbol downloads and blocks while it works: from
+//! async code, call it inside `tokio::task::spawn_blocking` (dropping it anywhere is fine).
+//!
+//! Rules and fields: see `docs/processing.md` and [`rules`].
+
+pub mod rules;
+pub mod stackwalk;
+
+mod batch;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::{SecondsFormat, Utc};
+use serde_json::{json, Value};
+
+use crate::crash::{Crash, CrashId, DumpData, DumpName, ProcessedCrash, RawCrash, Throttle};
+use crate::progress::{NoProgress, Progress};
+use crate::siggen::{SigLists, SignatureGenerator};
+use crate::store::CrashStore;
+
+pub use batch::RunSummary;
+pub use rules::Ruleset;
+pub use stackwalk::SymbolOptions;
+
+use rules::{CrashContext, Tools};
+use stackwalk::Stackwalker;
+
+/// Per-dump stackwalk timeout by default (Socorro's production kill timeout).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How a processor is set up for a run.
+#[derive(Debug, Clone)]
+pub struct ProcessorOptions {
+    pub symbols: SymbolOptions,
+    /// A folder of Socorro signature lists; `None` uses `SigLists::builtin()`.
+    pub siglists: Option<PathBuf>,
+    /// How long one dump may take to stackwalk before it is abandoned.
+    pub timeout: Duration,
+    /// Crashes processed at once.
+    pub concurrency: usize,
+}
+
+impl Default for ProcessorOptions {
+    fn default() -> Self {
+        ProcessorOptions {
+            symbols: SymbolOptions { download_timeout: Duration::from_secs(120), ..SymbolOptions::default() },
+            siglists: None,
+            timeout: DEFAULT_TIMEOUT,
+            concurrency: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        }
+    }
+}
+
+/// How a batch runs.
+#[derive(Clone)]
+pub struct RunOptions {
+    /// Write processed crashes to the store.
+    pub save: bool,
+    pub progress: Arc<dyn Progress>,
+    /// Set (e.g. by SIGINT) to stop taking new crashes.
+    pub stop: Arc<AtomicBool>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions { save: true, progress: Arc::new(NoProgress), stop: Arc::new(AtomicBool::new(false)) }
+    }
+}
+
+/// What became of one crash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Processed; the stackwalk worked (or was not part of the ruleset).
+    Ok,
+    /// Processed, but the main dump could not be walked (empty, corrupt, missing):
+    /// `mdsw_status_string` says why. Not a failure of the run.
+    StackwalkFailed,
+    /// Processed, but the stackwalk was abandoned after the timeout. A failure.
+    Timeout,
+    /// Not processed at all (no raw crash, unknown ruleset, store error). A failure.
+    Error,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::StackwalkFailed => "stackwalk_failed",
+            Status::Timeout => "timeout",
+            Status::Error => "error",
+        }
+    }
+
+    /// Does this count as a failed crash (exit code 1)?
+    pub fn is_failure(self) -> bool {
+        matches!(self, Status::Timeout | Status::Error)
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One crash's result, as reported to the caller.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Outcome {
+    pub id: CrashId,
+    pub ruleset: String,
+    pub status: Status,
+    /// The signature of the processed crash that was there before, if any.
+    pub old_signature: Option<String>,
+    pub signature: Option<String>,
+    /// Was the processed crash written to the store?
+    pub saved: bool,
+    /// Why the crash could not be processed (status `error`).
+    pub error: Option<String>,
+}
+
+impl Outcome {
+    fn error(id: &CrashId, ruleset: &str, error: String) -> Outcome {
+        Outcome {
+            id: id.clone(),
+            ruleset: ruleset.to_string(),
+            status: Status::Error,
+            old_signature: None,
+            signature: None,
+            saved: false,
+            error: Some(error),
+        }
+    }
+}
+
+/// The processor of a run: shared stackwalker (one symbol cache) and signature generator.
+pub struct Processor {
+    tools: Tools,
+    concurrency: usize,
+}
+
+impl Processor {
+    pub fn new(options: ProcessorOptions) -> anyhow::Result<Processor> {
+        let lists = match &options.siglists {
+            Some(dir) => {
+                SigLists::load(dir).with_context(|| format!("loading signature lists from {}", dir.display()))?
+            }
+            None => SigLists::builtin(),
+        };
+        let tools = Tools {
+            stackwalker: Stackwalker::new(&options.symbols, options.timeout)?,
+            signer: SignatureGenerator::new(lists),
+        };
+        Ok(Processor { tools, concurrency: options.concurrency.max(1) })
+    }
+
+    /// Processes one crash in memory. `previous` is the crash's existing processed crash: its
+    /// notes go to `processor_history`, and `regenerate_signature` starts from it.
+    pub fn process_crash(&self, crash: &Crash, previous: Option<&ProcessedCrash>, ruleset: Ruleset) -> ProcessedCrash {
+        let started = now();
+        let base = match previous {
+            Some(old) if ruleset.needs_processed() => old.clone(),
+            _ => ProcessedCrash::new(),
+        };
+        let mut cx = CrashContext { crash, processed: base, notes: Vec::new(), tools: &self.tools };
+        ruleset.run(&mut cx);
+        let mut processed = cx.processed;
+        processed.insert("processor_history".into(), history(previous));
+        processed.insert("processor_notes".into(), cx.notes.join("\n").into());
+        processed.insert("started_datetime".into(), started.into());
+        processed.insert("completed_datetime".into(), now().into());
+        processed
+    }
+
+    /// Processes a minidump file (and optional annotations JSON) with no store; the crash ID
+    /// is the annotations' `uuid` when valid, else a new one.
+    pub fn process_file(&self, dump: &Path, annotations: Option<&Path>) -> anyhow::Result<(Outcome, ProcessedCrash)> {
+        let raw: RawCrash = match annotations {
+            Some(path) => {
+                let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                serde_json::from_slice(&text).with_context(|| format!("{}: not a JSON object", path.display()))?
+            }
+            None => RawCrash::new(),
+        };
+        std::fs::metadata(dump).with_context(|| format!("reading {}", dump.display()))?;
+        let id = raw
+            .get("uuid")
+            .and_then(Value::as_str)
+            .and_then(|s| CrashId::parse_lax(s).ok())
+            .unwrap_or_else(|| CrashId::generate(Throttle::Accept, Utc::now().date_naive()));
+        let mut crash = Crash::new(id, raw);
+        crash.add_dump(DumpName::main(), DumpData::File(dump.to_path_buf()));
+        let processed = self.process_crash(&crash, None, Ruleset::Default);
+        let outcome = outcome_of(&crash.id, Ruleset::Default, None, &processed, false);
+        Ok((outcome, processed))
+    }
+
+    /// Loads, processes and (when `save`) saves one stored crash.
+    pub fn process_stored(
+        &self,
+        store: &dyn CrashStore,
+        id: &CrashId,
+        ruleset: Option<&str>,
+        save: bool,
+    ) -> (Outcome, Option<ProcessedCrash>) {
+        let name = ruleset.unwrap_or(Ruleset::Default.as_str());
+        match self.try_process_stored(store, id, name, save) {
+            Ok((outcome, processed)) => (outcome, Some(processed)),
+            Err(e) => (Outcome::error(id, name, format!("{e:#}")), None),
+        }
+    }
+
+    fn try_process_stored(
+        &self,
+        store: &dyn CrashStore,
+        id: &CrashId,
+        name: &str,
+        save: bool,
+    ) -> anyhow::Result<(Outcome, ProcessedCrash)> {
+        let ruleset: Ruleset = name.parse().map_err(anyhow::Error::msg)?;
+        let previous = store.get_processed(id).with_context(|| format!("crash {id}: reading the processed crash"))?;
+        if ruleset.needs_processed() && previous.is_none() {
+            anyhow::bail!("crash {id}: ruleset {ruleset} needs a processed crash and there is none");
+        }
+        let crash = if ruleset.needs_processed() {
+            Crash::new(id.clone(), store.get_raw_crash(id)?)
+        } else {
+            store.get_crash(id)?
+        };
+        let processed = self.process_crash(&crash, previous.as_ref(), ruleset);
+        if save {
+            store.put_processed(id, &processed).with_context(|| format!("crash {id}: saving the processed crash"))?;
+        }
+        Ok((outcome_of(id, ruleset, previous.as_ref(), &processed, save), processed))
+    }
+
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
+    }
+}
+
+fn outcome_of(
+    id: &CrashId,
+    ruleset: Ruleset,
+    previous: Option<&ProcessedCrash>,
+    processed: &ProcessedCrash,
+    saved: bool,
+) -> Outcome {
+    let signature = |p: &ProcessedCrash| p.get("signature").and_then(Value::as_str).map(str::to_string);
+    let status = match (ruleset, processed.get("mdsw_status_string").and_then(Value::as_str)) {
+        (Ruleset::RegenerateSignature, _) => Status::Ok,
+        (_, Some(stackwalk::STATUS_TIMEOUT)) => Status::Timeout,
+        (_, Some(stackwalk::STATUS_OK)) => Status::Ok,
+        _ => Status::StackwalkFailed,
+    };
+    Outcome {
+        id: id.clone(),
+        ruleset: ruleset.as_str().to_string(),
+        status,
+        old_signature: previous.and_then(signature),
+        signature: signature(processed),
+        saved,
+        error: None,
+    }
+}
+
+/// The earlier runs' notes: the previous processed crash's history plus its own run.
+fn history(previous: Option<&ProcessedCrash>) -> Value {
+    let Some(old) = previous else { return json!([]) };
+    let mut entries = old.get("processor_history").and_then(Value::as_array).cloned().unwrap_or_default();
+    if old.contains_key("processor_notes") || old.contains_key("completed_datetime") {
+        entries.push(json!({
+            "completed_datetime": old.get("completed_datetime").cloned().unwrap_or(Value::Null),
+            "processor_notes": old.get("processor_notes").cloned().unwrap_or_else(|| "".into()),
+        }));
+    }
+    Value::Array(entries)
+}
+
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,195 @@
+//! The processing rules: small units run in order over one crash. A rule that fails (or
+//! panics) adds the note `ruleset '<name>' rule '<rule>' failed: <error>` and the next rule
+//! runs. Adding a rule: write a type implementing [`Rule`], put it in [`Ruleset::rules`].
+
+mod annotations;
+mod derived;
+mod meta;
+mod signature;
+mod stackwalk;
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde_json::Value;
+
+use crate::crash::{Crash, ProcessedCrash};
+use crate::siggen::SignatureGenerator;
+
+use super::stackwalk::Stackwalker;
+
+pub use stackwalk::{truncate_frames, TruncateStacks, MAX_FRAMES};
+
+/// What the rules work with: the crash, the processed crash being built, this run's notes,
+/// and the run's shared tools.
+pub struct CrashContext<'a> {
+    pub crash: &'a Crash,
+    pub processed: ProcessedCrash,
+    pub notes: Vec<String>,
+    pub tools: &'a Tools,
+}
+
+/// The shared, read-only tools of a run.
+pub struct Tools {
+    pub stackwalker: Stackwalker,
+    pub signer: SignatureGenerator,
+}
+
+/// One processing step.
+pub trait Rule: Send + Sync {
+    /// A stable name, used in notes and docs.
+    fn name(&self) -> &'static str;
+    fn run(&self, cx: &mut CrashContext<'_>) -> anyhow::Result<()>;
+}
+
+/// Which rules run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ruleset {
+    /// Everything: stackwalk, derived fields, signature.
+    #[default]
+    Default,
+    /// Only the signature, on the crash's existing processed crash.
+    RegenerateSignature,
+}
+
+impl Ruleset {
+    pub const ALL: [Ruleset; 2] = [Ruleset::Default, Ruleset::RegenerateSignature];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ruleset::Default => "default",
+            Ruleset::RegenerateSignature => "regenerate_signature",
+        }
+    }
+
+    /// The rules, in order.
+    pub fn rules(self) -> Vec<Box<dyn Rule>> {
+        match self {
+            Ruleset::Default => vec![
+                Box::new(meta::Identity),
+                Box::new(meta::CollectorMetadata),
+                Box::new(meta::CrashReportKeys),
+                Box::new(annotations::Product),
+                Box::new(annotations::ProcessType),
+                Box::new(annotations::Dates),
+                Box::new(stackwalk::MinidumpStackwalk),
+                Box::new(stackwalk::TruncateStacks),
+                Box::new(derived::CrashingThread),
+                Box::new(derived::OsInfo),
+                Box::new(derived::CpuInfo),
+                Box::new(derived::ModulesInStack),
+                Box::new(derived::MissingSymbols),
+                Box::new(signature::Signature),
+            ],
+            Ruleset::RegenerateSignature => vec![Box::new(signature::Signature)],
+        }
+    }
+
+    /// Does this ruleset start from the crash's existing processed crash (and need one)?
+    pub fn needs_processed(self) -> bool {
+        self == Ruleset::RegenerateSignature
+    }
+
+    /// Runs every rule; failures become notes.
+    pub fn run(self, cx: &mut CrashContext<'_>) {
+        run_rules(self.as_str(), &self.rules(), cx);
+    }
+}
+
+/// Runs `rules` in order; a rule that fails or panics adds a note and the next one runs.
+pub fn run_rules(ruleset: &str, rules: &[Box<dyn Rule>], cx: &mut CrashContext<'_>) {
+    for rule in rules {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rule.run(cx)));
+        let error = match outcome {
+            Ok(Ok(())) => continue,
+            Ok(Err(e)) => format!("{e:#}"),
+            Err(_) => "the rule panicked".to_string(),
+        };
+        cx.notes.push(format!("ruleset '{ruleset}' rule '{}' failed: {error}", rule.name()));
+    }
+}
+
+impl fmt::Display for Ruleset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Ruleset {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ruleset::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| format!("unknown ruleset {s:?}: expected default or regenerate_signature"))
+    }
+}
+
+/// A value of the processed crash by JSON pointer (`/json_dump/crash_info/type`).
+pub fn lookup<'a>(processed: &'a ProcessedCrash, pointer: &str) -> Option<&'a Value> {
+    let rest = pointer.strip_prefix('/')?;
+    let (head, tail) = rest.split_once('/').map(|(h, t)| (h, Some(t))).unwrap_or((rest, None));
+    let value = processed.get(head)?;
+    match tail {
+        Some(t) => value.pointer(&format!("/{t}")),
+        None => Some(value),
+    }
+}
+
+/// An annotation as text (Socorro's annotations are strings; numbers are accepted too).
+pub fn annotation<'a>(crash: &'a Crash, key: &str) -> Option<std::borrow::Cow<'a, str>> {
+    match crash.raw.get(key)? {
+        Value::String(s) => Some(std::borrow::Cow::Borrowed(s.as_str())),
+        Value::Number(n) => Some(std::borrow::Cow::Owned(n.to_string())),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crash::{CrashId, RawCrash};
+
+    struct Failing;
+    impl Rule for Failing {
+        fn name(&self) -> &'static str {
+            "failing"
+        }
+        fn run(&self, _cx: &mut CrashContext<'_>) -> anyhow::Result<()> {
+            anyhow::bail!("boom")
+        }
+    }
+
+    #[test]
+    fn lookup_walks_nested_values() {
+        let mut p = ProcessedCrash::new();
+        p.insert("json_dump".into(), serde_json::json!({"crash_info": {"type": "SIGSEGV"}}));
+        assert_eq!(lookup(&p, "/json_dump/crash_info/type"), Some(&Value::from("SIGSEGV")));
+        assert_eq!(lookup(&p, "/json_dump/nope"), None);
+        assert!(lookup(&p, "/json_dump").is_some());
+    }
+
+    #[test]
+    fn ruleset_names_round_trip() {
+        for r in Ruleset::ALL {
+            assert_eq!(r.as_str().parse::<Ruleset>().unwrap(), r);
+        }
+        assert!("everything".parse::<Ruleset>().is_err());
+    }
+
+    #[test]
+    fn a_failing_rule_becomes_a_note_in_the_documented_form() {
+        let id = CrashId::parse_lax("de1bb258-cbbf-4589-a673-34f800160918").unwrap();
+        let crash = Crash::new(id, RawCrash::new());
+        let tools = Tools {
+            stackwalker: Stackwalker::new(&Default::default(), std::time::Duration::from_secs(5)).unwrap(),
+            signer: SignatureGenerator::new(crate::siggen::SigLists::builtin()),
+        };
+        let mut cx = CrashContext { crash: &crash, processed: ProcessedCrash::new(), notes: vec![], tools: &tools };
+        let rules: Vec<Box<dyn Rule>> = vec![Box::new(Failing), Box::new(meta::Identity)];
+        run_rules("default", &rules, &mut cx);
+        assert_eq!(cx.notes, vec!["ruleset 'default' rule 'failing' failed: boom".to_string()]);
+        assert_eq!(cx.processed["uuid"], "de1bb258-cbbf-4589-a673-34f800160918", "the next rule still ran");
+    }
+}

@@ -1,0 +1,137 @@
+//! The stackwalk rules: walk every `upload_file_minidump*` dump, then truncate huge stacks.
+
+use anyhow::Context as _;
+use serde_json::{json, Value};
+
+use super::{CrashContext, Rule};
+use crate::crash::Dump;
+use crate::processor::stackwalk::WalkResult;
+
+/// Stacks longer than this are truncated.
+pub const MAX_FRAMES: usize = 500;
+const HEAD_FRAMES: usize = 250;
+const TAIL_FRAMES: usize = 249;
+
+/// `json_dump`, `mdsw_status_string`, `mdsw_return_code`, `success` (and the stackwalker's
+/// error as a note) for the main dump `upload_file_minidump`; every other dump whose name
+/// starts with `upload_file_minidump` gets the same fields under its own name and is listed
+/// in `additional_minidumps`. A crash without a main dump is processed with `success` false.
+pub struct MinidumpStackwalk;
+
+impl Rule for MinidumpStackwalk {
+    fn name(&self) -> &'static str {
+        "minidump_stackwalk"
+    }
+    fn run(&self, cx: &mut CrashContext<'_>) -> anyhow::Result<()> {
+        let mut additional = Vec::new();
+        let mut main_walked = false;
+        for dump in cx.crash.dumps.iter().filter(|d| d.name.is_minidump()) {
+            let result = walk(cx, dump)?;
+            if let Some(e) = &result.error {
+                cx.notes.push(format!("{}: stackwalk failed with {}: {e}", dump.name, result.status));
+            }
+            if dump.name.is_main() {
+                main_walked = true;
+                for (k, v) in fields(result) {
+                    cx.processed.insert(k.into(), v);
+                }
+            } else {
+                additional.push(dump.name.as_str().to_string());
+                cx.processed.insert(
+                    dump.name.as_str().into(),
+                    Value::Object(fields(result).map(|(k, v)| (k.to_string(), v)).collect()),
+                );
+            }
+        }
+        cx.processed.insert("additional_minidumps".into(), additional.into());
+        if !main_walked {
+            cx.processed.insert("json_dump".into(), json!({}));
+            cx.processed.insert("success".into(), false.into());
+            cx.notes.push("no upload_file_minidump: nothing to stackwalk".into());
+        }
+        Ok(())
+    }
+}
+
+fn walk(cx: &CrashContext<'_>, dump: &Dump) -> anyhow::Result<WalkResult> {
+    let bytes = dump.data.read().with_context(|| format!("reading dump {}", dump.name))?.into_owned();
+    Ok(cx.tools.stackwalker.walk(bytes, &cx.crash.raw))
+}
+
+fn fields(r: WalkResult) -> impl Iterator<Item = (&'static str, Value)> {
+    let success = r.success();
+    [
+        ("json_dump", r.json_dump),
+        ("mdsw_status_string", r.status.into()),
+        ("mdsw_return_code", r.return_code.into()),
+        ("success", success.into()),
+    ]
+    .into_iter()
+}
+
+/// Every thread of `json_dump` (and its `crashing_thread` copy) with more than 500 frames
+/// keeps its first 250 frames, one marker frame `{"truncated": {"msg": "N frames truncated"}}`
+/// and its last 249 frames. Sets `truncated` when the crashing thread was cut.
+pub struct TruncateStacks;
+
+impl Rule for TruncateStacks {
+    fn name(&self) -> &'static str {
+        "truncate_stacks"
+    }
+    fn run(&self, cx: &mut CrashContext<'_>) -> anyhow::Result<()> {
+        let Some(dump) = cx.processed.get_mut("json_dump") else { return Ok(()) };
+        if let Some(threads) = dump.get_mut("threads").and_then(Value::as_array_mut) {
+            for thread in threads {
+                truncate_thread(thread);
+            }
+        }
+        let truncated = dump.get_mut("crashing_thread").map(truncate_thread).unwrap_or(false);
+        cx.processed.insert("truncated".into(), truncated.into());
+        Ok(())
+    }
+}
+
+fn truncate_thread(thread: &mut Value) -> bool {
+    match thread.get_mut("frames").and_then(Value::as_array_mut) {
+        Some(frames) => truncate_frames(frames),
+        None => false,
+    }
+}
+
+/// Truncates one stack in place; true when it was cut.
+pub fn truncate_frames(frames: &mut Vec<Value>) -> bool {
+    if frames.len() <= MAX_FRAMES {
+        return false;
+    }
+    let cut = frames.len() - HEAD_FRAMES - TAIL_FRAMES;
+    let marker = json!({"truncated": {"msg": format!("{cut} frames truncated")}});
+    frames.splice(HEAD_FRAMES..frames.len() - TAIL_FRAMES, [marker]);
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stack(n: usize) -> Vec<Value> {
+        (0..n).map(|i| json!({"frame": i})).collect()
+    }
+
+    #[test]
+    fn stacks_up_to_500_frames_are_kept() {
+        let mut frames = stack(500);
+        assert!(!truncate_frames(&mut frames));
+        assert_eq!(frames, stack(500));
+    }
+
+    #[test]
+    fn longer_stacks_keep_250_head_a_marker_and_249_tail() {
+        let mut frames = stack(1000);
+        assert!(truncate_frames(&mut frames));
+        assert_eq!(frames.len(), 500);
+        assert_eq!(frames[249], json!({"frame": 249}));
+        assert_eq!(frames[250], json!({"truncated": {"msg": "501 frames truncated"}}));
+        assert_eq!(frames[251], json!({"frame": 751}));
+        assert_eq!(frames[499], json!({"frame": 999}));
+    }
+}

@@ -1,0 +1,286 @@
+//! In-process stackwalking: minidump + minidump-processor with ONE symbol provider (and so one
+//! in-memory symbol cache) shared by every walk of a run, producing the same JSON as
+//! `minidump-stackwalk --json`, with a per-dump timeout that can abandon even a CPU-bound walk.
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use minidump::Minidump;
+use minidump_processor::ProcessorOptions;
+use minidump_unwind::symbols::{http_symbol_supplier, simple_symbol_supplier, MultiSymbolProvider, Symbolizer};
+use serde_json::{Map, Value};
+
+use crate::crash::RawCrash;
+
+/// `mdsw_status_string` of a walk that worked.
+pub const STATUS_OK: &str = "OK";
+/// `mdsw_status_string` of a zero-byte dump (not walked).
+pub const STATUS_EMPTY: &str = "EmptyMinidump";
+/// `mdsw_status_string` of a walk abandoned after the timeout.
+pub const STATUS_TIMEOUT: &str = "Timeout";
+/// `mdsw_return_code` of a walk abandoned after the timeout (what `timeout(1)` returns).
+pub const RETURN_CODE_TIMEOUT: i64 = 124;
+
+/// Raw-crash annotations minidump-stackwalk reads from its `--evil-json` file.
+const EVIL_KEYS: [&str; 2] = ["ModuleSignatureInfo", "CPUMicrocodeVersion"];
+
+/// Where symbols come from.
+#[derive(Debug, Clone, Default)]
+pub struct SymbolOptions {
+    /// Local symbol directories (`<debug_file>/<DEBUG_ID>/<file>.sym`).
+    pub paths: Vec<PathBuf>,
+    /// Symbol servers (Tecken layout), tried in order.
+    pub urls: Vec<String>,
+    /// Where downloaded symbols are kept (default: `$TMPDIR/rust-minidump-cache`, as
+    /// minidump-stackwalk does).
+    pub cache: Option<PathBuf>,
+    /// How long one symbol download may take.
+    pub download_timeout: Duration,
+}
+
+/// What one walk produced: the fields the stackwalk rule copies into the processed crash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WalkResult {
+    /// `minidump-stackwalk --json` output (an empty object when the walk failed).
+    pub json_dump: Value,
+    /// `OK`, `EmptyMinidump`, `Timeout` or the minidump error name (`MissingThreadList`...).
+    pub status: String,
+    /// What minidump-stackwalk would have exited with (0, 1; 124 for a timeout).
+    pub return_code: i64,
+    /// The error text when the walk failed.
+    pub error: Option<String>,
+}
+
+impl WalkResult {
+    pub fn success(&self) -> bool {
+        self.status == STATUS_OK
+    }
+
+    fn failed(status: &str, return_code: i64, error: String) -> WalkResult {
+        WalkResult { json_dump: Value::Object(Map::new()), status: status.to_string(), return_code, error: Some(error) }
+    }
+
+    /// A zero-byte dump.
+    pub fn empty() -> WalkResult {
+        WalkResult::failed(STATUS_EMPTY, 1, "the minidump is empty (0 bytes)".into())
+    }
+}
+
+/// The stackwalker of a run: one symbol provider, one runtime for its I/O.
+pub struct Stackwalker {
+    provider: Arc<MultiSymbolProvider>,
+    /// Always `Some` until dropped (then shut down without blocking, so dropping a
+    /// `Stackwalker` is safe even inside an async context).
+    runtime: Option<tokio::runtime::Runtime>,
+    timeout: Duration,
+}
+
+impl Drop for Stackwalker {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl Stackwalker {
+    /// Builds the symbol provider as minidump-stackwalk does (HTTP supplier with the local
+    /// paths when there are URLs, else the local paths alone, else none).
+    pub fn new(symbols: &SymbolOptions, timeout: Duration) -> anyhow::Result<Stackwalker> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("crashctl-symbols-io")
+            .enable_all()
+            .build()?;
+        Ok(Stackwalker { provider: Arc::new(provider(symbols)), runtime: Some(runtime), timeout })
+    }
+
+    /// Walks one dump. Never panics the caller and never waits past the timeout: the walk runs
+    /// on its own thread (its async parts on this run's runtime); a walk still running at the
+    /// deadline is abandoned (its thread finishes, or not, on its own) and reported as `Timeout`.
+    pub fn walk(&self, bytes: Vec<u8>, raw: &RawCrash) -> WalkResult {
+        if bytes.is_empty() {
+            return WalkResult::empty();
+        }
+        let evil = evil_json(raw);
+        let provider = Arc::clone(&self.provider);
+        let timeout = self.timeout;
+        self.abandonable(move |handle| {
+            handle.block_on(async {
+                tokio::time::timeout(timeout, walk_bytes(bytes, &provider, evil.as_ref().map(|f| f.path())))
+                    .await
+                    .unwrap_or_else(|_| timed_out(timeout))
+            })
+        })
+    }
+
+    /// Runs `work` on this caller's walker thread and waits for it at most the timeout (plus
+    /// a short grace that lets an async timeout inside `work` report first); past that, the
+    /// walker thread is abandoned (left to finish on its own; the caller gets a new one next
+    /// time) and the result is `Timeout`. A panic in `work` becomes `UnknownError`.
+    fn abandonable<F>(&self, work: F) -> WalkResult
+    where
+        F: FnOnce(&tokio::runtime::Handle) -> WalkResult + Send + 'static,
+    {
+        let (tx, rx) = mpsc::sync_channel(1);
+        let handle = self.runtime.as_ref().expect("the runtime lives as long as the stackwalker").handle().clone();
+        let job: Job = Box::new(move || {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&handle)));
+            let _ = tx.send(result.unwrap_or_else(|p| panicked(&p)));
+        });
+        if let Err(e) = WALKER.with(|w| w.run(job)) {
+            return WalkResult::failed("UnknownError", 1, format!("cannot start a stackwalk thread: {e}"));
+        }
+        rx.recv_timeout(self.timeout + Duration::from_millis(250)).unwrap_or_else(|_| {
+            WALKER.with(WalkerThread::abandon);
+            timed_out(self.timeout)
+        })
+    }
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+thread_local! {
+    /// Each thread that walks dumps hands them to its own long-lived walker thread (so the
+    /// allocator's per-thread caches stay warm across walks), replaced when a walk is abandoned.
+    static WALKER: WalkerThread = const { WalkerThread { jobs: std::cell::RefCell::new(None) } };
+}
+
+struct WalkerThread {
+    jobs: std::cell::RefCell<Option<mpsc::Sender<Job>>>,
+}
+
+impl WalkerThread {
+    fn run(&self, job: Job) -> std::io::Result<()> {
+        let mut jobs = self.jobs.borrow_mut();
+        let job = match jobs.as_ref() {
+            Some(tx) => match tx.send(job) {
+                Ok(()) => return Ok(()),
+                Err(mpsc::SendError(job)) => job,
+            },
+            None => job,
+        };
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new().name("crashctl-stackwalk".into()).spawn(move || {
+            for job in rx {
+                job();
+            }
+        })?;
+        tx.send(job).expect("the new walker thread is waiting");
+        *jobs = Some(tx);
+        Ok(())
+    }
+
+    /// Forgets the walker thread (it exits after its current job, if that ever ends).
+    fn abandon(&self) {
+        self.jobs.borrow_mut().take();
+    }
+}
+
+fn provider(symbols: &SymbolOptions) -> MultiSymbolProvider {
+    let mut provider = MultiSymbolProvider::new();
+    if !symbols.urls.is_empty() {
+        let cache = symbols.cache.clone().unwrap_or_else(|| std::env::temp_dir().join("rust-minidump-cache"));
+        let supplier = http_symbol_supplier(
+            symbols.paths.clone(),
+            symbols.urls.clone(),
+            cache,
+            std::env::temp_dir(),
+            symbols.download_timeout,
+        );
+        provider.add(Box::new(Symbolizer::new(supplier)));
+    } else if !symbols.paths.is_empty() {
+        provider.add(Box::new(Symbolizer::new(simple_symbol_supplier(symbols.paths.clone()))));
+    }
+    provider
+}
+
+/// The raw crash as minidump-stackwalk's `--evil-json` file, only when it holds something
+/// the stackwalker reads (so the common case writes no file).
+fn evil_json(raw: &RawCrash) -> Option<tempfile::NamedTempFile> {
+    let picked: Map<String, Value> =
+        EVIL_KEYS.iter().filter_map(|k| raw.get(*k).map(|v| (k.to_string(), v.clone()))).collect();
+    if picked.is_empty() {
+        return None;
+    }
+    let mut file = tempfile::NamedTempFile::new().ok()?;
+    serde_json::to_writer(&mut file, &picked).ok()?;
+    Some(file)
+}
+
+async fn walk_bytes(bytes: Vec<u8>, provider: &MultiSymbolProvider, evil: Option<&std::path::Path>) -> WalkResult {
+    let dump = match Minidump::read(bytes) {
+        Ok(dump) => dump,
+        Err(e) => return WalkResult::failed(e.name(), 1, format!("error reading dump: {e}")),
+    };
+    let mut options = ProcessorOptions::stable_basic();
+    options.evil_json = evil;
+    match minidump_processor::process_minidump_with_options(&dump, provider, options).await {
+        Ok(state) => {
+            let mut out = Vec::with_capacity(64 * 1024);
+            if let Err(e) = state.print_json(&mut out, false) {
+                return WalkResult::failed("UnknownError", 1, format!("cannot write the JSON: {e}"));
+            }
+            match serde_json::from_slice(&out) {
+                Ok(json_dump) => WalkResult { json_dump, status: STATUS_OK.into(), return_code: 0, error: None },
+                Err(e) => WalkResult::failed("UnknownError", 1, format!("stackwalker JSON is invalid: {e}")),
+            }
+        }
+        Err(e) => WalkResult::failed(e.name(), 1, format!("error processing dump: {e}")),
+    }
+}
+
+fn timed_out(timeout: Duration) -> WalkResult {
+    let t = humantime::format_duration(timeout);
+    WalkResult::failed(STATUS_TIMEOUT, RETURN_CODE_TIMEOUT, format!("stackwalk timed out after {t}; abandoned"))
+}
+
+fn panicked(payload: &Box<dyn std::any::Any + Send>) -> WalkResult {
+    let msg = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    WalkResult::failed("UnknownError", 101, format!("the stackwalker panicked: {msg}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_walk_that_never_yields_is_abandoned_at_the_timeout() {
+        // Regression: a CPU-bound walk cannot be stopped by an async timeout alone.
+        let walker = Stackwalker::new(&SymbolOptions::default(), Duration::from_millis(100)).unwrap();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let result = walker.abandonable(move |_| {
+            let _ = release_rx.recv(); // blocks this thread until the test releases it
+            WalkResult::empty()
+        });
+        assert_eq!(result.status, STATUS_TIMEOUT);
+        assert_eq!(result.return_code, RETURN_CODE_TIMEOUT);
+        assert!(result.error.unwrap().contains("timed out after 100ms"));
+        release_tx.send(()).unwrap();
+    }
+
+    #[test]
+    fn a_panicking_walk_is_an_error_result() {
+        let walker = Stackwalker::new(&SymbolOptions::default(), Duration::from_secs(30)).unwrap();
+        let result = walker.abandonable(|_| panic!("bad dump"));
+        assert_eq!(result.status, "UnknownError");
+        assert!(result.error.unwrap().contains("bad dump"));
+    }
+
+    #[test]
+    fn evil_json_only_when_the_raw_crash_has_what_the_stackwalker_reads() {
+        let mut raw = RawCrash::new();
+        raw.insert("ProductName".into(), "Firefox".into());
+        assert!(evil_json(&raw).is_none());
+        raw.insert("CPUMicrocodeVersion".into(), "0xf0".into());
+        let file = evil_json(&raw).unwrap();
+        let written: Value = serde_json::from_slice(&std::fs::read(file.path()).unwrap()).unwrap();
+        assert_eq!(written, serde_json::json!({"CPUMicrocodeVersion": "0xf0"}));
+    }
+}

@@ -1,0 +1,210 @@
+//! What to send: crashes built from command-line pieces (dump files, annotation files,
+//! KEY=VALUE pairs) or read back from a crash store or fetch-data folder.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+use super::encode::{DumpPart, Outgoing};
+use crate::crash::{CrashId, RawCrash, MAIN_DUMP};
+use crate::store::CrashStore;
+
+/// Keys the collector adds to a raw crash; dropped when a saved crash is sent again.
+pub const COLLECTOR_KEYS: [&str; 4] = ["metadata", "submitted_timestamp", "uuid", "version"];
+
+/// A `--dump [NAME=]PATH` argument: the form field name and the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DumpArg {
+    pub field: String,
+    pub path: PathBuf,
+}
+
+impl DumpArg {
+    /// `NAME=PATH`, or a bare `PATH` (the main dump, `upload_file_minidump`). The name is
+    /// everything before the first `=`; a path containing `=` needs an explicit name.
+    pub fn parse(s: &str) -> Result<DumpArg, String> {
+        let (field, path) = match s.split_once('=') {
+            Some((name, path)) => (name.to_string(), path),
+            None => (MAIN_DUMP.to_string(), s),
+        };
+        if field.is_empty() || path.is_empty() {
+            return Err(format!("{s:?}: expected [NAME=]PATH"));
+        }
+        Ok(DumpArg { field, path: PathBuf::from(path) })
+    }
+
+    pub fn read(&self) -> anyhow::Result<DumpPart> {
+        let data = std::fs::read(&self.path).with_context(|| format!("dump {}", self.path.display()))?;
+        let filename = self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "dump".into());
+        Ok(DumpPart { field: self.field.clone(), filename, data: data.into() })
+    }
+}
+
+/// Parses `KEY=VALUE` (a non-empty key without `/` or `:`, so crash IDs and report URLs are
+/// never taken for annotations).
+pub fn parse_pair(s: &str) -> Option<(String, String)> {
+    let (k, v) = s.split_once('=')?;
+    let key_ok = !k.is_empty() && !k.contains(['/', ':']);
+    key_ok.then(|| (k.to_string(), v.to_string()))
+}
+
+/// Drops what the collector added (and the crash ID unless `keep_uuid`).
+pub fn strip_collector_fields(raw: &mut RawCrash, keep_uuid: bool) {
+    for key in COLLECTOR_KEYS {
+        if key != "uuid" || !keep_uuid {
+            raw.remove(key);
+        }
+    }
+}
+
+/// Reads a JSON object file (`--annotations`, `--raw-crash`).
+pub fn read_json_object(path: &Path) -> anyhow::Result<RawCrash> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        Ok(_) => anyhow::bail!("{}: not a JSON object", path.display()),
+        Err(e) => anyhow::bail!("{}: not JSON: {e}", path.display()),
+    }
+}
+
+/// A crash described on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct CrashSpec {
+    /// A saved raw crash to start from (collector fields dropped).
+    pub raw_crash: Option<PathBuf>,
+    /// Annotation files, merged in order on top.
+    pub annotation_files: Vec<PathBuf>,
+    /// `KEY=VALUE` pairs, merged last.
+    pub pairs: Vec<(String, String)>,
+    pub dumps: Vec<DumpArg>,
+    /// Keep a `uuid` annotation (only a bearer token makes the collector accept it).
+    pub keep_uuid: bool,
+}
+
+impl CrashSpec {
+    /// The annotations without dumps: raw crash, annotation files, pairs.
+    pub fn annotations(&self) -> anyhow::Result<RawCrash> {
+        let mut raw = RawCrash::new();
+        if let Some(p) = &self.raw_crash {
+            raw = read_json_object(p)?;
+            strip_collector_fields(&mut raw, self.keep_uuid);
+        }
+        for p in &self.annotation_files {
+            raw.extend(read_json_object(p)?);
+        }
+        for (k, v) in &self.pairs {
+            raw.insert(k.clone(), v.clone().into());
+        }
+        Ok(raw)
+    }
+
+    /// Reads every file and builds the crash.
+    pub fn build(&self) -> anyhow::Result<Outgoing> {
+        let annotations = self.annotations()?;
+        let dumps = self.dumps.iter().map(DumpArg::read).collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Outgoing { annotations, dumps })
+    }
+}
+
+/// Every crash ID in a store, oldest day first.
+pub fn all_ids(store: &dyn CrashStore) -> anyhow::Result<Vec<CrashId>> {
+    let mut ids = Vec::new();
+    for date in store.list_dates()? {
+        ids.extend(store.list_raw(date)?.ids);
+    }
+    Ok(ids)
+}
+
+/// A crash read back from a store, ready to send again: collector fields dropped, `overrides`
+/// merged on top, dumps under their real names (the main dump alone when no names were kept).
+pub fn load_from_store(
+    store: &dyn CrashStore,
+    id: &CrashId,
+    overrides: &RawCrash,
+    keep_uuid: bool,
+) -> anyhow::Result<Outgoing> {
+    let mut crash = store.get_crash(id).with_context(|| format!("crash {id} in {}", store.describe()))?;
+    if crash.dumps.is_empty() {
+        let main = crate::crash::DumpName::main();
+        if let Ok(bytes) = store.get_dump(id, &main) {
+            crash.add_dump(main, crate::crash::DumpData::Bytes(bytes));
+        }
+    }
+    strip_collector_fields(&mut crash.raw, keep_uuid);
+    crash.raw.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let mut dumps = Vec::new();
+    for d in &crash.dumps {
+        let data = d.data.read().with_context(|| format!("crash {id}: dump {}", d.name))?.into_owned();
+        dumps.push(DumpPart { field: d.name.to_string(), filename: format!("{}.dmp", d.name), data: data.into() });
+    }
+    Ok(Outgoing { annotations: crash.raw, dumps })
+}
+
+/// Where one crash to send comes from.
+#[derive(Clone)]
+pub enum Source {
+    /// Built once (repeats send the same bytes).
+    Built(Arc<Outgoing>),
+    /// Read from a store when its turn comes.
+    Store { store: Arc<dyn CrashStore>, id: CrashId, overrides: Arc<RawCrash>, keep_uuid: bool },
+}
+
+impl Source {
+    /// A label for output (the crash ID for store crashes).
+    pub fn label(&self) -> Option<String> {
+        match self {
+            Source::Built(_) => None,
+            Source::Store { id, .. } => Some(id.to_string()),
+        }
+    }
+
+    /// The crash (blocking: may read files).
+    pub fn load(&self) -> anyhow::Result<Arc<Outgoing>> {
+        match self {
+            Source::Built(c) => Ok(Arc::clone(c)),
+            Source::Store { store, id, overrides, keep_uuid } => {
+                load_from_store(store.as_ref(), id, overrides, *keep_uuid).map(Arc::new)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dump_args_and_pairs() {
+        assert_eq!(DumpArg::parse("a/b.dmp").unwrap(), DumpArg { field: MAIN_DUMP.into(), path: "a/b.dmp".into() });
+        let d = DumpArg::parse("../../etc/passwd=x.dmp").unwrap();
+        assert_eq!((d.field.as_str(), d.path.to_str().unwrap()), ("../../etc/passwd", "x.dmp"));
+        assert!(DumpArg::parse("name=").is_err());
+        assert_eq!(parse_pair("ProductName=Fire=fox"), Some(("ProductName".into(), "Fire=fox".into())));
+        assert_eq!(parse_pair("https://x/report/index/abc?x=1"), None);
+        assert_eq!(parse_pair("de1bb258-cbbf-4589-a673-34f800160918"), None);
+    }
+
+    #[test]
+    fn raw_crash_files_lose_collector_fields_and_merge() {
+        let dir = tempfile::tempdir().unwrap();
+        let raw = dir.path().join("raw.json");
+        std::fs::write(
+            &raw,
+            r#"{"ProductName":"Firefox","uuid":"x","metadata":{},"version":2,"submitted_timestamp":"t"}"#,
+        )
+        .unwrap();
+        let ann = dir.path().join("a.json");
+        std::fs::write(&ann, r#"{"Version":"1","ProductName":"Thunderbird"}"#).unwrap();
+        let spec = CrashSpec {
+            raw_crash: Some(raw),
+            annotation_files: vec![ann],
+            pairs: vec![("Version".into(), "2".into())],
+            ..CrashSpec::default()
+        };
+        let a = spec.annotations().unwrap();
+        assert_eq!(serde_json::Value::Object(a), serde_json::json!({"ProductName": "Thunderbird", "Version": "2"}));
+        let keep = CrashSpec { keep_uuid: true, ..spec };
+        assert_eq!(keep.annotations().unwrap()["uuid"], "x");
+    }
+}

@@ -1,0 +1,356 @@
+//! `crashctl process`: dump mode, store mode, queue mode, output formats, and `json_dump`
+//! compared with the real `minidump-stackwalk --json`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crashctl::crash::{Crash, CrashId, DumpData, DumpName, Throttle};
+use crashctl::queue::{Message, QueueName};
+use crashctl::store::{CrashStore, FsStore};
+use minidump_synth::{Exception, Memory, SynthMinidump, SystemInfo, Thread};
+use serde_json::Value;
+use test_assembler::{Endian, Section};
+
+use crate::common::*;
+
+fn testdata() -> Option<PathBuf> {
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testdata"));
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!("skipping: {} is absent", dir.display());
+        None
+    }
+}
+
+/// A small valid Linux amd64 minidump with one crashed thread.
+fn synth_dump() -> Vec<u8> {
+    let context = minidump_synth::amd64_context(Endian::Little, 0x7000_1000, 0x1010);
+    let stack = Memory::with_section(Section::with_endian(Endian::Little).append_repeated(0, 0x100), 0x1000);
+    let thread = Thread::new(Endian::Little, 7, &stack, &context);
+    let mut system_info = SystemInfo::new(Endian::Little);
+    system_info.processor_architecture = 9; // AMD64
+    system_info.platform_id = 0x8201; // Linux
+    let mut exception = Exception::new(Endian::Little);
+    exception.thread_id = 7;
+    exception.exception_record.exception_code = 11; // SIGSEGV
+    SynthMinidump::with_endian(Endian::Little)
+        .add_thread(thread)
+        .add_exception(exception)
+        .add_system_info(system_info)
+        .add(context)
+        .add_memory(stack)
+        .finish()
+        .unwrap()
+}
+
+/// Puts a crash with `dump` as its main minidump into the test store.
+fn put(env: &TestEnv, dump: Vec<u8>) -> CrashId {
+    let id = new_id(Throttle::Accept);
+    let mut crash: Crash = sample_crash(&id);
+    crash.add_dump(DumpName::main(), DumpData::Bytes(dump));
+    FsStore::open(env.store(), true).unwrap().put_crash(&crash).unwrap();
+    id
+}
+
+fn processed(env: &TestEnv, id: &CrashId) -> Option<Value> {
+    let store = FsStore::open(env.store(), false).unwrap();
+    store.get_processed(id).unwrap().map(Value::Object)
+}
+
+fn store_arg(env: &TestEnv) -> String {
+    env.store().display().to_string()
+}
+
+#[test]
+fn dump_mode_prints_a_symbolicated_processed_crash() {
+    let Some(data) = testdata() else { return };
+    let env = TestEnv::new();
+    let dump = data.join("minidumps/test.dmp");
+    let symbols = data.join("symbols");
+    let o = env.run(&["process", "--dump", path(&dump), "--symbols-path", path(&symbols)]);
+    assert_code(&o, 0);
+    let p = json(&o);
+    assert_eq!(p["mdsw_status_string"], "OK");
+    assert_eq!(p["os_name"], "Windows NT");
+    assert_eq!(p["reason"], "EXCEPTION_ACCESS_VIOLATION_WRITE");
+    let frames = p["json_dump"]["crashing_thread"]["frames"].as_array().unwrap();
+    assert_eq!(frames[0]["function"], "`anonymous namespace'::CrashFunction");
+    assert_eq!(frames[1]["function"], "main");
+}
+
+#[test]
+fn dump_mode_names_the_error_of_a_corrupt_dump() {
+    let Some(data) = testdata() else { return };
+    let env = TestEnv::new();
+    let o = env.run(&["process", "--dump", path(&data.join("minidumps/invalid-range.dmp"))]);
+    assert_code(&o, 0);
+    let p = json(&o);
+    assert_eq!(p["mdsw_status_string"], "MissingThreadList");
+    assert_eq!(p["success"], false);
+    assert!(p["processor_notes"].as_str().unwrap().contains("MissingThreadList"));
+    assert!(p["signature"].is_string());
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// The real minidump-stackwalk: `$MINIDUMP_STACKWALK`, `.tools/bin/` in the checkout, or PATH.
+fn minidump_stackwalk() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("MINIDUMP_STACKWALK") {
+        return Some(PathBuf::from(p));
+    }
+    let local = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.tools/bin/minidump-stackwalk"));
+    if local.is_file() {
+        return Some(local);
+    }
+    let found = Command::new("minidump-stackwalk").arg("--version").output().is_ok_and(|o| o.status.success());
+    found.then(|| PathBuf::from("minidump-stackwalk"))
+}
+
+#[test]
+fn json_dump_is_what_minidump_stackwalk_prints() {
+    let Some(data) = testdata() else { return };
+    let Some(mdsw) = minidump_stackwalk() else {
+        eprintln!("skipping: minidump-stackwalk not found (set MINIDUMP_STACKWALK or put it on PATH)");
+        return;
+    };
+    let env = TestEnv::new();
+    let symbols = data.join("symbols");
+    // The annotations minidump-stackwalk reads from Socorro's --evil-json file.
+    let annotations = env.path("raw_crash.json");
+    let evil = r#"{"CPUMicrocodeVersion": "0x42", "ModuleSignatureInfo": {"Microsoft Corporation": ["kernel32.dll"]}}"#;
+    std::fs::write(&annotations, evil).unwrap();
+    let mut compared = 0;
+    for entry in std::fs::read_dir(data.join("minidumps")).unwrap() {
+        let dump = entry.unwrap().path();
+        let ours =
+            ["process", "--dump", path(&dump), "--annotations", path(&annotations), "--symbols-path", path(&symbols)];
+        let ours = env.run(&ours);
+        assert_code(&ours, 0);
+        let ours = json(&ours);
+        let theirs = Command::new(&mdsw)
+            .args([
+                "--json",
+                "--no-color",
+                "--evil-json",
+                path(&annotations),
+                "--symbols-path",
+                path(&symbols),
+                path(&dump),
+            ])
+            .output()
+            .unwrap();
+        if theirs.status.success() {
+            let theirs: Value = serde_json::from_slice(&theirs.stdout).unwrap();
+            assert_eq!(ours["json_dump"], theirs, "json_dump of {}", dump.display());
+            assert_eq!(ours["mdsw_status_string"], "OK");
+            compared += 1;
+        } else {
+            let status = ours["mdsw_status_string"].as_str().unwrap();
+            assert!(stderr(&theirs).contains(status), "{}: {status} vs {}", dump.display(), stderr(&theirs));
+        }
+    }
+    assert!(compared >= 4, "only {compared} dumps compared");
+}
+
+#[test]
+fn store_mode_saves_prints_and_reports_each_crash() {
+    let env = TestEnv::new();
+    let good = put(&env, synth_dump());
+    let empty = put(&env, Vec::new());
+    let missing = new_id(Throttle::Accept);
+    let ids = format!("{good}\n{empty}\n{missing}\nnot-an-id\n");
+    let o = env.run_stdin(&["process", "--store", &store_arg(&env), "--print", "-j", "2"], &ids);
+    assert_code(&o, 1);
+    let printed = json_lines(&o);
+    assert_eq!(printed.len(), 2, "one processed crash per processed crash");
+    assert!(stderr(&o).contains(&missing.to_string()));
+    let saved = processed(&env, &good).expect("saved");
+    assert_eq!(saved["mdsw_status_string"], "OK");
+    assert_eq!(saved["os_name"], "Linux");
+    assert_eq!(saved["cpu_arch"], "amd64");
+    assert_eq!(saved["product"], "Firefox");
+    assert_eq!(processed(&env, &empty).unwrap()["mdsw_status_string"], "EmptyMinidump");
+    assert!(printed.iter().any(|p| p["uuid"] == good.as_str()));
+}
+
+#[test]
+fn summary_and_json_formats_give_one_line_per_crash() {
+    let env = TestEnv::new();
+    let good = put(&env, synth_dump());
+    let bad = put(&env, b"MDMP but not really".to_vec());
+    let missing = new_id(Throttle::Accept);
+    let (g, b, m) = (good.to_string(), bad.to_string(), missing.to_string());
+    let o = env.run(&["process", "--store", &store_arg(&env), "--format", "summary", "--no-save", &g, &b, &m]);
+    assert_code(&o, 1);
+    let mut lines: Vec<Vec<String>> = stdout(&o).lines().map(|l| l.split('\t').map(str::to_string).collect()).collect();
+    lines.sort();
+    assert_eq!(lines.len(), 3);
+    let status_of = |id: &str| lines.iter().find(|l| l[0] == id).unwrap()[2].clone();
+    assert_eq!(status_of(&g), "ok");
+    assert_eq!(status_of(&b), "stackwalk_failed");
+    assert_eq!(status_of(&m), "error");
+    assert!(processed(&env, &good).is_none(), "--no-save writes nothing");
+
+    let o = env.run(&["process", "--store", &store_arg(&env), "--format", "json", &g]);
+    assert_code(&o, 0);
+    let outcomes = json_lines(&o);
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(outcomes[0]["id"], g.as_str());
+    assert_eq!(outcomes[0]["status"], "ok");
+    assert_eq!(outcomes[0]["saved"], true);
+    assert_eq!(outcomes[0]["old_signature"], Value::Null);
+}
+
+#[test]
+fn queue_mode_acks_saved_crashes_and_dead_letters_the_rest() {
+    let env = TestEnv::new();
+    let queue = crashctl::queue::open(path(&env.queue()), true).unwrap();
+    let first = put(&env, synth_dump());
+    let second = put(&env, synth_dump());
+    let missing = new_id(Throttle::Accept);
+    queue.publish(QueueName::Standard, &[Message::new(first.clone()), Message::new(missing.clone())]).unwrap();
+    queue.publish(QueueName::Priority, &[Message::new(second.clone())]).unwrap();
+    let (store, queue_dir) = (store_arg(&env), env.queue());
+    let args = ["process", "--store", &store, "--queue", path(&queue_dir), "--format", "json"];
+    let o = env.run(&args);
+    assert_code(&o, 1);
+    assert_eq!(json_lines(&o).len(), 3);
+    assert!(processed(&env, &first).is_some() && processed(&env, &second).is_some());
+    let depths = queue.depths().unwrap();
+    assert!(depths.iter().all(|d| d.pending == 0 && d.claimed == 0), "{depths:?}");
+    let failed = queue.failed().unwrap();
+    assert_eq!(failed.len(), 1);
+    assert!(failed[0].body.contains(missing.as_str()));
+
+    // A reprocessing message names its ruleset.
+    queue
+        .publish(QueueName::Reprocessing, &[Message::with_ruleset(first.clone(), Some("regenerate_signature".into()))])
+        .unwrap();
+    let o = env.run(&args);
+    assert_code(&o, 0);
+    let outcome = &json_lines(&o)[0];
+    assert_eq!(outcome["ruleset"], "regenerate_signature");
+    let history = processed(&env, &first).unwrap()["processor_history"].as_array().unwrap().len();
+    assert_eq!(history, 1);
+}
+
+#[test]
+fn queue_mode_refuses_no_save() {
+    let env = TestEnv::new();
+    crashctl::queue::open(path(&env.queue()), true).unwrap();
+    let o = env.run(&["process", "--store", &store_arg(&env), "--queue", path(&env.queue()), "--no-save"]);
+    assert_code(&o, 2);
+    assert!(stderr(&o).contains("--no-save"));
+}
+
+/// A symbol server on 127.0.0.1 serving a folder in the Tecken layout; counts requests per path.
+struct SymbolServer {
+    url: String,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SymbolServer {
+    fn start(root: PathBuf) -> SymbolServer {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (reqs, stopped) = (requests.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            while !stopped.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((conn, _)) => serve(conn, &root, &reqs),
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
+                }
+            }
+        });
+        SymbolServer { url, requests, stop, thread: Some(thread) }
+    }
+
+    fn count(&self, suffix: &str) -> usize {
+        self.requests.lock().unwrap().iter().filter(|p| p.ends_with(suffix)).count()
+    }
+}
+
+impl Drop for SymbolServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn serve(mut conn: std::net::TcpStream, root: &Path, requests: &std::sync::Mutex<Vec<String>>) {
+    use std::io::{BufRead, BufReader, Write};
+    conn.set_nonblocking(false).unwrap();
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut line = String::new();
+    let _ = reader.read_line(&mut line);
+    while let Ok(n) = reader.read_line(&mut String::new()) {
+        if n <= 2 {
+            break; // end of headers
+        }
+    }
+    let path = line.split_whitespace().nth(1).unwrap_or("/").split('?').next().unwrap().to_string();
+    requests.lock().unwrap().push(path.clone());
+    let file = root.join(path.trim_start_matches('/'));
+    let ok = !path.contains("..") && file.is_file();
+    let body = if ok { std::fs::read(&file).unwrap() } else { Vec::new() };
+    let status = if ok { "200 OK" } else { "404 Not Found" };
+    let head = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+    let _ = conn.write_all(head.as_bytes()).and_then(|_| conn.write_all(&body));
+}
+
+#[test]
+fn symbols_from_a_server_are_fetched_once_per_run_and_cached() {
+    let Some(data) = testdata() else { return };
+    let server = SymbolServer::start(data.join("symbols"));
+    let env = TestEnv::new();
+    let dump = std::fs::read(data.join("minidumps/test.dmp")).unwrap();
+    let ids: Vec<String> = (0..3).map(|_| put(&env, dump.clone()).to_string()).collect();
+    let cache = env.path("symcache");
+    let store = store_arg(&env);
+    let mut args = vec!["process", "--store", &store, "-j", "1", "--print"];
+    args.extend(["--symbols-url", &server.url, "--symbols-cache", path(&cache)]);
+    args.extend(ids.iter().map(String::as_str));
+    let o = env.run(&args);
+    assert_code(&o, 0);
+    for p in json_lines(&o) {
+        assert_eq!(p["json_dump"]["crashing_thread"]["frames"][1]["function"], "main");
+    }
+    assert_eq!(server.count("/test_app.sym"), 1, "one download for three crashes");
+    assert!(cache.join("test_app.pdb/5A9832E5287241C1838ED98914E9B7FF1/test_app.sym").is_file());
+}
+
+#[test]
+fn follow_keeps_consuming_until_sigterm() {
+    let env = TestEnv::new();
+    let queue = crashctl::queue::open(path(&env.queue()), true).unwrap();
+    let id = put(&env, synth_dump());
+    let store = store_arg(&env);
+    let mut child = env
+        .cmd(&["process", "--store", &store, "--queue", path(&env.queue()), "--follow"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Published after the consumer started: only --follow picks it up.
+    queue.publish(QueueName::Standard, &[Message::new(id.clone())]).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while processed(&env, &id).is_none() || queue.depths().unwrap().iter().any(|d| d.pending + d.claimed > 0) {
+        assert!(std::time::Instant::now() < deadline, "not processed within 60s");
+        assert!(child.try_wait().unwrap().is_none(), "--follow exited on its own");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // SAFETY: sending SIGTERM to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+}
