@@ -670,3 +670,46 @@ fn local_now_processes_and_reports_changed_signatures() {
     assert_eq!(signature(&a), "OLD | stale::signature", "--no-save leaves the store as it was");
     assert!(!env.queue().exists(), "--now queues nothing");
 }
+
+/// The question engineers ask after editing the signature lists: which signatures change?
+#[test]
+fn local_now_changed_after_a_signature_list_edit() {
+    use crashctl::siggen::lists::*;
+    let env = TestEnv::new();
+    let store = FsStore::open(env.store(), true).unwrap();
+    let now = chrono::Utc::now();
+    let crash = crashctl::generate::Generator::new(Some(7), now).submission().into_crash(now);
+    let id = crash.id.to_string();
+    store.put_crash(&crash).unwrap();
+    let symbols = env.path("symbols");
+    crashctl::generate::write_symbols(&symbols).unwrap();
+    let symbols = symbols.to_str().unwrap();
+
+    assert_code(&local(&env, &["--now", "--symbols-path", symbols, &id]), 0);
+    let before = store.get_processed(&crash.id).unwrap().unwrap()["signature"].as_str().unwrap().to_string();
+    let first_frame = before.split(" | ").next().unwrap().to_string();
+
+    // The engineer marks the first frame irrelevant.
+    let lists = env.path("siglists");
+    std::fs::create_dir_all(&lists).unwrap();
+    let irrelevant = format!("{BUILTIN_IRRELEVANT}\n{}\n", regex::escape(&first_frame));
+    for (file, text) in [
+        (IRRELEVANT_FILE, irrelevant.as_str()),
+        (PREFIX_FILE, BUILTIN_PREFIX),
+        (LINE_NUMBERS_FILE, BUILTIN_LINE_NUMBERS),
+        (SENTINELS_FILE, BUILTIN_SENTINELS),
+    ] {
+        std::fs::write(lists.join(file), text).unwrap();
+    }
+    let lists = lists.to_str().unwrap();
+    let args = ["--now", "--changed", "--ruleset", "regenerate_signature", "--siglists", lists, "--format", "json"];
+    let o = local(&env, &[&args[..], &["--no-save", &id]].concat());
+    assert_code(&o, 0);
+    let v = json(&o);
+    let changed = v["changed"].as_array().unwrap();
+    assert_eq!(changed.len(), 1, "{v}");
+    assert_eq!(changed[0]["old_signature"], before.as_str());
+    let after = changed[0]["new_signature"].as_str().unwrap();
+    assert!(!after.starts_with(&first_frame), "{before} -> {after}");
+    assert_eq!(v["summary"]["saved"], 0, "--no-save");
+}
