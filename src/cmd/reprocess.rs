@@ -347,19 +347,24 @@ fn run_local(args: Opts, ctx: &Context) -> anyhow::Result<ExitCode> {
     if args.now && !args.dry_run {
         return run_now(&args, ctx, store.as_ref(), selection, &input);
     }
-    let queue = args.queue.open(ctx, !args.dry_run)?;
-    let json = args.format == Format::Json;
-    let progress = ctx.progress("crashes", json);
-    let stop = ctx.stop_flag();
-    let report = reprocess::publish_local(queue.as_ref(), selection, &opts, progress.as_ref(), &stop)?;
-    render_local(&report, &input, args.format, ctx.quiet, &queue.describe())?;
+    let (report, target) = if args.dry_run {
+        // A dry run needs no queue (it may not exist yet).
+        let target = if args.now { "process now".to_string() } else { "queue for reprocessing".to_string() };
+        (reprocess::plan_local(selection, &opts), target)
+    } else {
+        let queue = args.queue.open(ctx, true)?;
+        let progress = ctx.progress("crashes", args.format == Format::Json);
+        let report = reprocess::publish_local(queue.as_ref(), selection, &opts, progress.as_ref(), &ctx.stop_flag())?;
+        (report, format!("the reprocessing queue of {}", queue.describe()))
+    };
+    render_local(&report, &input, args.format, ctx.quiet, &target)?;
     Ok(if report.interrupted { ExitCode::Interrupted } else { ExitCode::from_failures(report.missing.len() as u64) })
 }
 
-fn render_local(r: &LocalReport, input: &IdInput, format: Format, quiet: bool, queue: &str) -> anyhow::Result<()> {
+fn render_local(r: &LocalReport, input: &IdInput, format: Format, quiet: bool, target: &str) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     for id in &r.missing {
-        eprintln!("crashctl: crash {id}: no raw crash in the store; not queued");
+        eprintln!("crashctl: crash {id}: no raw crash in the store; skipped");
     }
     if format == Format::Json {
         let mut v = serde_json::to_value(r)?;
@@ -372,12 +377,11 @@ fn render_local(r: &LocalReport, input: &IdInput, format: Format, quiet: bool, q
         writeln!(out, "{id}")?;
     }
     if !quiet {
-        let verb = if r.dry_run { "would publish" } else { "published" };
+        let verb = if r.dry_run { "would" } else { "published to" };
         let ruleset = r.ruleset.as_deref().map(|rs| format!(" with ruleset {rs}")).unwrap_or_default();
         eprintln!(
-            "crashctl: {verb} {} crashes to the {} queue of {queue}{ruleset}; {} not in the store, {} other signatures",
+            "crashctl: {} crashes: {verb} {target}{ruleset}; {} not in the store, {} other signatures",
             r.ids.len(),
-            r.queue,
             r.missing.len(),
             r.not_matching
         );

@@ -89,8 +89,22 @@ fn signature_matches(store: &dyn CrashStore, id: &CrashId, text: Option<&str>) -
     Ok(signature.is_some_and(|s| s.contains(text)))
 }
 
+/// What a dry run reports: the selection, nothing published.
+pub fn plan_local(sel: Selection, opts: &LocalOptions) -> LocalReport {
+    LocalReport {
+        queue: QueueName::Reprocessing,
+        ruleset: opts.ruleset.clone(),
+        dry_run: true,
+        ids: sel.ids,
+        published: 0,
+        missing: sel.missing,
+        not_matching: sel.not_matching,
+        interrupted: false,
+    }
+}
+
 /// Publishes the selection to the `reprocessing` queue (then makes it durable). Stops between
-/// two chunks when `stop` is set.
+/// two chunks when `stop` is set. With `opts.dry_run`, publishes nothing ([`plan_local`]).
 pub fn publish_local(
     queue: &dyn CrashQueue,
     sel: Selection,
@@ -99,22 +113,13 @@ pub fn publish_local(
     stop: &AtomicBool,
 ) -> Result<LocalReport, ReprocessError> {
     check_ruleset(opts.ruleset.as_deref())?;
-    let mut report = LocalReport {
-        queue: QueueName::Reprocessing,
-        ruleset: opts.ruleset.clone(),
-        dry_run: opts.dry_run,
-        ids: Vec::new(),
-        published: 0,
-        missing: sel.missing,
-        not_matching: sel.not_matching,
-        interrupted: false,
-    };
     if opts.dry_run {
-        report.ids = sel.ids;
-        return Ok(report);
+        return Ok(plan_local(sel, opts));
     }
-    progress.set_total(sel.ids.len() as u64);
-    for chunk in sel.ids.chunks(PUBLISH_CHUNK) {
+    let ids = sel.ids.clone();
+    let mut report = LocalReport { dry_run: false, ids: Vec::new(), ..plan_local(sel, opts) };
+    progress.set_total(ids.len() as u64);
+    for chunk in ids.chunks(PUBLISH_CHUNK) {
         if stop.load(Ordering::SeqCst) {
             report.interrupted = true;
             break;

@@ -6,7 +6,7 @@ mod local;
 mod now;
 mod state;
 
-pub use local::{publish_local, select_local, LocalOptions, LocalReport, Selection};
+pub use local::{plan_local, publish_local, select_local, LocalOptions, LocalReport, Selection};
 pub use now::{process_now, Change, NowReport};
 pub use state::{default_state_dir, Job, State, StateFile};
 

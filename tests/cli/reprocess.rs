@@ -576,6 +576,10 @@ fn local_publishes_to_the_reprocessing_queue_with_the_ruleset() {
     store.put_crash(&sample_crash(&a)).unwrap();
     store.put_crash(&sample_crash(&b)).unwrap();
     let (sa, sb, sx) = (a.to_string(), format!("bp-{b}"), absent.to_string());
+    let o = local(&env, &["--dry-run", &sa]);
+    assert_code(&o, 0);
+    assert_eq!(stdout(&o).trim(), sa);
+    assert!(!env.queue().exists(), "a dry run needs no queue and makes none");
     let o = local(&env, &["--ruleset", "regenerate_signature", "--format", "json", &sa, &sb, &sx, &sa]);
     assert_code(&o, 1);
     let v = json(&o);
