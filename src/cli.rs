@@ -1,8 +1,6 @@
 //! The command line: one clap definition for the whole tool, with argument groups shared by
 //! the subcommands so the same idea has the same flag everywhere.
 
-#![allow(dead_code)] // TEMPORARY: until the subcommands use every helper
-
 use std::path::PathBuf;
 
 use std::sync::Arc;

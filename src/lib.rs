@@ -19,6 +19,7 @@ pub mod reprocess;
 pub mod secret;
 pub mod siggen;
 pub mod spool;
+pub mod stats;
 pub mod store;
 pub mod submitter;
 

@@ -1,8 +1,6 @@
 //! The terminal side of the binary: the run context (quiet, config, stop flag), progress bars
 //! (indicatif, only on a terminal), and reading crash IDs from arguments or stdin.
 
-#![allow(dead_code)] // TEMPORARY: until the subcommands use every helper
-
 use std::io::IsTerminal;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};

@@ -8,4 +8,5 @@ mod generate;
 mod process;
 mod remote;
 mod reprocess;
+mod stats;
 mod submit;
