@@ -58,6 +58,8 @@ pub enum Command {
     Stats(cmd::stats::Args),
     /// Reprocess crashes, on Crash Stats or locally
     Reprocess(cmd::reprocess::Args),
+    /// Run the whole local pipeline on generated crashes, in a folder of its own
+    Demo(cmd::demo::Args),
     /// Generate realistic test crashes (valid minidumps) into a store, with matching symbols
     Generate(cmd::generate::Args),
     /// Print shell completions

@@ -91,6 +91,11 @@ impl Context {
     }
 }
 
+/// Colors only when the user did not opt out with `NO_COLOR` (any non-empty value, no-color.org).
+pub fn color_allowed() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 struct Bar(ProgressBar);
 
 impl Progress for Bar {

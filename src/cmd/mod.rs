@@ -3,6 +3,7 @@
 
 pub mod collect;
 pub mod completions;
+pub mod demo;
 pub mod generate;
 pub mod move_;
 pub mod process;
@@ -25,6 +26,7 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
         Command::Requeue(args) => requeue::run(args, ctx),
         Command::Stats(args) => stats::run(args, ctx),
         Command::Reprocess(args) => reprocess::run(args, ctx),
+        Command::Demo(args) => demo::run(args, ctx),
         Command::Generate(args) => generate::run(args, ctx),
         Command::Completions(args) => completions::run(args),
         Command::Man => completions::man(),

@@ -1,12 +1,218 @@
-//! `crashctl move`.
+//! `crashctl move`: drain the spool into the store and the `standard` queue (see
+//! `crashctl::mover` for the order of durability, `docs/move.md` for the guarantee).
 
+use std::io::Write;
+use std::time::Duration;
+
+use crashctl::mover::{self, Event, MoveOptions, MoveSummary, Planned};
 use crashctl::ExitCode;
 
+use crate::cli::{parse_duration, Format, JobsArg, QueueArg, SpoolArg, StoreArg};
 use crate::ui::Context;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(
+    after_help = "-j defaults to 8 for move (it waits on the disk far more than it computes). Exit codes: 0 every crash taken was moved; 1 some crash was not moved (it stays in the \
+                         spool, or was quarantined); 2 fatal (the destination kept failing, the spool is locked); \
+                         130 a --once run was interrupted (in-flight crashes were finished first). --follow \
+                         stopped by SIGINT/SIGTERM exits 0 (or 1 if crashes failed)."
+)]
+pub struct Args {
+    #[command(flatten)]
+    spool: SpoolArg,
+    #[command(flatten)]
+    store: StoreArg,
+    #[command(flatten)]
+    queue: QueueArg,
+    #[command(flatten)]
+    jobs: JobsArg,
+    /// Read every crash back from the store and compare sha256 digests before deleting it
+    #[arg(long)]
+    verify: bool,
+    /// Move at most N crashes (oldest first)
+    #[arg(long, value_name = "N")]
+    limit: Option<u64>,
+    /// Only move crashes received longer ago than this (e.g. 10m, 2h)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    older_than: Option<Duration>,
+    /// Print what would be moved (and queued), change nothing
+    #[arg(long)]
+    dry_run: bool,
+    /// Store and queue the crashes but leave them in the spool
+    #[arg(long)]
+    keep: bool,
+    /// Drain the spool once and exit (the default)
+    #[arg(long, conflicts_with = "follow")]
+    once: bool,
+    /// Keep watching the spool, as a daemon does, until SIGINT/SIGTERM; then finish in-flight crashes and exit
+    #[arg(long)]
+    follow: bool,
+    /// With --follow: how often to look for new crashes
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "2s", requires = "follow")]
+    interval: Duration,
+    /// Quarantine a crash after this many failed attempts (counted across runs)
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    max_failures: u32,
+    /// Retries (exponential backoff from 100ms) of a failed store write, publish or sync
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    retries: u32,
+    /// Crashes made durable, published and removed together (one sync of store and queue each)
+    #[arg(long, value_name = "N", default_value_t = mover::DEFAULT_BATCH, value_parser = parse_batch)]
+    batch_size: usize,
+    /// Output format of the summary (and of the --dry-run listing: JSON Lines)
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+}
 
-pub fn run(_args: Args, _ctx: &Context) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`crashctl move` is not built yet")
+/// Crashes in flight when `-j` is not given.
+const DEFAULT_JOBS: usize = 8;
+
+fn parse_batch(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("expected a number of crashes, at least 1".into()),
+    }
+}
+
+impl Args {
+    fn options(&self, count_first: bool) -> MoveOptions {
+        MoveOptions {
+            // the mover waits on the file system's journal far more than it computes: more
+            // crashes in flight than cores by default
+            concurrency: self.jobs.concurrency.map_or(DEFAULT_JOBS, |n| n as usize),
+            limit: self.limit,
+            older_than: self.older_than,
+            keep: self.keep,
+            verify: self.verify,
+            follow: self.follow.then_some(self.interval),
+            max_failures: self.max_failures,
+            retries: self.retries,
+            batch_size: self.batch_size,
+            count_first,
+            ..MoveOptions::default()
+        }
+    }
+}
+
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
+    let json = args.format == Format::Json;
+    let opts = args.options(ctx.show_progress(json));
+    let spool = args.spool.open(ctx, false)?;
+    let stop = ctx.stop_flag();
+    let mut out = std::io::stdout().lock();
+    let mut on_event = |event: Event<'_>| report(&mut out, event, json);
+    let summary = if args.dry_run {
+        mover::plan(&spool, &opts, &stop, &mut on_event)
+    } else {
+        let store = args.store.open(ctx, true)?;
+        let queue = args.queue.open(ctx, true)?;
+        let progress = ctx.progress("crashes", json);
+        let backends = mover::Backends { spool: &spool, store: store.as_ref(), queue: queue.as_ref() };
+        mover::run(&backends, &opts, progress.as_ref(), &stop, &mut on_event)?
+    };
+    drop(out);
+    print_summary(&summary, json, ctx)?;
+    Ok(exit_code(&summary, args.follow))
+}
+
+/// Dry-run lines go to stdout (they are the data); failures and warnings to stderr.
+fn report(out: &mut impl Write, event: Event<'_>, json: bool) {
+    match event {
+        Event::Planned(p) => {
+            let _ = print_planned(out, p, json);
+        }
+        Event::Failed(f) => eprintln!("crashctl: {f}"),
+        Event::Warning(w) => eprintln!("crashctl: warning: {w}"),
+    }
+}
+
+fn print_planned(out: &mut impl Write, p: &Planned, json: bool) -> std::io::Result<()> {
+    if json {
+        serde_json::to_writer(&mut *out, p)?;
+        return writeln!(out);
+    }
+    let action = match p.queue {
+        Some(q) => format!("store, queue {q}"),
+        None => "store only (DEFER)".to_string(),
+    };
+    writeln!(out, "{}\t{}\t{action}", p.id, p.shard)
+}
+
+fn print_summary(s: &MoveSummary, json: bool, ctx: &Context) -> anyhow::Result<()> {
+    if json {
+        let mut out = std::io::stdout().lock();
+        if s.dry_run {
+            // the plan was JSON Lines on stdout; the summary goes with the status lines
+            if !ctx.quiet {
+                eprintln!("{}", serde_json::to_string(s)?);
+            }
+            return Ok(());
+        }
+        serde_json::to_writer_pretty(&mut out, s)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let text = summary_text(s);
+    if s.dry_run {
+        if !ctx.quiet {
+            eprintln!("{text}");
+        }
+    } else {
+        println!("{text}");
+    }
+    Ok(())
+}
+
+fn summary_text(s: &MoveSummary) -> String {
+    if s.dry_run {
+        return format!("dry run: would move {} crashes (nothing changed)", s.planned);
+    }
+    let mut text = format!(
+        "moved {} crashes ({} queued, {} deferred), {}; failed {}, quarantined {}; {:.1}s, {:.0} crashes/s",
+        s.moved,
+        s.queued,
+        s.deferred,
+        human_bytes(s.bytes),
+        s.failed,
+        s.quarantined,
+        s.elapsed_secs,
+        s.crashes_per_sec
+    );
+    if s.strays > 0 {
+        text.push_str(&format!("; {} stray entries skipped", s.strays));
+    }
+    if s.interrupted {
+        text.push_str("; interrupted");
+    }
+    if let Some(reason) = &s.aborted {
+        text.push_str(&format!("\ngave up: {reason}"));
+    }
+    text
+}
+
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// 2 when the run gave up; 130 when a `--once` run was interrupted; 1 when any crash failed.
+fn exit_code(s: &MoveSummary, follow: bool) -> ExitCode {
+    if s.aborted.is_some() {
+        return ExitCode::Fatal;
+    }
+    let failed = ExitCode::from_failures(s.failed);
+    if s.interrupted && !follow {
+        return failed.worst(ExitCode::Interrupted);
+    }
+    failed
 }

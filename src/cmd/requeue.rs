@@ -1,12 +1,179 @@
-//! `crashctl requeue`.
+//! `crashctl requeue`: put crash IDs back on a queue (from arguments or stdin, stale claims,
+//! dead letters, the mover's quarantine, or raw crashes never processed).
 
+use std::io::{IsTerminal, Write};
+
+use anyhow::Context as _;
+use chrono::NaiveDate;
+use crashctl::queue::{valid_ruleset, QueueName};
+use crashctl::requeue::{self, RequeueOptions, RequeueReport, Source, Targets};
 use crashctl::ExitCode;
 
+use crate::cli::{Format, QueueArg, SpoolArg, StoreArg};
 use crate::ui::Context;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(after_help = "With no source flag, crash IDs come from the arguments, or one per line from stdin \
+                         (ID, bp-ID or report URL). Exit codes: 0 all requeued; 1 some input was invalid or \
+                         could not be requeued; 2 fatal.")]
+pub struct Args {
+    /// Crash IDs (ID, bp-ID or report URL); `-` or none reads them from stdin. With --quarantined: only these
+    #[arg(value_name = "ID")]
+    ids: Vec<String>,
+    /// Queue for IDs and unprocessed crashes [default: standard] (stale and dead letters go back to their own)
+    #[arg(long, value_name = "QUEUE", conflicts_with_all = ["stale", "failed", "quarantined"])]
+    queue_name: Option<QueueName>,
+    /// Append `:NAME` to each message (default, regenerate_signature)
+    #[arg(long, value_name = "NAME", value_parser = parse_ruleset, conflicts_with_all = ["stale", "failed", "quarantined"])]
+    ruleset: Option<String>,
+    /// Claimed messages whose visibility timeout passed (their consumer died) go back to pending
+    #[arg(long)]
+    stale: bool,
+    /// Dead-lettered messages go back to pending
+    #[arg(long)]
+    failed: bool,
+    /// With --failed: only messages whose error contains TEXT (case-insensitive)
+    #[arg(long = "match", value_name = "TEXT", requires = "failed")]
+    matching: Option<String>,
+    /// Crashes the mover quarantined go back into the spool's main area (needs --spool)
+    #[arg(long)]
+    quarantined: bool,
+    /// Raw crashes without a processed crash are queued (needs --store and --date or --from/--to)
+    #[arg(long)]
+    unprocessed: bool,
+    /// With --unprocessed: the day (YYYY-MM-DD)
+    #[arg(long, value_name = "YYYY-MM-DD", requires = "unprocessed", conflicts_with_all = ["from", "to"])]
+    date: Option<NaiveDate>,
+    /// With --unprocessed: first day of a range (YYYY-MM-DD)
+    #[arg(long, value_name = "YYYY-MM-DD", requires_all = ["unprocessed", "to"])]
+    from: Option<NaiveDate>,
+    /// With --unprocessed: last day of a range, included (YYYY-MM-DD)
+    #[arg(long, value_name = "YYYY-MM-DD", requires_all = ["unprocessed", "from"])]
+    to: Option<NaiveDate>,
+    #[command(flatten)]
+    queue: QueueArg,
+    #[command(flatten)]
+    spool: SpoolArg,
+    #[command(flatten)]
+    store: StoreArg,
+    /// List what would be requeued; change nothing
+    #[arg(long)]
+    dry_run: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+}
 
-pub fn run(_args: Args, _ctx: &Context) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`crashctl requeue` is not built yet")
+fn parse_ruleset(s: &str) -> Result<String, String> {
+    if valid_ruleset(s) {
+        Ok(s.to_string())
+    } else {
+        Err("a ruleset name is [a-z0-9_]+ (e.g. default, regenerate_signature)".into())
+    }
+}
+
+impl Args {
+    fn has_source_flag(&self) -> bool {
+        self.stale || self.failed || self.quarantined || self.unprocessed
+    }
+
+    /// The sources asked for; IDs are read only when no source flag is given (or, with
+    /// --quarantined, when some are given as arguments).
+    fn sources(&self, ctx: &Context) -> anyhow::Result<Vec<Source>> {
+        let mut sources = Vec::new();
+        if !self.has_source_flag() {
+            if self.ids.is_empty() && std::io::stdin().is_terminal() {
+                anyhow::bail!(
+                    "nothing to requeue: give crash IDs (arguments or stdin), or --stale, --failed, \
+                     --quarantined or --unprocessed"
+                );
+            }
+            sources.push(Source::Ids(ctx.read_ids(&self.ids)?));
+        } else if !self.ids.is_empty() && !self.quarantined {
+            anyhow::bail!(
+                "crash IDs can be given alone, or with --quarantined; not with --stale, --failed or --unprocessed"
+            );
+        }
+        if self.stale {
+            sources.push(Source::Stale);
+        }
+        if self.failed {
+            sources.push(Source::Failed { matching: self.matching.clone() });
+        }
+        if self.quarantined {
+            let input = crashctl::input::IdInput::parse(&self.ids);
+            if let Some((text, e)) = input.invalid.first() {
+                anyhow::bail!("{text}: {e}");
+            }
+            sources.push(Source::Quarantined { only: input.ids });
+        }
+        if self.unprocessed {
+            let (from, to) = match (self.date, self.from, self.to) {
+                (Some(d), _, _) => (d, d),
+                (None, Some(f), Some(t)) if f <= t => (f, t),
+                (None, Some(_), Some(_)) => anyhow::bail!("--from must not be after --to"),
+                _ => anyhow::bail!("--unprocessed needs --date YYYY-MM-DD, or --from and --to"),
+            };
+            sources.push(Source::Unprocessed { from, to });
+        }
+        Ok(sources)
+    }
+
+    fn options(&self) -> RequeueOptions {
+        RequeueOptions {
+            queue: self.queue_name.unwrap_or(QueueName::Standard),
+            ruleset: self.ruleset.clone(),
+            dry_run: self.dry_run,
+        }
+    }
+}
+
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
+    let sources = args.sources(ctx)?;
+    let needs_queue = !(args.quarantined && !args.stale && !args.failed && !args.unprocessed);
+    let queue = if needs_queue { Some(args.queue.open(ctx, !args.dry_run)?) } else { None };
+    let spool = if args.quarantined { Some(args.spool.open(ctx, false)?) } else { None };
+    let store = if args.unprocessed { Some(args.store.open(ctx, false)?) } else { None };
+    let targets = Targets { queue: queue.as_deref(), spool: spool.as_ref(), store: store.as_deref() };
+    let report = requeue::run(&targets, &sources, &args.options())?;
+    render(&report, args.format, ctx).context("writing the report")?;
+    Ok(ExitCode::from_failures((report.invalid.len() + report.failed.len()) as u64))
+}
+
+/// Text: what was requeued on stdout (one per line), problems and the count on stderr.
+fn render(r: &RequeueReport, format: Format, ctx: &Context) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if format == Format::Json {
+        serde_json::to_writer_pretty(&mut out, r)?;
+        return writeln!(out);
+    }
+    for item in &r.requeued {
+        writeln!(out, "{}\t{}\t{}", item.body, item.to, item.source)?;
+    }
+    for i in &r.invalid {
+        eprintln!("crashctl: invalid ({}): {}: {}", i.source, i.input, i.error);
+    }
+    for f in &r.failed {
+        eprintln!("crashctl: not requeued ({}): {}: {}", f.source, f.body, f.error);
+    }
+    if !ctx.quiet {
+        eprintln!("{}", summary_line(r));
+    }
+    Ok(())
+}
+
+fn summary_line(r: &RequeueReport) -> String {
+    let verb = if r.dry_run { "would requeue" } else { "requeued" };
+    let mut line = format!("{verb} {}", r.requeued.len());
+    if let Some(n) = r.stale_expired {
+        line.push_str(&format!(" (+ {n} expired claims)"));
+    }
+    line.push_str(&format!("; {} invalid, {} not requeued", r.invalid.len(), r.failed.len()));
+    if r.duplicates > 0 {
+        line.push_str(&format!(", {} duplicates dropped", r.duplicates));
+    }
+    if r.deferred_skipped > 0 {
+        line.push_str(&format!(", {} DEFER crashes skipped", r.deferred_skipped));
+    }
+    line
 }

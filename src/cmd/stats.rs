@@ -142,7 +142,7 @@ fn render(stats: &Stats, format: StatsFormat, watching: bool) -> anyhow::Result<
             if watching {
                 writeln!(out, "crashctl stats at {} (Ctrl-C stops)", stats::format_time(&stats.scanned_at))?;
             }
-            stats.print_table(&mut out, terminal)?;
+            stats.print_table(&mut out, terminal && crate::ui::color_allowed())?;
         }
         StatsFormat::Json if watching => stats.print_json_line(&mut out)?,
         StatsFormat::Json => stats.print_json(&mut out)?,

@@ -226,10 +226,10 @@ impl Collector {
         // A directory, like a crash being written, so `Spool::cleanup` removes a leftover one.
         let tmp = self.spool.root().join(crate::spool::TMP_DIR);
         let probe = tmp.join(format!("heartbeat.{:016x}", rand::random::<u64>()));
-        let result = std::fs::create_dir_all(&probe)
-            .and_then(|_| std::fs::write(probe.join("probe"), b"ok"))
-            .and_then(|_| std::fs::remove_dir_all(&probe));
-        match result {
+        let written = std::fs::create_dir_all(&probe).and_then(|_| std::fs::write(probe.join("probe"), b"ok"));
+        // removed even when the write failed (a full disk), so failing probes do not pile up
+        let removed = std::fs::remove_dir_all(&probe);
+        match written.and(removed) {
             Ok(()) => Vec::new(),
             Err(e) => vec![format!("spool {} is not writable: {e}", self.spool.root().display())],
         }

@@ -154,10 +154,31 @@ fn symbol_file(os: Os, m: &catalog::ModuleSpec) -> String {
     };
     let mut s = format!("MODULE {os_name} x86_64 {} {}\n", synth::debug_id(m), m.debug_file);
     for (i, f) in m.functions.iter().enumerate() {
+        let _ = writeln!(s, "FILE {i} {}", source_file(f));
+    }
+    for (i, f) in m.functions.iter().enumerate() {
         let addr = catalog::FUNC_START + i as u64 * catalog::FUNC_SIZE;
         let _ = writeln!(s, "FUNC {addr:x} {:x} 0 {f}", catalog::FUNC_SIZE);
+        // one line record for the whole function: frames get a file and a line
+        let _ = writeln!(s, "{addr:x} {:x} {} {i}", catalog::FUNC_SIZE, 100 + 7 * i);
     }
     s
+}
+
+/// A plausible source file for a function: Rust functions (ending in `::h<16 hex>`) get a
+/// `.rs` path from their module path, so signature generation treats them as Rust.
+fn source_file(function: &str) -> String {
+    let is_rust = function
+        .rsplit_once("::h")
+        .is_some_and(|(_, hash)| hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()));
+    let path: Vec<&str> = function.split('(').next().unwrap_or(function).split("::").collect();
+    if is_rust {
+        // core::panicking::panic_fmt::h... -> library/core/src/panicking.rs
+        let dirs = &path[..path.len().saturating_sub(2)];
+        return format!("/builds/worker/checkouts/gecko/{}.rs", dirs.join("/"));
+    }
+    let class = path.iter().rev().nth(1).copied().unwrap_or("main");
+    format!("/builds/worker/checkouts/gecko/src/{}.cpp", class.trim_start_matches('(').replace(' ', "_"))
 }
 
 #[cfg(test)]

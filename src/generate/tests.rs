@@ -69,3 +69,13 @@ fn annotations_and_ids() {
     assert_eq!(crash.id.date(), now().date_naive());
     assert!(crash.dump("upload_file_minidump").is_some());
 }
+
+#[test]
+fn symbol_files_give_rust_functions_rs_sources() {
+    assert_eq!(
+        source_file("style::properties::cascade::cascade_rules::h91b0d2c4e6f8a1b3"),
+        "/builds/worker/checkouts/gecko/style/properties/cascade.rs"
+    );
+    assert!(source_file("nsThread::ProcessNextEvent(bool, bool*)").ends_with("/nsThread.cpp"));
+    assert!(source_file("mozalloc_abort").ends_with(".cpp"));
+}

@@ -270,6 +270,21 @@ fn hostile_dumps_always_give_a_processed_crash() {
 }
 
 #[test]
+fn extreme_crash_times_do_not_overflow_the_dates_rule() {
+    // Regression (found by tests/cli/faults/fuzz.rs): `CrashTime - StartupTime` overflowed i64
+    // for edge values, so the dates rule panicked (debug) or wrapped (release).
+    let mut crash = crash_with(&[]);
+    crash.raw.insert("CrashTime".into(), "-9223372036854775808".into());
+    crash.raw.insert("StartupTime".into(), "1".into());
+    crash.raw.insert("InstallTime".into(), "9223372036854775807".into());
+    let p = processor().process_crash(&crash, None, Ruleset::Default);
+    assert!(!p["processor_notes"].as_str().unwrap().contains("panicked"), "{}", p["processor_notes"]);
+    assert_eq!(p["uptime"], 0);
+    assert_eq!(p["install_age"], i64::MIN);
+    assert_eq!(p["crash_time"], i64::MIN);
+}
+
+#[test]
 fn the_truncate_rule_cuts_every_long_stack_and_flags_the_crashing_thread() {
     let processor = processor();
     let crash = crash_with(&[]);

@@ -25,7 +25,7 @@ use rustix::fs::{openat, statat, AtFlags, Dir, FileType as RawFileType, Mode, OF
 use super::{Problem, ProblemKind};
 use crate::crash::CrashId;
 use crate::progress::Progress;
-use crate::spool::{shard_time, QUARANTINE_DIR, TMP_DIR, TRASH_DIR};
+use crate::spool::{shard_time, FAILURES_DIR, LOCK_FILE, QUARANTINE_DIR, TMP_DIR, TRASH_DIR};
 
 /// Crash entries per chunk when a minute directory is shared among threads (small in unit
 /// tests, so they exercise the sharing with a small tree).
@@ -289,6 +289,8 @@ impl Scanner<'_> {
                 QUARANTINE_DIR => acc.quarantined = self.side_area(&path, kind, true, acc),
                 TMP_DIR => acc.tmp = self.side_area(&path, kind, false, acc),
                 TRASH_DIR => acc.trash = self.side_area(&path, kind, false, acc),
+                // the mover's bookkeeping: failure counts and its lock, not crashes
+                FAILURES_DIR | LOCK_FILE => {}
                 _ => {
                     if let Some(day) = self.level_dir(&path, &name, kind, 8, acc) {
                         self.day(&day, &name, &mut minutes, acc);

@@ -3,10 +3,14 @@
 
 mod collect;
 mod common;
+mod demo;
+mod faults;
 mod general;
 mod generate;
+mod move_;
 mod process;
 mod remote;
 mod reprocess;
+mod requeue;
 mod stats;
 mod submit;

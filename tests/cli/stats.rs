@@ -110,6 +110,10 @@ fn stray_file_and_invalid_id_are_problems_not_crashes() {
     let s = spool(&env);
     let e = save(&s, at(20, 10, 15));
     std::fs::write(env.spool().join("stray.txt"), "x").unwrap();
+    // the mover's bookkeeping is not a problem (regression: `.mover.lock` was reported as stray)
+    std::fs::write(env.spool().join(".mover.lock"), "").unwrap();
+    std::fs::create_dir_all(env.spool().join(".failures")).unwrap();
+    std::fs::write(env.spool().join(".failures").join(e.id.as_str()), "1").unwrap();
     let bad = e.path.parent().unwrap().join("not-a-crash-id");
     std::fs::create_dir(&bad).unwrap();
     let o = env.run(&["stats", "--format", "json", "--spool", &spool_arg(&env)]);
@@ -355,4 +359,38 @@ fn watch_reports_arrivals_and_stops_on_sigint_with_130() {
     // SAFETY: sending SIGINT to our own child process, which is still running.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     assert_eq!(child.wait().unwrap().code(), Some(130));
+}
+
+/// Runs `crashctl ARGS` on a pseudo-terminal (util-linux `script`), returning what it printed.
+fn on_terminal(env: &TestEnv, args: &[&str], no_color: bool) -> Option<String> {
+    if std::process::Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipping: `script` (util-linux) is not installed, no pseudo-terminal to test colors on");
+        return None;
+    }
+    let line = std::iter::once(BIN).chain(args.iter().copied()).collect::<Vec<_>>().join(" ");
+    let mut c = std::process::Command::new("script");
+    c.args(["-qec", &line, "/dev/null"]).current_dir(env.dir.path()).env_remove("CI");
+    if no_color {
+        c.env("NO_COLOR", "1");
+    } else {
+        c.env_remove("NO_COLOR");
+    }
+    let o = c.output().expect("run script");
+    Some(String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+#[test]
+fn hot_spots_are_red_on_a_terminal_unless_no_color() {
+    let env = TestEnv::new();
+    let s = spool(&env);
+    for _ in 0..3 {
+        save(&s, at(20, 10, 15));
+    }
+    let spool = spool_arg(&env);
+    let args = ["stats", "--spool", spool.as_str(), "--hot-spot", "2"];
+    let Some(colored) = on_terminal(&env, &args, false) else { return };
+    assert!(colored.contains("\x1b[1;31m"), "red on a terminal:\n{colored}");
+    let plain = on_terminal(&env, &args, true).unwrap();
+    assert!(plain.contains("HOT SPOT"), "{plain}");
+    assert!(!plain.contains("\x1b[1;31m"), "NO_COLOR turns colors off:\n{plain}");
 }

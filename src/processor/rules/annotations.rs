@@ -76,9 +76,9 @@ impl Rule for Dates {
         if let Some(date) = DateTime::<Utc>::from_timestamp(crash_time, 0) {
             cx.processed.insert("client_crash_date".into(), date.to_rfc3339().into());
         }
-        let uptime = seconds(cx, "StartupTime").map(|s| (crash_time - s).max(0)).unwrap_or(0);
+        let uptime = seconds(cx, "StartupTime").map(|s| crash_time.saturating_sub(s).max(0)).unwrap_or(0);
         cx.processed.insert("uptime".into(), uptime.into());
-        let install_age = seconds(cx, "InstallTime").map(|s| crash_time - s).unwrap_or(0);
+        let install_age = seconds(cx, "InstallTime").map(|s| crash_time.saturating_sub(s)).unwrap_or(0);
         cx.processed.insert("install_age".into(), install_age.into());
         if let Some(last) = seconds(cx, "SecondsSinceLastCrash") {
             cx.processed.insert("last_crash".into(), last.into());
