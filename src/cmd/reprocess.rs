@@ -99,6 +99,10 @@ struct Opts {
     #[arg(long, value_name = "TEXT", conflicts_with = "host")]
     signature: Option<String>,
 
+    /// Add every processed crash of --store (local)
+    #[arg(long, conflicts_with = "host")]
+    all: bool,
+
     /// Process the crashes now instead of queueing them (local), as `crashctl process` would
     #[arg(long, conflicts_with = "host")]
     now: bool,
@@ -334,12 +338,13 @@ impl Progress for LineProgress {
 // ---- local ----
 
 fn run_local(args: Opts, ctx: &Context) -> anyhow::Result<ExitCode> {
-    let selecting = args.date.is_some() || args.signature.is_some();
+    let selecting = args.date.is_some() || args.signature.is_some() || args.all;
     let input = read_ids(&args, ctx, selecting)?;
     let opts = LocalOptions {
         ruleset: args.ruleset.clone(),
         date: args.date,
         signature: args.signature.clone(),
+        all: args.all,
         dry_run: args.dry_run,
     };
     let store = args.store.open(ctx, false)?;

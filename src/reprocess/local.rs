@@ -24,6 +24,8 @@ pub struct LocalOptions {
     /// Keeps only crashes whose current processed signature contains this text. With no IDs
     /// and no date, it picks from every processed crash of the store.
     pub signature: Option<String>,
+    /// Adds every processed crash of the store.
+    pub all: bool,
     pub dry_run: bool,
 }
 
@@ -65,8 +67,10 @@ pub fn select_local(
         let listing = store.list_raw(date).map_err(anyhow::Error::from)?;
         candidates.extend(listing.ids.into_iter().filter(|id| seen.insert(id.clone())));
     }
-    if candidates.is_empty() && opts.date.is_none() && opts.signature.is_some() {
-        candidates = store.list_processed().map_err(anyhow::Error::from)?.ids;
+    let alone = candidates.is_empty() && opts.date.is_none() && opts.signature.is_some();
+    if opts.all || alone {
+        let listing = store.list_processed().map_err(anyhow::Error::from)?;
+        candidates.extend(listing.ids.into_iter().filter(|id| seen.insert(id.clone())));
     }
     let mut sel = Selection::default();
     for id in candidates {

@@ -635,6 +635,9 @@ fn local_selects_by_date_and_signature() {
     let o = local(&env, &["--signature", "OOM", "--dry-run"]);
     assert_code(&o, 0);
     assert_eq!(stdout(&o).lines().count(), 3);
+    let o = local(&env, &["--all", "--dry-run"]);
+    assert_code(&o, 0);
+    assert_eq!(stdout(&o).lines().count(), 4, "--all: every processed crash");
     assert!(reprocessing_bodies(&env).is_empty(), "a dry run publishes nothing");
 }
 
