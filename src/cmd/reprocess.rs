@@ -186,7 +186,9 @@ fn read_ids(args: &Opts, ctx: &Context, allow_none: bool) -> anyhow::Result<IdIn
         eprintln!("crashctl: skipping {text:?}: {err}");
     }
     if input.ids.is_empty() && !allow_none {
-        anyhow::bail!("no valid crash IDs given (as arguments, or one a line on stdin)");
+        let hint =
+            if args.host.is_some() { "" } else { "; or select crashes of the store with --all, --date or --signature" };
+        anyhow::bail!("no valid crash IDs given (as arguments, or one a line on stdin){hint}");
     }
     Ok(input)
 }
