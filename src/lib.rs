@@ -3,6 +3,7 @@
 //! endpoints. This library holds every stage's logic; the `crashctl` binary is a thin shell
 //! over it (argument parsing, progress bars, exit codes).
 
+pub mod api;
 pub mod collector;
 pub mod config;
 pub mod crash;
@@ -15,7 +16,9 @@ pub mod processor;
 pub mod progress;
 pub mod queue;
 pub mod remote;
+pub mod reprocess;
 pub mod requeue;
+pub mod secret;
 pub mod siggen;
 pub mod spool;
 pub mod stats;

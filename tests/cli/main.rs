@@ -11,6 +11,7 @@ mod generate;
 mod move_;
 mod process;
 mod remote;
+mod reprocess;
 mod requeue;
 mod stats;
 mod submit;
