@@ -84,7 +84,7 @@ impl Demo {
         print_signatures(&out);
         println!("\nEverything is in {}/ (store: {store}). Try:", self.dir.display());
         println!("  crashctl stats --store {store} --format json");
-        println!("  crashctl reprocess --store {store} --queue {queue} --now --changed --symbols-path {symbols}");
+        println!("  crashctl reprocess --store {store} --all --now --changed --no-save --symbols-path {symbols}");
         Ok(ExitCode::Success)
     }
 

@@ -30,6 +30,11 @@ fn demo_runs_the_whole_pipeline_in_its_own_folder() {
         .filter_map(|l| l.split_whitespace().next()?.parse::<u64>().ok())
         .sum();
     assert_eq!(counted, 6);
+    // the command the demo suggests at the end works as printed (regression: it lacked --all)
+    let hint = out.lines().find(|l| l.trim_start().starts_with("crashctl reprocess")).expect("a reprocess hint");
+    let args: Vec<&str> = hint.split_whitespace().skip(1).collect();
+    let o = env.run(&args);
+    assert_code(&o, 0);
 }
 
 #[test]
