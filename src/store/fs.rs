@@ -187,6 +187,13 @@ impl CrashStore for FsStore {
         self.write(&self.processed_path(id), &self.to_json(processed))
     }
 
+    fn put_processed_json(&self, id: &CrashId, json: &[u8]) -> Result<()> {
+        match self.layout {
+            Layout::V1 => self.write(&self.processed_path(id), json),
+            Layout::FetchData => self.put_processed(id, &Self::parse_object(id, "processed crash", json)?),
+        }
+    }
+
     fn get_processed(&self, id: &CrashId) -> Result<Option<ProcessedCrash>> {
         match self.read(id, "processed crash", &self.processed_path(id)) {
             Ok(bytes) => Self::parse_object(id, "processed crash", &bytes).map(Some),
