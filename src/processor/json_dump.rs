@@ -458,6 +458,15 @@ mod tests {
         assert!(checked >= 10, "only {checked} dumps walked");
     }
 
+    /// Every thread gets `len` frames (copies of its last one), to check stack cutting.
+    fn long_stacks(state: &mut ProcessState, len: usize) {
+        for thread in &mut state.threads {
+            if let Some(last) = thread.frames.last().cloned() {
+                thread.frames.resize(len, last);
+            }
+        }
+    }
+
     #[test]
     fn same_bytes_as_print_json_on_generated_dumps() {
         let tmp = tempfile::tempdir().unwrap();
@@ -472,7 +481,10 @@ mod tests {
             for (name, bytes) in submission.dumps {
                 let paths = if i % 2 == 0 { vec![symbols.clone()] } else { vec![] };
                 // (some scenarios send a corrupt or empty dump on purpose)
-                if let Some(state) = walk(bytes, &paths, &evil) {
+                if let Some(mut state) = walk(bytes, &paths, &evil) {
+                    if i % 3 == 0 {
+                        long_stacks(&mut state, 500 + i);
+                    }
                     check(state, &format!("generated {i} {} {name}", submission.scenario));
                     checked += 1;
                 }
