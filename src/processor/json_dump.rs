@@ -33,6 +33,7 @@ pub struct WalkedDump {
     /// `print_json` of the state without modules and frames (so without `crashing_thread`),
     /// minus `modules` and `threads`.
     rest: Map<String, Value>,
+    modules: Vec<ModuleJson>,
     wide: bool,
     /// Cut stacks longer than [`MAX_FRAMES`] when writing (set by the `truncate_stacks` rule).
     truncate: bool,
@@ -59,7 +60,8 @@ impl WalkedDump {
         rest.remove("modules");
         rest.remove("threads");
         let wide = state.system_info.cpu.pointer_width() != PointerWidth::Bits32;
-        Ok(WalkedDump { state: Box::new(state), rest, wide, truncate: false })
+        let modules = state.modules.iter().map(|m| ModuleJson::new(&state, m, wide)).collect();
+        Ok(WalkedDump { state: Box::new(state), rest, modules, wide, truncate: false })
     }
 
     /// From now on, stacks longer than [`MAX_FRAMES`] are written cut as
@@ -70,15 +72,14 @@ impl WalkedDump {
 
     /// The JSON text (`minidump-stackwalk --json`, compact).
     pub fn to_json(&self) -> Box<RawValue> {
-        let text = serde_json::to_string(&Whole(self)).expect("the stackwalker output always serializes");
-        RawValue::from_string(text).expect("serde_json writes valid JSON")
+        serde_json::value::to_raw_value(&Whole(self)).expect("the stackwalker output always serializes")
     }
 
     /// What the rules read as `json_dump`: every field, except that `threads` only holds
     /// thread 0 and the crashing thread (the others are `null`), and stacks are not cut.
     pub fn view(&self) -> Value {
         let mut view = self.rest.clone();
-        view.insert("modules".into(), to_value(&Modules(self)));
+        view.insert("modules".into(), to_value(&self.modules));
         let wanted = |i: usize| i == 0 || Some(i) == self.state.requesting_thread;
         let threads = self.state.threads.iter().enumerate().map(|(i, thread)| match wanted(i) {
             true => to_value(&Thread { dump: self, thread, index: None, truncate: false }),
@@ -113,7 +114,7 @@ struct Whole<'a>(&'a WalkedDump);
 /// The fields written here rather than by upstream.
 enum Bulk<'a> {
     CrashingThread(Thread<'a>),
-    Modules(Modules<'a>),
+    Modules(&'a WalkedDump),
     Threads(&'a WalkedDump),
 }
 
@@ -121,7 +122,7 @@ impl Serialize for Bulk<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             Bulk::CrashingThread(thread) => thread.serialize(s),
-            Bulk::Modules(modules) => modules.serialize(s),
+            Bulk::Modules(dump) => dump.modules.serialize(s),
             Bulk::Threads(dump) => {
                 let threads = &dump.state.threads;
                 let mut seq = s.serialize_seq(Some(threads.len()))?;
@@ -140,7 +141,7 @@ impl Serialize for Whole<'_> {
         // In key order.
         let bulk = [
             dump.crashing_thread(dump.truncate).map(|t| ("crashing_thread", Bulk::CrashingThread(t))),
-            Some(("modules", Bulk::Modules(Modules(dump)))),
+            Some(("modules", Bulk::Modules(dump))),
             Some(("threads", Bulk::Threads(dump))),
         ];
         let mut bulk = bulk.into_iter().flatten().peekable();
@@ -184,26 +185,30 @@ fn basename(path: &str) -> &str {
     path.rfind(['/', '\\']).map_or(path, |i| &path[i + 1..])
 }
 
-/// `modules`: one object per module, with what the symbolizer found.
-struct Modules<'a>(&'a WalkedDump);
-
-impl Serialize for Modules<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.state.modules.iter().map(|module| ModuleJson { dump: self.0, module }))
-    }
+/// One entry of `modules`, fields in key order. Computed once per walk: its ids are formatted
+/// strings, costly for hundreds of modules.
+#[derive(Serialize)]
+struct ModuleJson {
+    base_addr: Hex,
+    cert_subject: Option<String>,
+    code_id: String,
+    corrupt_symbols: bool,
+    debug_file: String,
+    debug_id: String,
+    end_addr: Hex,
+    filename: String,
+    loaded_symbols: bool,
+    /// "Missing" only when the symbolizer tried (has statistics) and failed.
+    missing_symbols: bool,
+    symbol_url: Option<String>,
+    version: Option<String>,
 }
 
-struct ModuleJson<'a> {
-    dump: &'a WalkedDump,
-    module: &'a MinidumpModule,
-}
-
-impl Serialize for ModuleJson<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let (dump, module) = (self.dump, self.module);
+impl ModuleJson {
+    fn new(state: &ProcessState, module: &MinidumpModule, wide: bool) -> ModuleJson {
         let full_name = module.code_file();
         let name = basename(&full_name);
-        let stats = dump.state.symbol_stats.get(name);
+        let stats = state.symbol_stats.get(name);
         let extra = stats.and_then(|s| s.extra_debug_info.as_ref());
         let own_debug_file = module.debug_file().unwrap_or(Cow::Borrowed(""));
         let (debug_file, debug_id) = match extra {
@@ -211,21 +216,20 @@ impl Serialize for ModuleJson<'_> {
             None => (own_debug_file.as_ref(), module.debug_identifier().unwrap_or_default()),
         };
         let base = module.raw.base_of_image;
-        let mut map = s.serialize_map(Some(12))?;
-        map.serialize_entry("base_addr", &dump.hex(base))?;
-        map.serialize_entry("cert_subject", &dump.state.cert_info.get(name))?;
-        map.serialize_entry("code_id", module.code_identifier().unwrap_or_default().as_str())?;
-        map.serialize_entry("corrupt_symbols", &stats.is_some_and(|s| s.corrupt_symbols))?;
-        map.serialize_entry("debug_file", basename(debug_file))?;
-        map.serialize_entry("debug_id", &Display(debug_id.breakpad()))?;
-        map.serialize_entry("end_addr", &dump.hex(base.wrapping_add(u64::from(module.raw.size_of_image))))?;
-        map.serialize_entry("filename", name)?;
-        map.serialize_entry("loaded_symbols", &stats.is_some_and(|s| s.loaded_symbols))?;
-        // "Missing" only when the symbolizer tried (has statistics) and failed.
-        map.serialize_entry("missing_symbols", &stats.is_some_and(|s| !s.loaded_symbols))?;
-        map.serialize_entry("symbol_url", &stats.and_then(|s| s.symbol_url.as_deref()))?;
-        map.serialize_entry("version", &module.version())?;
-        map.end()
+        ModuleJson {
+            base_addr: Hex { address: base, wide },
+            cert_subject: state.cert_info.get(name).cloned(),
+            code_id: module.code_identifier().unwrap_or_default().as_str().to_string(),
+            corrupt_symbols: stats.is_some_and(|s| s.corrupt_symbols),
+            debug_file: basename(debug_file).to_string(),
+            debug_id: debug_id.breakpad().to_string(),
+            end_addr: Hex { address: base.wrapping_add(u64::from(module.raw.size_of_image)), wide },
+            filename: name.to_string(),
+            loaded_symbols: stats.is_some_and(|s| s.loaded_symbols),
+            missing_symbols: stats.is_some_and(|s| !s.loaded_symbols),
+            symbol_url: stats.and_then(|s| s.symbol_url.clone()),
+            version: module.version().map(Cow::into_owned),
+        }
     }
 }
 
