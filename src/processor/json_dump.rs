@@ -273,7 +273,8 @@ impl Serialize for Frames<'_, '_> {
         let thread = self.0;
         let frames = &thread.thread.frames;
         let crashing = thread.index.is_some();
-        let frame = |i: usize| FrameJson { dump: thread.dump, frame: &frames[i], index: i, registers: crashing && i == 0 };
+        let frame =
+            |i: usize| FrameJson { dump: thread.dump, frame: &frames[i], index: i, registers: crashing && i == 0 };
         let cut = thread.truncate && frames.len() > MAX_FRAMES;
         let mut seq = s.serialize_seq(None)?;
         if !cut {
@@ -425,7 +426,8 @@ mod tests {
         dump.truncate_stacks();
         let cut: Value = serde_json::from_str(dump.to_json().get()).unwrap();
         let mut expected: Value = serde_json::from_slice(&expected).unwrap();
-        let cut_frames = |thread: &mut Value| super::super::rules::truncate_frames(thread["frames"].as_array_mut().unwrap());
+        let cut_frames =
+            |thread: &mut Value| super::super::rules::truncate_frames(thread["frames"].as_array_mut().unwrap());
         for thread in expected["threads"].as_array_mut().unwrap() {
             cut_frames(thread);
         }

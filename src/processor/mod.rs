@@ -282,7 +282,9 @@ impl Processor {
         };
         let processed = self.process_crash(&crash, previous.as_ref(), ruleset);
         if save {
-            store.put_processed_json(id, &processed.to_vec()).with_context(|| format!("crash {id}: saving the processed crash"))?;
+            store
+                .put_processed_json(id, &processed.to_vec())
+                .with_context(|| format!("crash {id}: saving the processed crash"))?;
         }
         Ok((outcome_of(id, ruleset, previous.as_ref(), &processed, save), processed))
     }

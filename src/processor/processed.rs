@@ -72,12 +72,16 @@ mod tests {
 
     #[test]
     fn json_dump_text_goes_where_the_map_would_put_it() {
-        let fields: ProcessedCrash = serde_json::from_str(r#"{"address": "0x0", "uuid": "x", "json_dump": 1}"#).unwrap();
+        let fields: ProcessedCrash =
+            serde_json::from_str(r#"{"address": "0x0", "uuid": "x", "json_dump": 1}"#).unwrap();
         let mut processed = Processed::from(fields.clone());
         assert_eq!(processed.to_vec(), serde_json::to_vec(&fields).unwrap());
         processed.fields.remove("json_dump");
         processed.json_dump = Some(RawValue::from_string(r#"{"b":[1,2],"a":null}"#.into()).unwrap());
-        assert_eq!(String::from_utf8(processed.to_vec()).unwrap(), r#"{"address":"0x0","json_dump":{"b":[1,2],"a":null},"uuid":"x"}"#);
+        assert_eq!(
+            String::from_utf8(processed.to_vec()).unwrap(),
+            r#"{"address":"0x0","json_dump":{"b":[1,2],"a":null},"uuid":"x"}"#
+        );
         assert_eq!(processed.to_map()["json_dump"]["b"][1], 2);
     }
 }

@@ -77,12 +77,9 @@ fn testdata() -> Option<PathBuf> {
 
 #[test]
 fn a_synthetic_crash_gets_every_field_from_its_source() {
-    let p = processor().process_crash(
-        &crash_with(&[("upload_file_minidump", synth_dump(0x401000))]),
-        None,
-        Ruleset::Default,
-    )
-    .to_map();
+    let p = processor()
+        .process_crash(&crash_with(&[("upload_file_minidump", synth_dump(0x401000))]), None, Ruleset::Default)
+        .to_map();
     assert_eq!(p["uuid"], ID);
     assert_eq!(p["crash_id"], ID);
     assert_eq!(p["product"], "Firefox");
@@ -128,7 +125,8 @@ fn other_minidumps_go_under_their_own_name() {
 
 #[test]
 fn an_empty_dump_is_not_walked() {
-    let p = processor().process_crash(&crash_with(&[("upload_file_minidump", vec![])]), None, Ruleset::Default).to_map();
+    let p =
+        processor().process_crash(&crash_with(&[("upload_file_minidump", vec![])]), None, Ruleset::Default).to_map();
     assert_eq!(p["mdsw_status_string"], "EmptyMinidump");
     assert_eq!(p["success"], false);
     assert_eq!(p["json_dump"], json!({}));
@@ -164,12 +162,9 @@ fn regenerate_signature_keeps_the_rest_of_the_processed_crash() {
     let crash = crash_with(&[("upload_file_minidump", synth_dump(0x401000))]);
     let mut first = processor.process_crash(&crash, None, Ruleset::Default).to_map();
     first.insert("signature".into(), "old | signature".into());
-    let again = processor.process_crash(
-        &Crash::new(crash.id.clone(), crash.raw.clone()),
-        Some(&first),
-        Ruleset::RegenerateSignature,
-    )
-    .to_map();
+    let again = processor
+        .process_crash(&Crash::new(crash.id.clone(), crash.raw.clone()), Some(&first), Ruleset::RegenerateSignature)
+        .to_map();
     assert_eq!(again["json_dump"], first["json_dump"]);
     assert_ne!(again["signature"], "old | signature");
     assert!(again["processor_notes"].as_str().unwrap().contains("signature changed: old | signature ->"));
@@ -263,7 +258,9 @@ fn hostile_dumps_always_give_a_processed_crash() {
     }
     for (i, base) in bases.iter().enumerate() {
         for dump in mutations(base, i as u64, 60) {
-            let p = processor.process_crash(&crash_with(&[("upload_file_minidump", dump)]), None, Ruleset::Default).to_map();
+            let p = processor
+                .process_crash(&crash_with(&[("upload_file_minidump", dump)]), None, Ruleset::Default)
+                .to_map();
             let status = p["mdsw_status_string"].as_str().expect("a stackwalker status");
             assert!(!status.is_empty());
             assert_eq!(p["success"], Value::Bool(status == "OK"));

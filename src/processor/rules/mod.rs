@@ -191,8 +191,13 @@ mod tests {
             stackwalker: Stackwalker::new(&Default::default(), std::time::Duration::from_secs(5)).unwrap(),
             signer: SignatureGenerator::new(crate::siggen::SigLists::builtin()),
         };
-        let mut cx =
-            CrashContext { crash: &crash, processed: ProcessedCrash::new(), json_dump: None, notes: vec![], tools: &tools };
+        let mut cx = CrashContext {
+            crash: &crash,
+            processed: ProcessedCrash::new(),
+            json_dump: None,
+            notes: vec![],
+            tools: &tools,
+        };
         let rules: Vec<Box<dyn Rule>> = vec![Box::new(Failing), Box::new(meta::Identity)];
         run_rules("default", &rules, &mut cx);
         assert_eq!(cx.notes, vec!["ruleset 'default' rule 'failing' failed: boom".to_string()]);
