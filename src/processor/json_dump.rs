@@ -64,6 +64,11 @@ impl WalkedDump {
         Ok(WalkedDump { state: Box::new(state), rest, modules, wide, truncate: false })
     }
 
+    /// The walked state (for rules that need more than the [view](Self::view)).
+    pub fn state(&self) -> &ProcessState {
+        &self.state
+    }
+
     /// From now on, stacks longer than [`MAX_FRAMES`] are written cut as
     /// [`super::rules::truncate_frames`] cuts them.
     pub fn truncate_stacks(&mut self) {
@@ -165,18 +170,17 @@ struct Hex {
     wide: bool,
 }
 
-impl std::fmt::Display for Hex {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.wide {
-            true => write!(f, "{:#018x}", self.address),
-            false => write!(f, "{:#010x}", self.address),
-        }
-    }
-}
-
 impl Serialize for Hex {
+    /// `format!("{:#018x}")` (`{:#010x}` when narrow), without the formatting machinery.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let needed = (64 - self.address.leading_zeros() as usize).div_ceil(4);
+        let len = needed.max(if self.wide { 16 } else { 8 });
+        let mut text = *b"0x0000000000000000";
+        for (i, digit) in text[2..2 + len].iter_mut().enumerate() {
+            *digit = DIGITS[((self.address >> (4 * (len - 1 - i))) & 0xf) as usize];
+        }
+        s.serialize_str(std::str::from_utf8(&text[..2 + len]).expect("ASCII"))
     }
 }
 
@@ -497,5 +501,14 @@ mod tests {
             }
         }
         assert!(checked >= 40, "only {checked} generated dumps walked");
+    }
+
+    #[test]
+    fn addresses_are_written_as_upstream_formats_them() {
+        for address in [0, 1, 0xabc, 0xffff_ffff, 0x1_0000_0000, u64::MAX] {
+            let hex = |wide| serde_json::to_value(Hex { address, wide }).unwrap();
+            assert_eq!(hex(true), format!("{address:#018x}"));
+            assert_eq!(hex(false), format!("{address:#010x}"));
+        }
     }
 }
