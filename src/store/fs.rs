@@ -315,6 +315,23 @@ mod tests {
     }
 
     #[test]
+    fn a_processed_crash_given_as_json_is_saved_in_the_layout() {
+        let json = br#"{"json_dump":{"z":0,"a":1},"signature":"foo"}"#;
+        let dir = tempfile::tempdir().unwrap();
+        let v1 = FsStore::open(dir.path(), false).unwrap();
+        v1.put_processed_json(&id(), json).unwrap();
+        // v1: the bytes as they are (compact, as put_processed writes it)
+        assert_eq!(fs::read(v1.processed_path(&id())).unwrap(), json);
+        assert_eq!(v1.get_processed(&id()).unwrap().unwrap()["json_dump"]["z"], 0);
+        let dir = tempfile::tempdir().unwrap();
+        let fetch_data = FsStore::with_layout(dir.path().to_path_buf(), Layout::FetchData);
+        fetch_data.put_processed_json(&id(), json).unwrap();
+        let written = fs::read_to_string(fetch_data.processed_path(&id())).unwrap();
+        assert!(written.contains("\n  \"signature\": \"foo\""), "pretty, as the folder's layout: {written}");
+        assert_eq!(fetch_data.put_processed_json(&id(), b"[1]").unwrap_err().name(), "corrupt");
+    }
+
+    #[test]
     fn missing_and_corrupt_objects_name_the_crash() {
         let dir = tempfile::tempdir().unwrap();
         let store = FsStore::open(dir.path(), false).unwrap();
