@@ -10,8 +10,8 @@
 //! upstream's own code: `print_json` runs on the state with its modules and frames taken out,
 //! which is small and cheap, and its output is merged with the bulk in key order.
 //!
-//! `tests::same_bytes_as_print_json` checks the bytes against `print_json` on every testdata
-//! dump and on synthetic dumps.
+//! The `same_bytes_as_print_json_*` tests check the bytes against `print_json` on every
+//! testdata dump and on generated dumps (stacks cut or not), and the view against its output.
 
 use std::borrow::Cow;
 
