@@ -5,9 +5,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crashctl::crash::ProcessedCrash;
 use crashctl::processor::{
-    Outcome, Processor, ProcessorOptions, Ruleset, RunOptions, RunSummary, SymbolOptions, DEFAULT_TIMEOUT,
+    Outcome, Processed, Processor, ProcessorOptions, Ruleset, RunOptions, RunSummary, SymbolOptions, DEFAULT_TIMEOUT,
 };
 use crashctl::ExitCode;
 
@@ -141,7 +140,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let out = Output { print: args.print, pretty: args.pretty, format: args.format };
     let stdout_data = args.print || args.format != OutputFormat::Text;
     let run = RunOptions { save: !args.no_save, progress: ctx.progress("crashes", stdout_data), stop: ctx.stop_flag() };
-    let sink = |o: &Outcome, p: Option<&ProcessedCrash>| out.emit(o, p);
+    let sink = |o: &Outcome, p: Option<&Processed>| out.emit(o, p);
     let store = args.store.open(ctx, false)?;
     let (summary, invalid) = if queue_mode {
         let queue = args.queue.open(ctx, false)?;
@@ -199,13 +198,13 @@ struct Output {
 }
 
 impl Output {
-    fn emit(&self, outcome: &Outcome, processed: Option<&ProcessedCrash>) {
+    fn emit(&self, outcome: &Outcome, processed: Option<&Processed>) {
         if let Some(error) = &outcome.error {
             eprintln!("crashctl: {}: {error}", outcome.id);
         }
         let line = match (self.print, self.format, processed) {
-            (true, _, Some(p)) if self.pretty => serde_json::to_string_pretty(p).ok(),
-            (true, _, Some(p)) => serde_json::to_string(p).ok(),
+            (true, _, Some(p)) if self.pretty => serde_json::to_string_pretty(&p.to_map()).ok(),
+            (true, _, Some(p)) => String::from_utf8(p.to_vec()).ok(),
             (true, _, None) => None,
             (false, OutputFormat::Json, _) => serde_json::to_string(outcome).ok(),
             (false, OutputFormat::Summary, _) => {

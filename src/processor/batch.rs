@@ -7,13 +7,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
-use super::{Outcome, Processor, RunOptions, Status};
-use crate::crash::{CrashId, ProcessedCrash};
+use super::{Outcome, Processed, Processor, RunOptions, Status};
+use crate::crash::CrashId;
 use crate::queue::{Claimed, CrashQueue, QueueName, DEFAULT_VISIBILITY};
 use crate::store::CrashStore;
 
 /// Where each outcome goes as soon as a crash is done (called from worker threads).
-pub type Sink<'a> = &'a (dyn Fn(&Outcome, Option<&ProcessedCrash>) + Sync);
+pub type Sink<'a> = &'a (dyn Fn(&Outcome, Option<&Processed>) + Sync);
 
 /// Acks are sent in groups, each after one `store.sync()` makes the saves before it durable.
 const ACK_BATCH: usize = 64;

@@ -5,14 +5,14 @@
 //! # Library entry point (used by `crashctl process` and `crashctl reprocess --now`)
 //!
 //! ```no_run
-//! use crashctl::processor::{Processor, ProcessorOptions, RunOptions, Outcome};
-//! use crashctl::crash::{CrashId, ProcessedCrash};
+//! use crashctl::processor::{Processed, Processor, ProcessorOptions, RunOptions, Outcome};
+//! use crashctl::crash::CrashId;
 //! # fn demo(store: &dyn crashctl::store::CrashStore, ids: Vec<CrashId>) -> anyhow::Result<()> {
 //! // One Processor per run: it owns the ONE symbol provider/cache and the signature lists.
 //! let processor = Processor::new(ProcessorOptions::default())?;
 //! let jobs: Vec<(CrashId, Option<String>)> = ids.into_iter().map(|id| (id, Some("regenerate_signature".into()))).collect();
 //! let run = RunOptions { save: true, ..RunOptions::default() }; // progress + stop flag inside
-//! let summary = processor.process_ids(store, &jobs, &run, &|outcome: &Outcome, _processed: Option<&ProcessedCrash>| {
+//! let summary = processor.process_ids(store, &jobs, &run, &|outcome: &Outcome, _processed: Option<&Processed>| {
 //!     println!("{} {:?} -> {:?} ({})", outcome.id, outcome.old_signature, outcome.signature, outcome.status);
 //! });
 //! assert_eq!(summary.total(), jobs.len() as u64);
@@ -26,7 +26,7 @@
 //!   -> RunSummary`: processes each crash with its ruleset (`None` = `default`; a name from a
 //!   queue message is checked here), saves (with one `store.sync()` at the end) unless
 //!   `RunOptions::save` is false, reports each [`Outcome`] (id, ruleset, status, old signature, new
-//!   signature, saved, error) and the processed crash to `sink` as it finishes (from worker
+//!   signature, saved, error) and the [`Processed`] crash to `sink` as it finishes (from worker
 //!   threads, in completion order), ticks `RunOptions::progress`, and stops taking new crashes
 //!   once `RunOptions::stop` is set (`RunSummary::interrupted`).
 //! - [`Processor::consume_queue`]: the same over a [`CrashQueue`] (priority, standard, then
@@ -35,15 +35,21 @@
 //! - [`Processor::process_crash`] (one in-memory [`Crash`]) and [`Processor::process_file`]
 //!   (a minidump file and optional annotations, no store).
 //!
+//! A [`Processed`] crash keeps the main dump's `json_dump` as JSON text, written straight from
+//! the walk by [`json_dump`] (the same bytes as `minidump-stackwalk --json`) and saved with
+//! [`CrashStore::put_processed_json`]: the bulk of a processed crash is never a `Value`.
+//!
 //! `Processor` owns a small tokio runtime for symbol downloads and blocks while it works: from
 //! async code, call it inside `tokio::task::spawn_blocking` (dropping it anywhere is fine).
 //!
 //! Rules and fields: see `docs/processing.md` and [`rules`].
 
+pub mod json_dump;
 pub mod rules;
 pub mod stackwalk;
 
 mod batch;
+mod processed;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -60,6 +66,7 @@ use crate::siggen::{SigLists, SignatureGenerator};
 use crate::store::CrashStore;
 
 pub use batch::RunSummary;
+pub use processed::Processed;
 pub use rules::Ruleset;
 pub use stackwalk::SymbolOptions;
 
@@ -197,25 +204,30 @@ impl Processor {
 
     /// Processes one crash in memory. `previous` is the crash's existing processed crash: its
     /// notes go to `processor_history`, and `regenerate_signature` starts from it.
-    pub fn process_crash(&self, crash: &Crash, previous: Option<&ProcessedCrash>, ruleset: Ruleset) -> ProcessedCrash {
+    pub fn process_crash(&self, crash: &Crash, previous: Option<&ProcessedCrash>, ruleset: Ruleset) -> Processed {
         let started = now();
         let base = match previous {
             Some(old) if ruleset.needs_processed() => old.clone(),
             _ => ProcessedCrash::new(),
         };
-        let mut cx = CrashContext { crash, processed: base, notes: Vec::new(), tools: &self.tools };
+        let mut cx = CrashContext { crash, processed: base, json_dump: None, notes: Vec::new(), tools: &self.tools };
         ruleset.run(&mut cx);
         let mut processed = cx.processed;
+        // The walked dump replaces its view.
+        let json_dump = cx.json_dump.map(|walked| {
+            processed.remove("json_dump");
+            walked.to_json()
+        });
         processed.insert("processor_history".into(), history(previous));
         processed.insert("processor_notes".into(), cx.notes.join("\n").into());
         processed.insert("started_datetime".into(), started.into());
         processed.insert("completed_datetime".into(), now().into());
-        processed
+        Processed { fields: processed, json_dump }
     }
 
     /// Processes a minidump file (and optional annotations JSON) with no store; the crash ID
     /// is the annotations' `uuid` when valid, else a new one.
-    pub fn process_file(&self, dump: &Path, annotations: Option<&Path>) -> anyhow::Result<(Outcome, ProcessedCrash)> {
+    pub fn process_file(&self, dump: &Path, annotations: Option<&Path>) -> anyhow::Result<(Outcome, Processed)> {
         let raw: RawCrash = match annotations {
             Some(path) => {
                 let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
@@ -243,7 +255,7 @@ impl Processor {
         id: &CrashId,
         ruleset: Option<&str>,
         save: bool,
-    ) -> (Outcome, Option<ProcessedCrash>) {
+    ) -> (Outcome, Option<Processed>) {
         let name = ruleset.unwrap_or(Ruleset::Default.as_str());
         match self.try_process_stored(store, id, name, save) {
             Ok((outcome, processed)) => (outcome, Some(processed)),
@@ -257,7 +269,7 @@ impl Processor {
         id: &CrashId,
         name: &str,
         save: bool,
-    ) -> anyhow::Result<(Outcome, ProcessedCrash)> {
+    ) -> anyhow::Result<(Outcome, Processed)> {
         let ruleset: Ruleset = name.parse().map_err(anyhow::Error::msg)?;
         let previous = store.get_processed(id).with_context(|| format!("crash {id}: reading the processed crash"))?;
         if ruleset.needs_processed() && previous.is_none() {
@@ -270,7 +282,9 @@ impl Processor {
         };
         let processed = self.process_crash(&crash, previous.as_ref(), ruleset);
         if save {
-            store.put_processed(id, &processed).with_context(|| format!("crash {id}: saving the processed crash"))?;
+            store
+                .put_processed_json(id, &processed.to_vec())
+                .with_context(|| format!("crash {id}: saving the processed crash"))?;
         }
         Ok((outcome_of(id, ruleset, previous.as_ref(), &processed, save), processed))
     }
@@ -284,7 +298,7 @@ fn outcome_of(
     id: &CrashId,
     ruleset: Ruleset,
     previous: Option<&ProcessedCrash>,
-    processed: &ProcessedCrash,
+    processed: &Processed,
     saved: bool,
 ) -> Outcome {
     let signature = |p: &ProcessedCrash| p.get("signature").and_then(Value::as_str).map(str::to_string);
@@ -299,7 +313,7 @@ fn outcome_of(
         ruleset: ruleset.as_str().to_string(),
         status,
         old_signature: previous.and_then(signature),
-        signature: signature(processed),
+        signature: signature(&processed.fields),
         saved,
         error: None,
     }

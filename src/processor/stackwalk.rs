@@ -1,6 +1,7 @@
 //! In-process stackwalking: minidump + minidump-processor with ONE symbol provider (and so one
 //! in-memory symbol cache) shared by every walk of a run, producing the same JSON as
-//! `minidump-stackwalk --json`, with a per-dump timeout that can abandon even a CPU-bound walk.
+//! `minidump-stackwalk --json` (see [`super::json_dump`]), with a per-dump timeout that can
+//! abandon even a CPU-bound walk.
 
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -12,6 +13,7 @@ use minidump_processor::ProcessorOptions;
 use minidump_unwind::symbols::{http_symbol_supplier, simple_symbol_supplier, MultiSymbolProvider, Symbolizer};
 use serde_json::{Map, Value};
 
+use super::json_dump::WalkedDump;
 use crate::crash::RawCrash;
 
 /// `mdsw_status_string` of a walk that worked.
@@ -41,10 +43,11 @@ pub struct SymbolOptions {
 }
 
 /// What one walk produced: the fields the stackwalk rule copies into the processed crash.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub struct WalkResult {
-    /// `minidump-stackwalk --json` output (an empty object when the walk failed).
-    pub json_dump: Value,
+    /// The walked dump, to be written as `minidump-stackwalk --json` does (`None` when the
+    /// walk failed: then `json_dump` is an empty object).
+    pub dump: Option<WalkedDump>,
     /// `OK`, `EmptyMinidump`, `Timeout` or the minidump error name (`MissingThreadList`...).
     pub status: String,
     /// What minidump-stackwalk would have exited with (0, 1; 124 for a timeout).
@@ -59,7 +62,7 @@ impl WalkResult {
     }
 
     fn failed(status: &str, return_code: i64, error: String) -> WalkResult {
-        WalkResult { json_dump: Value::Object(Map::new()), status: status.to_string(), return_code, error: Some(error) }
+        WalkResult { dump: None, status: status.to_string(), return_code, error: Some(error) }
     }
 
     /// A zero-byte dump.
@@ -218,16 +221,10 @@ async fn walk_bytes(bytes: Vec<u8>, provider: &MultiSymbolProvider, evil: Option
     let mut options = ProcessorOptions::stable_basic();
     options.evil_json = evil;
     match minidump_processor::process_minidump_with_options(&dump, provider, options).await {
-        Ok(state) => {
-            let mut out = Vec::with_capacity(64 * 1024);
-            if let Err(e) = state.print_json(&mut out, false) {
-                return WalkResult::failed("UnknownError", 1, format!("cannot write the JSON: {e}"));
-            }
-            match serde_json::from_slice(&out) {
-                Ok(json_dump) => WalkResult { json_dump, status: STATUS_OK.into(), return_code: 0, error: None },
-                Err(e) => WalkResult::failed("UnknownError", 1, format!("stackwalker JSON is invalid: {e}")),
-            }
-        }
+        Ok(state) => match WalkedDump::new(state) {
+            Ok(dump) => WalkResult { dump: Some(dump), status: STATUS_OK.into(), return_code: 0, error: None },
+            Err(e) => WalkResult::failed("UnknownError", 1, format!("cannot write the JSON: {e}")),
+        },
         Err(e) => WalkResult::failed(e.name(), 1, format!("error processing dump: {e}")),
     }
 }

@@ -77,11 +77,9 @@ fn testdata() -> Option<PathBuf> {
 
 #[test]
 fn a_synthetic_crash_gets_every_field_from_its_source() {
-    let p = processor().process_crash(
-        &crash_with(&[("upload_file_minidump", synth_dump(0x401000))]),
-        None,
-        Ruleset::Default,
-    );
+    let p = processor()
+        .process_crash(&crash_with(&[("upload_file_minidump", synth_dump(0x401000))]), None, Ruleset::Default)
+        .to_map();
     assert_eq!(p["uuid"], ID);
     assert_eq!(p["crash_id"], ID);
     assert_eq!(p["product"], "Firefox");
@@ -118,7 +116,7 @@ fn other_minidumps_go_under_their_own_name() {
         ("upload_file_minidump_browser", synth_dump(0x402000)),
         ("memory_report", b"not a minidump".to_vec()),
     ]);
-    let p = processor().process_crash(&crash, None, Ruleset::Default);
+    let p = processor().process_crash(&crash, None, Ruleset::Default).to_map();
     assert_eq!(p["additional_minidumps"], json!(["upload_file_minidump_browser"]));
     assert_eq!(p["upload_file_minidump_browser"]["mdsw_status_string"], "OK");
     assert_eq!(p["upload_file_minidump_browser"]["json_dump"]["crash_info"]["address"], "0x00402000");
@@ -127,7 +125,8 @@ fn other_minidumps_go_under_their_own_name() {
 
 #[test]
 fn an_empty_dump_is_not_walked() {
-    let p = processor().process_crash(&crash_with(&[("upload_file_minidump", vec![])]), None, Ruleset::Default);
+    let p =
+        processor().process_crash(&crash_with(&[("upload_file_minidump", vec![])]), None, Ruleset::Default).to_map();
     assert_eq!(p["mdsw_status_string"], "EmptyMinidump");
     assert_eq!(p["success"], false);
     assert_eq!(p["json_dump"], json!({}));
@@ -137,7 +136,7 @@ fn an_empty_dump_is_not_walked() {
 
 #[test]
 fn a_crash_without_a_minidump_is_still_processed() {
-    let p = processor().process_crash(&crash_with(&[]), None, Ruleset::Default);
+    let p = processor().process_crash(&crash_with(&[]), None, Ruleset::Default).to_map();
     assert_eq!(p["success"], false);
     assert!(p["processor_notes"].as_str().unwrap().contains("no upload_file_minidump"));
     assert_eq!(p["os_name"], "Unknown");
@@ -147,9 +146,9 @@ fn a_crash_without_a_minidump_is_still_processed() {
 fn reprocessing_keeps_the_old_notes_in_the_history() {
     let processor = processor();
     let crash = crash_with(&[("upload_file_minidump", vec![])]);
-    let first = processor.process_crash(&crash, None, Ruleset::Default);
-    let second = processor.process_crash(&crash, Some(&first), Ruleset::Default);
-    let third = processor.process_crash(&crash, Some(&second), Ruleset::Default);
+    let first = processor.process_crash(&crash, None, Ruleset::Default).to_map();
+    let second = processor.process_crash(&crash, Some(&first), Ruleset::Default).to_map();
+    let third = processor.process_crash(&crash, Some(&second), Ruleset::Default).to_map();
     let history = third["processor_history"].as_array().unwrap();
     assert_eq!(history.len(), 2);
     assert_eq!(history[0]["processor_notes"], first["processor_notes"]);
@@ -161,13 +160,11 @@ fn reprocessing_keeps_the_old_notes_in_the_history() {
 fn regenerate_signature_keeps_the_rest_of_the_processed_crash() {
     let processor = processor();
     let crash = crash_with(&[("upload_file_minidump", synth_dump(0x401000))]);
-    let mut first = processor.process_crash(&crash, None, Ruleset::Default);
+    let mut first = processor.process_crash(&crash, None, Ruleset::Default).to_map();
     first.insert("signature".into(), "old | signature".into());
-    let again = processor.process_crash(
-        &Crash::new(crash.id.clone(), crash.raw.clone()),
-        Some(&first),
-        Ruleset::RegenerateSignature,
-    );
+    let again = processor
+        .process_crash(&Crash::new(crash.id.clone(), crash.raw.clone()), Some(&first), Ruleset::RegenerateSignature)
+        .to_map();
     assert_eq!(again["json_dump"], first["json_dump"]);
     assert_ne!(again["signature"], "old | signature");
     assert!(again["processor_notes"].as_str().unwrap().contains("signature changed: old | signature ->"));
@@ -207,7 +204,7 @@ fn real_dumps_are_symbolicated_and_corrupt_ones_named() {
         ..ProcessorOptions::default()
     };
     let processor = Processor::new(options).unwrap();
-    let (_, p) = processor.process_file(&data.join("minidumps/test.dmp"), None).unwrap();
+    let p = processor.process_file(&data.join("minidumps/test.dmp"), None).unwrap().1.to_map();
     let functions: Vec<&str> = p["json_dump"]["crashing_thread"]["frames"]
         .as_array()
         .unwrap()
@@ -217,6 +214,7 @@ fn real_dumps_are_symbolicated_and_corrupt_ones_named() {
     assert!(functions.contains(&"main"), "{functions:?}");
     assert!(functions.iter().any(|f| f.contains("CrashFunction")), "{functions:?}");
     let (outcome, p) = processor.process_file(&data.join("minidumps/invalid-range.dmp"), None).unwrap();
+    let p = p.to_map();
     assert_eq!(p["mdsw_status_string"], "MissingThreadList");
     assert_eq!(p["success"], false);
     assert_eq!(outcome.status, Status::StackwalkFailed);
@@ -260,7 +258,9 @@ fn hostile_dumps_always_give_a_processed_crash() {
     }
     for (i, base) in bases.iter().enumerate() {
         for dump in mutations(base, i as u64, 60) {
-            let p = processor.process_crash(&crash_with(&[("upload_file_minidump", dump)]), None, Ruleset::Default);
+            let p = processor
+                .process_crash(&crash_with(&[("upload_file_minidump", dump)]), None, Ruleset::Default)
+                .to_map();
             let status = p["mdsw_status_string"].as_str().expect("a stackwalker status");
             assert!(!status.is_empty());
             assert_eq!(p["success"], Value::Bool(status == "OK"));
@@ -294,7 +294,7 @@ fn the_truncate_rule_cuts_every_long_stack_and_flags_the_crashing_thread() {
     previous
         .insert("json_dump".into(), json!({"threads": [thread.clone(), {"frames": []}], "crashing_thread": thread}));
     let tools = &processor.tools;
-    let mut cx = rules::CrashContext { crash: &crash, processed: previous, notes: vec![], tools };
+    let mut cx = rules::CrashContext { crash: &crash, processed: previous, json_dump: None, notes: vec![], tools };
     let rule: Vec<Box<dyn rules::Rule>> = vec![Box::new(rules::TruncateStacks)];
     rules::run_rules("default", &rule, &mut cx);
     let dump = &cx.processed["json_dump"];

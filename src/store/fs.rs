@@ -187,6 +187,13 @@ impl CrashStore for FsStore {
         self.write(&self.processed_path(id), &self.to_json(processed))
     }
 
+    fn put_processed_json(&self, id: &CrashId, json: &[u8]) -> Result<()> {
+        match self.layout {
+            Layout::V1 => self.write(&self.processed_path(id), json),
+            Layout::FetchData => self.put_processed(id, &Self::parse_object(id, "processed crash", json)?),
+        }
+    }
+
     fn get_processed(&self, id: &CrashId) -> Result<Option<ProcessedCrash>> {
         match self.read(id, "processed crash", &self.processed_path(id)) {
             Ok(bytes) => Self::parse_object(id, "processed crash", &bytes).map(Some),
@@ -314,6 +321,23 @@ mod tests {
         store.put_processed(&i, &p).unwrap();
         assert!(r.join("processed_crash").join(i.as_str()).is_file());
         assert_eq!(store.get_processed(&i).unwrap().unwrap()["signature"], "foo");
+    }
+
+    #[test]
+    fn a_processed_crash_given_as_json_is_saved_in_the_layout() {
+        let json = br#"{"json_dump":{"z":0,"a":1},"signature":"foo"}"#;
+        let dir = tempfile::tempdir().unwrap();
+        let v1 = FsStore::open(dir.path(), false).unwrap();
+        v1.put_processed_json(&id(), json).unwrap();
+        // v1: the bytes as they are (compact, as put_processed writes it)
+        assert_eq!(fs::read(v1.processed_path(&id())).unwrap(), json);
+        assert_eq!(v1.get_processed(&id()).unwrap().unwrap()["json_dump"]["z"], 0);
+        let dir = tempfile::tempdir().unwrap();
+        let fetch_data = FsStore::with_layout(dir.path().to_path_buf(), Layout::FetchData);
+        fetch_data.put_processed_json(&id(), json).unwrap();
+        let written = fs::read_to_string(fetch_data.processed_path(&id())).unwrap();
+        assert!(written.contains("\n  \"signature\": \"foo\""), "pretty, as the folder's layout: {written}");
+        assert_eq!(fetch_data.put_processed_json(&id(), b"[1]").unwrap_err().name(), "corrupt");
     }
 
     #[test]

@@ -82,6 +82,19 @@ pub trait CrashStore: Send + Sync {
 
     fn put_processed(&self, id: &CrashId, processed: &ProcessedCrash) -> Result<()>;
 
+    /// [`put_processed`](Self::put_processed) for a processed crash already serialized (one
+    /// compact JSON object, as `serde_json::to_vec` writes a [`ProcessedCrash`]), so a caller
+    /// that has it as text needs no `Value` of it. Backends that store compact JSON write the
+    /// bytes as they are (unchecked); the default parses them (`Corrupt` if not an object).
+    fn put_processed_json(&self, id: &CrashId, json: &[u8]) -> Result<()> {
+        let processed: ProcessedCrash = serde_json::from_slice(json).map_err(|e| StoreError::Corrupt {
+            id: id.clone(),
+            object: "processed crash".into(),
+            reason: e.to_string(),
+        })?;
+        self.put_processed(id, &processed)
+    }
+
     /// The processed crash, or `None` when the crash was never processed.
     fn get_processed(&self, id: &CrashId) -> Result<Option<ProcessedCrash>>;
 

@@ -327,6 +327,10 @@ impl CrashStore for S3Store {
         block_on(self.put(self.processed_key(id), ByteStream::from(json(processed))))
     }
 
+    fn put_processed_json(&self, id: &CrashId, json: &[u8]) -> Result<()> {
+        block_on(self.put(self.processed_key(id), ByteStream::from(json.to_vec())))
+    }
+
     fn get_processed(&self, id: &CrashId) -> Result<Option<ProcessedCrash>> {
         match self.get(&self.processed_key(id))? {
             Some(bytes) => Self::parse_object(id, "processed crash", &bytes).map(Some),

@@ -16,15 +16,20 @@ use serde_json::Value;
 use crate::crash::{Crash, ProcessedCrash};
 use crate::siggen::SignatureGenerator;
 
+use super::json_dump::WalkedDump;
 use super::stackwalk::Stackwalker;
 
-pub use stackwalk::{truncate_frames, TruncateStacks, MAX_FRAMES};
+pub use stackwalk::{truncate_frames, TruncateStacks, HEAD_FRAMES, MAX_FRAMES, TAIL_FRAMES};
 
 /// What the rules work with: the crash, the processed crash being built, this run's notes,
 /// and the run's shared tools.
 pub struct CrashContext<'a> {
     pub crash: &'a Crash,
     pub processed: ProcessedCrash,
+    /// The main dump as walked in this run. While the rules run, `processed["json_dump"]` is
+    /// its [view](WalkedDump::view) (read it, do not change it: what is saved is this dump,
+    /// written at the end in place of the view).
+    pub json_dump: Option<WalkedDump>,
     pub notes: Vec<String>,
     pub tools: &'a Tools,
 }
@@ -186,7 +191,13 @@ mod tests {
             stackwalker: Stackwalker::new(&Default::default(), std::time::Duration::from_secs(5)).unwrap(),
             signer: SignatureGenerator::new(crate::siggen::SigLists::builtin()),
         };
-        let mut cx = CrashContext { crash: &crash, processed: ProcessedCrash::new(), notes: vec![], tools: &tools };
+        let mut cx = CrashContext {
+            crash: &crash,
+            processed: ProcessedCrash::new(),
+            json_dump: None,
+            notes: vec![],
+            tools: &tools,
+        };
         let rules: Vec<Box<dyn Rule>> = vec![Box::new(Failing), Box::new(meta::Identity)];
         run_rules("default", &rules, &mut cx);
         assert_eq!(cx.notes, vec!["ruleset 'default' rule 'failing' failed: boom".to_string()]);

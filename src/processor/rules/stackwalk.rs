@@ -5,15 +5,20 @@ use serde_json::{json, Value};
 
 use super::{CrashContext, Rule};
 use crate::crash::Dump;
+use crate::processor::json_dump::WalkedDump;
 use crate::processor::stackwalk::WalkResult;
 
 /// Stacks longer than this are truncated.
 pub const MAX_FRAMES: usize = 500;
-const HEAD_FRAMES: usize = 250;
-const TAIL_FRAMES: usize = 249;
+/// Frames kept before the marker frame.
+pub const HEAD_FRAMES: usize = 250;
+/// Frames kept after the marker frame.
+pub const TAIL_FRAMES: usize = 249;
 
 /// `json_dump`, `mdsw_status_string`, `mdsw_return_code`, `success` (and the stackwalker's
-/// error as a note) for the main dump `upload_file_minidump`; every other dump whose name
+/// error as a note) for the main dump `upload_file_minidump` (its `json_dump` is the walked
+/// dump's [view](WalkedDump::view) while the rules run, the dump itself is kept in
+/// `CrashContext::json_dump` and written out at the end); every other dump whose name
 /// starts with `upload_file_minidump` gets the same fields under its own name and is listed
 /// in `additional_minidumps`. A crash without a main dump is processed with `success` false.
 pub struct MinidumpStackwalk;
@@ -32,15 +37,19 @@ impl Rule for MinidumpStackwalk {
             }
             if dump.name.is_main() {
                 main_walked = true;
-                for (k, v) in fields(result) {
+                let view = result.dump.as_ref().map_or_else(|| json!({}), WalkedDump::view);
+                for (k, v) in fields(view, &result) {
                     cx.processed.insert(k.into(), v);
                 }
+                cx.json_dump = result.dump;
             } else {
                 additional.push(dump.name.as_str().to_string());
-                cx.processed.insert(
-                    dump.name.as_str().into(),
-                    Value::Object(fields(result).map(|(k, v)| (k.to_string(), v)).collect()),
-                );
+                let json_dump = match &result.dump {
+                    Some(walked) => serde_json::from_str(walked.to_json().get())?,
+                    None => json!({}),
+                };
+                let fields = fields(json_dump, &result).map(|(k, v)| (k.to_string(), v));
+                cx.processed.insert(dump.name.as_str().into(), Value::Object(fields.collect()));
             }
         }
         cx.processed.insert("additional_minidumps".into(), additional.into());
@@ -58,20 +67,20 @@ fn walk(cx: &CrashContext<'_>, dump: &Dump) -> anyhow::Result<WalkResult> {
     Ok(cx.tools.stackwalker.walk(bytes, &cx.crash.raw))
 }
 
-fn fields(r: WalkResult) -> impl Iterator<Item = (&'static str, Value)> {
-    let success = r.success();
+fn fields(json_dump: Value, r: &WalkResult) -> impl Iterator<Item = (&'static str, Value)> {
     [
-        ("json_dump", r.json_dump),
-        ("mdsw_status_string", r.status.into()),
+        ("json_dump", json_dump),
+        ("mdsw_status_string", r.status.clone().into()),
         ("mdsw_return_code", r.return_code.into()),
-        ("success", success.into()),
+        ("success", r.success().into()),
     ]
     .into_iter()
 }
 
 /// Every thread of `json_dump` (and its `crashing_thread` copy) with more than 500 frames
 /// keeps its first 250 frames, one marker frame `{"truncated": {"msg": "N frames truncated"}}`
-/// and its last 249 frames. Sets `truncated` when the crashing thread was cut.
+/// and its last 249 frames. Sets `truncated` when the crashing thread was cut. The walked dump
+/// of `CrashContext::json_dump` is written cut the same way.
 pub struct TruncateStacks;
 
 impl Rule for TruncateStacks {
@@ -79,6 +88,9 @@ impl Rule for TruncateStacks {
         "truncate_stacks"
     }
     fn run(&self, cx: &mut CrashContext<'_>) -> anyhow::Result<()> {
+        if let Some(walked) = cx.json_dump.as_mut() {
+            walked.truncate_stacks();
+        }
         let Some(dump) = cx.processed.get_mut("json_dump") else { return Ok(()) };
         if let Some(threads) = dump.get_mut("threads").and_then(Value::as_array_mut) {
             for thread in threads {
