@@ -277,7 +277,7 @@ fn extreme_crash_times_do_not_overflow_the_dates_rule() {
     crash.raw.insert("CrashTime".into(), "-9223372036854775808".into());
     crash.raw.insert("StartupTime".into(), "1".into());
     crash.raw.insert("InstallTime".into(), "9223372036854775807".into());
-    let p = processor().process_crash(&crash, None, Ruleset::Default);
+    let p = processor().process_crash(&crash, None, Ruleset::Default).to_map();
     assert!(!p["processor_notes"].as_str().unwrap().contains("panicked"), "{}", p["processor_notes"]);
     assert_eq!(p["uptime"], 0);
     assert_eq!(p["install_age"], i64::MIN);

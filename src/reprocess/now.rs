@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use super::{check_ruleset, ReprocessError, Selection};
-use crate::crash::{CrashId, ProcessedCrash};
-use crate::processor::{Outcome, Processor, RunOptions, RunSummary, Status};
+use crate::crash::CrashId;
+use crate::processor::{Outcome, Processed, Processor, RunOptions, RunSummary, Status};
 use crate::store::CrashStore;
 
 /// A crash whose signature changed.
@@ -63,8 +63,7 @@ pub fn process_now(
     let jobs: Vec<(CrashId, Option<String>)> =
         sel.ids.iter().map(|id| (id.clone(), ruleset.map(str::to_string))).collect();
     let outcomes = Mutex::new(Vec::with_capacity(jobs.len()));
-    let sink =
-        |o: &Outcome, _: Option<&ProcessedCrash>| outcomes.lock().unwrap_or_else(|e| e.into_inner()).push(o.clone());
+    let sink = |o: &Outcome, _: Option<&Processed>| outcomes.lock().unwrap_or_else(|e| e.into_inner()).push(o.clone());
     let summary = processor.process_ids(store, &jobs, run, &sink);
     if let Some(fatal) = &summary.fatal {
         return Err(anyhow::anyhow!("{fatal}").into());

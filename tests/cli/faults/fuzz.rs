@@ -511,7 +511,7 @@ fn crash(raw: RawCrash, dumps: Vec<(&str, Vec<u8>)>) -> Crash {
 
 /// What every processed crash must have, whatever the input.
 fn check_processed(crash: &Crash) {
-    let p = processor().process_crash(crash, None, Ruleset::Default);
+    let p = processor().process_crash(crash, None, Ruleset::Default).to_map();
     let status = p.get("mdsw_status_string").and_then(Value::as_str).expect("mdsw_status_string is a string");
     assert!(!status.is_empty());
     assert_eq!(p["success"], Value::Bool(status == "OK"), "success follows the status {status}");
