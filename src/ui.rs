@@ -15,7 +15,10 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::cli::GlobalArgs;
 
 pub struct Context {
+    /// `--quiet`: no status lines, summaries or progress on stderr.
     pub quiet: bool,
+    /// `--quiet` or `CI=true`: no progress (bars, "(i/N) ETA" lines); status lines stay.
+    pub no_progress: bool,
     config_path: Option<std::path::PathBuf>,
     config: OnceLock<Config>,
     stop: OnceLock<Arc<AtomicBool>>,
@@ -25,7 +28,8 @@ impl Context {
     pub fn new(global: &GlobalArgs) -> Context {
         let ci = std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false);
         Context {
-            quiet: global.quiet || ci,
+            quiet: global.quiet,
+            no_progress: global.quiet || ci,
             config_path: global.config.clone(),
             config: OnceLock::new(),
             stop: OnceLock::new(),
@@ -57,7 +61,7 @@ impl Context {
 
     /// Should status lines and progress go to stderr?
     pub fn show_progress(&self, json_output: bool) -> bool {
-        !self.quiet && !json_output && std::io::stderr().is_terminal()
+        !self.no_progress && !json_output && std::io::stderr().is_terminal()
     }
 
     /// A progress bar for `what` (crashes, groups...), or nothing when not on a terminal.

@@ -252,7 +252,7 @@ fn remote_exit(report: &RemoteReport) -> ExitCode {
 
 /// A bar on a terminal; "(i/N) ETA" lines on stderr otherwise; nothing with --quiet/CI.
 fn remote_progress(ctx: &Context, json: bool) -> Arc<dyn Progress> {
-    if ctx.quiet {
+    if ctx.no_progress {
         Arc::new(NoProgress)
     } else if ctx.show_progress(json) {
         ctx.progress("groups", json)

@@ -44,6 +44,8 @@ impl TestEnv {
             .env_remove("CRASHCTL_QUEUE")
             .env_remove("CRASHCTL_CONFIG")
             .env_remove("CRASHSTATS_API_TOKEN")
+            // the same behaviour whether the suite runs in CI or not (tests that need it set it)
+            .env_remove("CI")
             .stdin(Stdio::null());
         c
     }

@@ -10,6 +10,7 @@ mod general;
 mod generate;
 mod move_;
 mod process;
+mod queue;
 mod remote;
 mod reprocess;
 mod requeue;

@@ -319,6 +319,14 @@ fn progress_lines_when_not_a_terminal_and_none_when_quiet() {
     );
     assert_code(&o, 0);
     assert!(!stderr(&o).contains("ETA"), "{}", stderr(&o));
+    // CI=true silences progress, not the summary
+    let o = run_with_stdin(
+        remote_cmd(&env, &api, &["--batch-size", "1"]).env("CRASHSTATS_API_TOKEN", TOKEN).env("CI", "true"),
+        &list.join("\n"),
+    );
+    assert_code(&o, 0);
+    assert!(!stderr(&o).contains("ETA"), "{}", stderr(&o));
+    assert!(stdout(&o).contains("every group accepted"), "text summary: {}", stdout(&o));
 }
 
 #[test]
