@@ -5,6 +5,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use crashctl::mover::{self, Event, MoveOptions, MoveSummary, Planned};
+use crashctl::stats::human_bytes;
 use crashctl::ExitCode;
 
 use crate::cli::{parse_duration, Format, JobsArg, QueueArg, SpoolArg, StoreArg};
@@ -188,21 +189,6 @@ fn summary_text(s: &MoveSummary) -> String {
         text.push_str(&format!("\ngave up: {reason}"));
     }
     text
-}
-
-fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
-    }
 }
 
 /// 2 when the run gave up; 130 when a `--once` run was interrupted; 1 when any crash failed.

@@ -2,6 +2,8 @@
 //! into one plain [`Stats`] value, which renders itself as a table, JSON or Prometheus text.
 
 mod render;
+
+pub use render::human_bytes;
 pub mod spool;
 mod store;
 

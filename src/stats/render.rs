@@ -328,7 +328,7 @@ pub(crate) fn thousands(n: u64) -> String {
 }
 
 /// `12.3 MiB`
-pub(crate) fn human_bytes(n: u64) -> String {
+pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = n as f64;
     let mut unit = 0;
