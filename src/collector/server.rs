@@ -12,11 +12,14 @@ use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, EXPECT};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use axum::Router;
 use bytes::{Bytes, BytesMut};
 use chrono::Utc;
 use http_body_util::BodyExt;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 
 use super::{parse, Answer, Collector, CrashRecord, Rejection};
 
@@ -68,9 +71,6 @@ where
     let app = Arc::new(App { collector, opts, events: Arc::clone(&events) });
     let router = router(Arc::clone(&app));
     events(&Event::Listening(addr));
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
     let announce = {
         let app = Arc::clone(&app);
         async move {
@@ -79,9 +79,49 @@ where
             (app.events)(&Event::ShuttingDown { in_flight });
         }
     };
-    axum::serve(listener, router).with_graceful_shutdown(announce).await?;
+    accept_loop(listener, router, app.opts.read_timeout, announce).await;
     events(&Event::Stopped);
     Ok(())
+}
+
+/// Serves connections until `shutdown` completes, then stops accepting and waits for the
+/// requests in flight. Hyper's own HTTP/1 header timeout (`read_timeout`) closes connections
+/// that never finish sending their request line and headers (slowloris); the body has its own
+/// per-piece timeout in `read_body`.
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    read_timeout: Duration,
+    shutdown: impl Future<Output = ()>,
+) {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(read_timeout);
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let tcp = match accepted {
+                    Ok((tcp, _)) => tcp,
+                    // out of file descriptors and the like: pause instead of spinning
+                    Err(_) => {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = tcp.set_nodelay(true);
+                let service = TowerToHyperService::new(router.clone());
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service).into_owned();
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    graceful.shutdown().await;
 }
 
 fn router(app: Arc<App>) -> Router {

@@ -589,3 +589,21 @@ fn a_slow_client_gets_408() {
     server.wait_for("crash - timeout");
     assert!(server.spooled().is_empty());
 }
+
+#[test]
+fn a_client_that_never_finishes_its_headers_is_disconnected() {
+    // Regression (slowloris): a request line and half the headers, then silence, used to hold
+    // the connection open forever; the header read timeout (= --read-timeout) now closes it.
+    use std::io::{Read, Write};
+    let env = TestEnv::new();
+    let server = Server::start(&env, &["--read-timeout", "1s"]);
+    let mut s = std::net::TcpStream::connect(&server.addr).unwrap();
+    s.write_all(b"POST /submit HTTP/1.1\r\nHost: collector\r\nContent-Type: multipart/form-data; bo").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut buf = Vec::new();
+    let closed = match s.read_to_end(&mut buf) {
+        Ok(_) => true,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+    };
+    assert!(closed, "the collector closed the stalled connection (it answered {:?})", String::from_utf8_lossy(&buf));
+}
