@@ -8,6 +8,7 @@ mod faults;
 mod general;
 mod generate;
 mod move_;
+mod pipeline_remote;
 mod process;
 mod remote;
 mod requeue;
