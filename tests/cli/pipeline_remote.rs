@@ -266,17 +266,32 @@ fn server_going_away_during_a_move_loses_nothing_and_a_rerun_completes() {
     let (bucket, prefix) = (unique("gone"), unique("gone"));
     let (s3, sqs) = (format!("s3://{bucket}"), format!("sqs://{prefix}"));
     let spool_s = env.spool().to_str().unwrap().to_string();
-    let args =
-        ["move", "--spool", &spool_s, "--store", &s3, "--queue", &sqs, "--create-bucket", "--create-queues", "-j", "2"];
+    let args = [
+        "move",
+        "--spool",
+        &spool_s,
+        "--store",
+        &s3,
+        "--queue",
+        &sqs,
+        "--create-bucket",
+        "--create-queues",
+        "-j",
+        "2",
+        "--batch-size",
+        "10",
+    ];
 
     let child = spawn(&env, &via_proxy, &args);
     let direct_store = wait_for_objects(&direct, &s3);
+    wait_for_commits(&env.spool(), ids.len() - 20);
     proxy.stop();
     let o = child.wait_with_output().unwrap();
     assert_ne!(o.status.code(), Some(0), "move fails when the server goes away\n{}", stderr(&o));
     let left = spooled(&env.spool());
     let stored = raw_ids(&direct_store);
     assert!(!left.is_empty(), "the server went away before the move was done ({} stored)", stored.len());
+    assert!(left.len() <= ids.len() - 20, "batches were committed before the server went away");
     let gone: BTreeSet<CrashId> = ids.difference(&left).cloned().collect();
     assert!(gone.is_subset(&stored), "a crash left the spool without being stored: {:?}", gone.difference(&stored));
     let q = queue(&direct, &sqs);
@@ -317,6 +332,17 @@ fn wait_for_objects(opts: &RemoteOptions, s3: &str) -> S3Store {
             }
         }
         assert!(Instant::now() < end, "no crash reached {s3} within 60 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Polls (with a deadline) until at most `most` crashes are left in the spool (batches committed).
+fn wait_for_commits(spool: &std::path::Path, most: usize) {
+    let end = Instant::now() + Duration::from_secs(60);
+    let spool = Spool::open(spool, false).unwrap();
+    // entries vanish while the mover runs: count what could be read
+    while spool.iter().filter_map(Result::ok).count() > most {
+        assert!(Instant::now() < end, "the mover committed nothing within 60 s");
         std::thread::sleep(Duration::from_millis(20));
     }
 }
