@@ -87,7 +87,8 @@ fn whole_pipeline_on_s3_and_sqs_with_two_processors() {
     let (bucket, prefix) = (unique("pipe"), unique("pipe"));
     let (s3, sqs) = (format!("s3://{bucket}/prod"), format!("sqs://{prefix}"));
     let remote = ["--store", s3.as_str(), "--queue", sqs.as_str()];
-    let mut args = vec!["move", "--spool", &spool_s, "--create-bucket", "--create-queues", "--format", "json"];
+    let mut args =
+        vec!["move", "--spool", &spool_s, "--create-bucket", "--create-queues", "--verify", "--format", "json"];
     args.extend(remote);
     let o = run(&env, &opts, &args);
     assert_code(&o, 0);
