@@ -182,28 +182,52 @@ impl QueueStats {
 impl StoreStats {
     fn print_table(&self, w: &mut impl Write) -> io::Result<()> {
         writeln!(w, "Store {}", self.location)?;
-        writeln!(w, "  {:<14}{:>12}{:>12}{:>24}", "day", "raw", "processed", "raw without processed")?;
-        let rows = self.days.iter().map(|d| (d.date.as_str(), d.raw, d.processed, d.raw_without_processed));
-        let total = ("total", self.raw, self.processed, self.raw_without_processed);
-        for (day, raw, processed, missing) in rows.chain([total]) {
+        write!(w, "  {:<14}{:>12}{:>12}{:>24}", "day", "raw", "processed", "raw without processed")?;
+        let usage = self.bytes.is_some();
+        if usage {
+            write!(w, "{:>12}{:>16}", "objects", "bytes")?;
+        }
+        writeln!(w)?;
+        let rows = self
+            .days
+            .iter()
+            .map(|d| (d.date.as_str(), d.raw, d.processed, d.raw_without_processed, d.objects, d.bytes));
+        let total = ("total", self.raw, self.processed, self.raw_without_processed, self.objects, self.bytes);
+        for (day, raw, processed, missing, objects, bytes) in rows.chain([total]) {
             let [r, p, m] = [raw, processed, missing].map(thousands);
-            writeln!(w, "  {day:<14}{r:>12}{p:>12}{m:>24}")?;
+            write!(w, "  {day:<14}{r:>12}{p:>12}{m:>24}")?;
+            if usage {
+                let [o, b] = [objects, bytes].map(|n| thousands(n.unwrap_or(0)));
+                write!(w, "{o:>12}{b:>16}")?;
+            }
+            writeln!(w)?;
         }
         Ok(())
     }
 
     fn print_prometheus(&self, p: &mut Prom<impl Write>) -> io::Result<()> {
-        let per_day = |f: fn(&super::DayCount) -> u64| -> Vec<_> {
+        let per_day = |f: fn(&super::DayCount) -> Option<u64>| -> Vec<_> {
             self.days
                 .iter()
-                .map(|d| (vec![("store", self.location.clone()), ("date", d.date.clone())], f(d) as f64))
+                .filter_map(|d| Some((vec![("store", self.location.clone()), ("date", d.date.clone())], f(d)? as f64)))
                 .collect()
         };
-        p.gauge("crashctl_store_raw_crashes", "Raw crashes in the store, per crash-ID date.", &per_day(|d| d.raw))?;
+        p.gauge(
+            "crashctl_store_raw_crashes",
+            "Raw crashes in the store, per crash-ID date.",
+            &per_day(|d| Some(d.raw)),
+        )?;
         let help = "Processed crashes in the store, per crash-ID date.";
-        p.gauge("crashctl_store_processed_crashes", help, &per_day(|d| d.processed))?;
+        p.gauge("crashctl_store_processed_crashes", help, &per_day(|d| Some(d.processed)))?;
         let help = "Raw crashes without a processed crash, per crash-ID date.";
-        p.gauge("crashctl_store_raw_without_processed_crashes", help, &per_day(|d| d.raw_without_processed))
+        p.gauge("crashctl_store_raw_without_processed_crashes", help, &per_day(|d| Some(d.raw_without_processed)))?;
+        if self.bytes.is_some() {
+            let help = "Objects of the crashes in the store (raw, dump names, dumps, processed), per crash-ID date.";
+            p.gauge("crashctl_store_objects", help, &per_day(|d| d.objects))?;
+            let help = "Bytes of those objects, per crash-ID date.";
+            p.gauge("crashctl_store_bytes", help, &per_day(|d| d.bytes))?;
+        }
+        Ok(())
     }
 }
 

@@ -6,7 +6,9 @@ use std::path::Path;
 
 use super::{Problem, ProblemKind};
 use crate::crash::CrashId;
-use crate::store::{CrashStore, Listing, Result};
+use chrono::NaiveDate;
+
+use crate::store::{CrashStore, DayUsage, Listing, Result};
 
 /// One day of a store (the day of the crash ID).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -16,6 +18,11 @@ pub struct DayCount {
     pub raw: u64,
     pub processed: u64,
     pub raw_without_processed: u64,
+    /// Every object of the day's crashes and their bytes, where the store can tell (S3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub objects: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
 }
 
 /// A store, per day and in total.
@@ -25,6 +32,10 @@ pub struct StoreStats {
     pub raw: u64,
     pub processed: u64,
     pub raw_without_processed: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub objects: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
     /// Oldest day first.
     pub days: Vec<DayCount>,
 }
@@ -50,14 +61,34 @@ pub fn count(store: &dyn CrashStore, problems: &mut Vec<Problem>) -> Result<Stor
             }
         }
     }
+    let usage = store.usage()?;
+    if let Some(usage) = &usage {
+        add_usage(&mut days, usage);
+    }
     let days: Vec<DayCount> = days.into_values().collect();
+    let total = |f: fn(&DayCount) -> Option<u64>| usage.as_ref().map(|_| days.iter().filter_map(f).sum());
     Ok(StoreStats {
         location,
         raw: days.iter().map(|d| d.raw).sum(),
         processed: days.iter().map(|d| d.processed).sum(),
         raw_without_processed: days.iter().map(|d| d.raw_without_processed).sum(),
+        objects: total(|d| d.objects),
+        bytes: total(|d| d.bytes),
         days,
     })
+}
+
+/// Objects and bytes on every day (0 on a day with counts but no objects).
+fn add_usage(days: &mut BTreeMap<String, DayCount>, usage: &BTreeMap<NaiveDate, DayUsage>) {
+    for date in usage.keys() {
+        let date = date.format("%Y-%m-%d").to_string();
+        days.entry(date.clone()).or_insert_with(|| DayCount { date, ..DayCount::default() });
+    }
+    for day in days.values_mut() {
+        let u = NaiveDate::parse_from_str(&day.date, "%Y-%m-%d").ok().and_then(|d| usage.get(&d)).copied();
+        let u = u.unwrap_or_default();
+        (day.objects, day.bytes) = (Some(u.objects), Some(u.bytes));
+    }
 }
 
 fn day_of<'a>(days: &'a mut BTreeMap<String, DayCount>, id: &CrashId) -> &'a mut DayCount {

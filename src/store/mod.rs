@@ -9,6 +9,7 @@ mod s3;
 pub use fs::{FsStore, Layout};
 pub use s3::{Object, S3Store};
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -51,6 +52,14 @@ pub struct Listing {
     pub ids: Vec<CrashId>,
     /// Entries that are not valid crash IDs (reported, never used as IDs).
     pub invalid: Vec<String>,
+}
+
+/// What the crashes of one day (the date in their IDs) take in a store: every object of them
+/// (raw crash, dump names, dumps, processed crash) and their bytes.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct DayUsage {
+    pub objects: u64,
+    pub bytes: u64,
 }
 
 /// Permanent crash storage (Socorro's crash storage: raw crashes, dumps, processed crashes).
@@ -115,6 +124,12 @@ pub trait CrashStore: Send + Sync {
     /// Deletes a crash: the raw crash first (so it stops being complete), then its dumps, dump
     /// names and processed crash. Deleting a missing crash is not an error.
     fn delete_crash(&self, id: &CrashId) -> Result<()>;
+
+    /// Objects and bytes per crash-ID day, oldest first, where the backend can tell from one
+    /// listing (S3: ListObjectsV2 sizes); `None` where it cannot (the default).
+    fn usage(&self) -> Result<Option<BTreeMap<NaiveDate, DayUsage>>> {
+        Ok(None)
+    }
 
     /// Makes every write so far durable (one call for a batch; a no-op where each write already is).
     fn sync(&self) -> Result<()>;

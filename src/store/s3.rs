@@ -6,6 +6,7 @@
 //!
 //! Every PUT is confirmed by S3 before the call returns, so `sync()` has nothing to do.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
@@ -13,7 +14,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 use chrono::NaiveDate;
 
-use super::{parse_date_key, CrashStore, Listing, Result, StoreError};
+use super::{parse_date_key, CrashStore, DayUsage, Listing, Result, StoreError};
 use crate::crash::{Crash, CrashId, DumpData, DumpName, ProcessedCrash, RawCrash};
 use crate::remote::{self, block_on, RemoteOptions};
 
@@ -370,6 +371,21 @@ impl CrashStore for S3Store {
         }
         self.delete(&self.dump_names_key(id))?;
         self.delete(&self.processed_key(id))
+    }
+
+    /// One listing of `v1/`: each object counts for the day of the crash ID that ends its key
+    /// (keys that do not end in a crash ID are left out).
+    fn usage(&self) -> Result<Option<BTreeMap<NaiveDate, DayUsage>>> {
+        let mut days: BTreeMap<NaiveDate, DayUsage> = BTreeMap::new();
+        for o in self.objects("v1/")? {
+            let last = o.key.rsplit('/').next().unwrap_or_default();
+            if let Ok(id) = CrashId::parse_lax(last) {
+                let day = days.entry(id.date()).or_default();
+                day.objects += 1;
+                day.bytes += o.size;
+            }
+        }
+        Ok(Some(days))
     }
 
     fn sync(&self) -> Result<()> {

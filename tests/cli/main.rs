@@ -9,6 +9,7 @@ mod faults;
 mod general;
 mod generate;
 mod move_;
+mod pipeline_remote;
 mod process;
 mod queue;
 mod remote;
