@@ -125,7 +125,13 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let quiet = ctx.quiet;
     let events: collector::server::EventSink = Arc::new(move |e: &Event| log_event(e, quiet));
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    rt.block_on(collector::serve(collector, serve_opts, events, shutdown_signal()))?;
+    // handlers are installed now, before the collector listens: a SIGTERM that comes right
+    // after `listening on` is a graceful stop, never the default kill
+    let shutdown = {
+        let _guard = rt.enter();
+        shutdown_signal().context("installing the SIGINT/SIGTERM handlers")?
+    };
+    rt.block_on(collector::serve(collector, serve_opts, events, shutdown))?;
     Ok(ExitCode::Success)
 }
 
@@ -141,27 +147,18 @@ fn log_event(e: &Event, quiet: bool) {
     }
 }
 
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+/// A future that completes on SIGINT or SIGTERM; the handlers are installed when this is
+/// called (inside a runtime), not when the future is first polled.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
         tokio::select! {
-            _ = ctrl_c => {}
             _ = term.recv() => {}
+            _ = int.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
+    })
 }
 
 #[cfg(test)]

@@ -100,6 +100,8 @@ async fn accept_loop(
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
+            biased;
+            () = &mut shutdown => break,
             accepted = listener.accept() => {
                 let tcp = match accepted {
                     Ok((tcp, _)) => tcp,
@@ -117,7 +119,6 @@ async fn accept_loop(
                     let _ = conn.await;
                 });
             }
-            () = &mut shutdown => break,
         }
     }
     drop(listener);

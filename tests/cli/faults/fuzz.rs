@@ -313,7 +313,9 @@ fn fuzz_parser_multipart_structures() {
         .unwrap();
     let clean = clean.into_inner();
     eprintln!("{clean} of {} bodies were well-formed and checked against the model", runner.config().cases);
-    assert!(clean * 10 >= runner.config().cases, "too few well-formed bodies ({clean}) for the model check");
+    // about 12% of the bodies come out well-formed (70 of 600, sd 8); 5% is far below any
+    // honest run, so the check cannot flake, yet fails if the model check stops being exercised
+    assert!(clean * 20 >= runner.config().cases, "too few well-formed bodies ({clean}) for the model check");
 }
 
 /// Is the body undamaged, with names multer reads back unchanged?
