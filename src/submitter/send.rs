@@ -8,6 +8,7 @@ use axum::http::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTEN
 use axum::http::{HeaderMap, HeaderValue};
 
 use super::encode::Body;
+use crate::api::parse_retry_after;
 use crate::collector::Collector;
 
 /// Longest wait between two attempts, whatever Retry-After says.
@@ -50,19 +51,8 @@ pub fn retry_delay(status: Option<u16>, retry_after: Option<&str>, attempt: u32,
         return None;
     }
     let backoff = base.saturating_mul(1u32 << (attempt.saturating_sub(1)).min(16));
-    let wait = retry_after.and_then(parse_retry_after).unwrap_or(backoff);
+    let wait = retry_after.and_then(|v| parse_retry_after(v, chrono::Utc::now())).unwrap_or(backoff);
     Some(wait.min(MAX_RETRY_WAIT))
-}
-
-/// `Retry-After`: seconds, or an HTTP date.
-fn parse_retry_after(v: &str) -> Option<Duration> {
-    let v = v.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let when = chrono::DateTime::parse_from_rfc2822(v).ok()?;
-    let secs = (when.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_milliseconds().max(0) as u64;
-    Some(Duration::from_millis(secs))
 }
 
 /// How to send.
