@@ -5,6 +5,7 @@
 #
 # Usage: bench/collect.sh               (N=2000 crashes, NCURL=300 for the curl loop, J=16)
 #        N=500 NCURL=100 bench/collect.sh
+#        CRASHCTL=/path/to/crashctl bench/collect.sh   (another build, e.g. to compare commits)
 # Needs: curl, python3 (the fsync loop), a release build (built here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,10 +17,27 @@ OUT=bench/out/collect
 command -v curl >/dev/null || { echo "bench: curl is not installed" >&2; exit 2; }
 command -v python3 >/dev/null || { echo "bench: python3 is not installed" >&2; exit 2; }
 
-echo "== building crashctl (release)" >&2
-cargo build --release --quiet
-CRASHCTL=$PWD/target/release/crashctl
+if [[ -z ${CRASHCTL:-} ]]; then
+    echo "== building crashctl (release)" >&2
+    cargo build --release --quiet
+    CRASHCTL=$PWD/target/release/crashctl
+fi
 
+# Deleting many files makes the next file creations slow on ext4 without a journal (this
+# machine's disk): for about a minute it skips the inodes just freed (`recently_deleted` in
+# fs/ext4/ialloc.c), scanning past each. So nothing is deleted between measurements; the files
+# are removed at the end, and a run started less than 70 s after the previous one waits first.
+STAMP=bench/out/.collect-deleted-at
+mkdir -p bench/out
+exec 9> bench/out/.collect.lock
+flock -n 9 || { echo "bench: another bench/collect.sh is running" >&2; exit 2; }
+if [[ -f $STAMP ]]; then
+    wait_s=$(( $(stat -c %Y "$STAMP") + 70 - $(date +%s) ))
+    if (( wait_s > 0 )); then
+        echo "== waiting ${wait_s} s: the previous run deleted its files less than 70 s ago" >&2
+        sleep "$wait_s"
+    fi
+fi
 rm -rf "$OUT" && mkdir -p "$OUT"
 head -c 400000 /dev/urandom > "$OUT/dump.bin"
 
@@ -29,7 +47,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 # 1. The disk's limit: N files of 400 KB, each written and fsynced (plus its directory), in a
 #    plain loop; and the same with J threads, since concurrent fsyncs share journal commits.
 fsync_loop() { # $1 = threads
-    python3 - "$OUT/fsync" "$OUT/dump.bin" "$N" "$1" <<'EOF'
+    python3 - "$OUT/fsync-$1" "$OUT/dump.bin" "$N" "$1" <<'EOF'
 import os, sys, time, threading
 out, src, n, threads = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 os.makedirs(out)
@@ -48,7 +66,6 @@ for t in ts: t.start()
 for t in ts: t.join()
 print("%.1f" % (n / (time.perf_counter() - start)))
 EOF
-    rm -rf "$OUT/fsync"
 }
 echo "== fsync loop: $N x 400 KB files" >&2
 FSYNC_RATE=$(fsync_loop 1)
@@ -107,4 +124,5 @@ echo "crashes in the spool: $SPOOLED (expected $((N + 2 * NCURL)))"
 echo "collector / fsync loop:      $(ratio "$SUB_RATE" "$FSYNC_RATE")  (target >= 0.5)"
 echo "collector / threaded fsync:  $(ratio "$SUB_RATE" "$FSYNC_PAR_RATE")"
 echo "crashctl submit / curl loop: $(ratio "$SUB_RATE" "$CURL_RATE")  (target >= 10)"
-rm -rf "$OUT/spool"
+rm -rf "$OUT/spool" "$OUT"/fsync-*
+touch "$STAMP"

@@ -23,7 +23,7 @@ fn main() -> anyhow::Result<()> {
     let spool = Spool::open(dir, true)?.without_fsync();
     let minutes = n.div_ceil(per_minute) as i64;
     let start = Utc::now() - TimeDelta::minutes(minutes + 2);
-    let dump = vec![0x4du8; dump_bytes];
+    let dump = bytes::Bytes::from(vec![0x4du8; dump_bytes]);
     let next = AtomicU64::new(0);
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     std::thread::scope(|s| {

@@ -44,6 +44,9 @@ pub struct Args {
     /// Longest wait for the next piece of a request body before answering 408 (e.g. 70s, 500ms)
     #[arg(long, value_name = "DURATION", default_value = "70s", value_parser = parse_duration)]
     pub read_timeout: Duration,
+    /// Longest time to receive a whole request body, however steadily it trickles in; 408 after
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub body_timeout: Duration,
     /// Token that lets clients choose their crash ID with a `uuid` annotation (Authorization: Bearer)
     #[arg(long, env = "CRASHCTL_BEARER_TOKEN", value_name = "TOKEN", hide_env_values = true)]
     pub bearer_token: Option<String>,
@@ -117,6 +120,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         listen: args.listen.clone(),
         max_body_size: args.max_body_size,
         read_timeout: args.read_timeout,
+        body_timeout: args.body_timeout,
     };
     if !ctx.quiet {
         eprintln!("saving crashes into {}", sink.describe());

@@ -189,7 +189,7 @@ impl Collector {
         let raw = finish_raw_crash(&payload, &id, &decision.rule, received, &info.user_agent);
         let mut crash = Crash::new(id, raw);
         for (name, data) in payload.dumps {
-            crash.add_dump(name, DumpData::Bytes(data.to_vec()));
+            crash.add_dump(name, DumpData::Bytes(data));
         }
         match self.save(&crash, received) {
             Ok(()) => {

@@ -283,12 +283,21 @@ fn read_parts(data: Bytes, boundary: &str) -> Result<Vec<Part>, Malformed> {
     let mut mp = multer::Multipart::new(stream, boundary);
     let read_all = async move {
         let mut parts = Vec::new();
-        while let Some(field) = mp.next_field().await? {
+        while let Some(mut field) = mp.next_field().await? {
             let name = field.name().unwrap_or("").to_string();
             let filename = field.file_name().map(str::to_string);
             let content_type =
                 field.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(|s| s.trim().to_string());
-            let data = field.bytes().await?;
+            // `Field::bytes` copies even a single chunk; with the whole body buffered a part is
+            // one chunk, kept as a slice of multer's buffer.
+            let mut chunks = Vec::new();
+            while let Some(chunk) = field.chunk().await? {
+                chunks.push(chunk);
+            }
+            let data = match chunks.len() {
+                1 => chunks.pop().expect("one chunk"),
+                _ => chunks.concat().into(),
+            };
             parts.push(Part { name, filename, content_type, data });
         }
         Ok::<_, multer::Error>(parts)

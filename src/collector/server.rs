@@ -30,8 +30,31 @@ pub struct ServeOptions {
     pub listen: String,
     /// Largest body accepted as sent (413 above).
     pub max_body_size: u64,
-    /// Longest wait for the next piece of a request body (408 after).
+    /// Longest wait for the next piece of a request body (408 after), and for a request's
+    /// line and headers (the connection is closed after).
     pub read_timeout: Duration,
+    /// Longest time to receive a whole body, however steadily it trickles in (408 after): a
+    /// client sending a byte just inside `read_timeout` cannot hold a connection for ever.
+    pub body_timeout: Duration,
+}
+
+/// When the body being read must be finished: at most `read_timeout` after the last piece,
+/// and never after the whole-body deadline.
+#[derive(Debug, Clone, Copy)]
+struct BodyDeadline {
+    read_timeout: Duration,
+    deadline: tokio::time::Instant,
+}
+
+impl BodyDeadline {
+    fn new(opts: &ServeOptions) -> BodyDeadline {
+        BodyDeadline { read_timeout: opts.read_timeout, deadline: tokio::time::Instant::now() + opts.body_timeout }
+    }
+
+    /// The latest instant the next piece may arrive.
+    fn next_piece(&self) -> tokio::time::Instant {
+        (tokio::time::Instant::now() + self.read_timeout).min(self.deadline)
+    }
 }
 
 /// What the server tells its caller (the binary logs these to stderr).
@@ -87,7 +110,7 @@ where
 /// Serves connections until `shutdown` completes, then stops accepting and waits for the
 /// requests in flight. Hyper's own HTTP/1 header timeout (`read_timeout`) closes connections
 /// that never finish sending their request line and headers (slowloris); the body has its own
-/// per-piece timeout in `read_body`.
+/// per-piece timeout and whole-body deadline in `read_body` ([`BodyDeadline`]).
 async fn accept_loop(
     listener: tokio::net::TcpListener,
     router: Router,
@@ -150,18 +173,19 @@ async fn submit(State(app): State<Arc<App>>, req: Request) -> Response {
     let metrics = &app.collector.metrics;
     let _in_flight = metrics.request_started();
     let received = Utc::now();
+    let deadline = BodyDeadline::new(&app.opts);
     let (parts, body) = req.into_parts();
     let headers = parts.headers;
     let declared = declared_length(&headers);
     let max = app.opts.max_body_size;
     if declared.is_some_and(|n| n > max) {
-        return refuse_unread(&app, &headers, body, Rejection::TooLarge, max.saturating_mul(4)).await;
+        return refuse_unread(&app, &headers, body, Rejection::TooLarge, max.saturating_mul(4), deadline).await;
     }
     if let Err(m) = parse::check_headers(&headers) {
-        return refuse_unread(&app, &headers, body, m.into(), max).await;
+        return refuse_unread(&app, &headers, body, m.into(), max, deadline).await;
     }
     let capacity = declared.unwrap_or(0).min(max) as usize;
-    let bytes = match read_body(body, max, capacity, app.opts.read_timeout).await {
+    let bytes = match read_body(body, max, capacity, deadline).await {
         Ok(b) => b,
         Err(ReadError::TooLarge(n)) => return answer(&app, app.collector.reject(Rejection::TooLarge, n)),
         Err(ReadError::Timeout) => return slow_client(&app, "timeout"),
@@ -176,9 +200,16 @@ async fn submit(State(app): State<Arc<App>>, req: Request) -> Response {
 
 /// Refuses a request before reading its body. The body is read and dropped (up to `cap` bytes)
 /// first unless the client waits for `100 Continue`, so it reads the answer, not a reset.
-async fn refuse_unread(app: &App, headers: &HeaderMap, body: Body, r: Rejection, cap: u64) -> Response {
+async fn refuse_unread(
+    app: &App,
+    headers: &HeaderMap,
+    body: Body,
+    r: Rejection,
+    cap: u64,
+    deadline: BodyDeadline,
+) -> Response {
     if !expects_continue(headers) {
-        drain(body, cap, app.opts.read_timeout).await;
+        drain(body, cap, deadline).await;
     }
     answer(app, app.collector.reject(r, declared_length(headers).unwrap_or(0)))
 }
@@ -206,11 +237,11 @@ enum ReadError {
     Broken,
 }
 
-/// Reads the whole body, at most `max` bytes, waiting at most `timeout` for each piece.
-async fn read_body(mut body: Body, max: u64, capacity: usize, timeout: Duration) -> Result<Bytes, ReadError> {
+/// Reads the whole body, at most `max` bytes, within `deadline`.
+async fn read_body(mut body: Body, max: u64, capacity: usize, deadline: BodyDeadline) -> Result<Bytes, ReadError> {
     let mut buf = BytesMut::with_capacity(capacity);
     loop {
-        let frame = match tokio::time::timeout(timeout, body.frame()).await {
+        let frame = match tokio::time::timeout_at(deadline.next_piece(), body.frame()).await {
             Err(_) => return Err(ReadError::Timeout),
             Ok(None) => return Ok(buf.freeze()),
             Ok(Some(Err(_))) => return Err(ReadError::Broken),
@@ -227,10 +258,10 @@ async fn read_body(mut body: Body, max: u64, capacity: usize, timeout: Duration)
 
 /// Reads and drops up to `cap` bytes of a refused body, so the client reads our answer
 /// instead of a connection reset (nginx's lingering close).
-async fn drain(mut body: Body, cap: u64, timeout: Duration) {
+async fn drain(mut body: Body, cap: u64, deadline: BodyDeadline) {
     let mut seen = 0u64;
     while seen <= cap {
-        match tokio::time::timeout(timeout, body.frame()).await {
+        match tokio::time::timeout_at(deadline.next_piece(), body.frame()).await {
             Ok(Some(Ok(frame))) => seen += frame.data_ref().map_or(0, |d| d.len() as u64),
             _ => return,
         }

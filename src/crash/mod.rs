@@ -10,6 +10,8 @@ pub use id::{CrashId, CrashIdError, Throttle};
 use std::borrow::Cow;
 use std::path::PathBuf;
 
+use bytes::Bytes;
+
 /// The raw crash: annotations plus what the collector added. A `BTreeMap` underneath, so it
 /// serializes with sorted keys as Socorro writes it.
 pub type RawCrash = serde_json::Map<String, serde_json::Value>;
@@ -17,10 +19,11 @@ pub type RawCrash = serde_json::Map<String, serde_json::Value>;
 /// A processed crash as a JSON object.
 pub type ProcessedCrash = serde_json::Map<String, serde_json::Value>;
 
-/// Where a dump's bytes are.
+/// Where a dump's bytes are. In memory they are [`Bytes`]: the collector hands the slice of
+/// the request it parsed straight to the spool or store, without a copy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DumpData {
-    Bytes(Vec<u8>),
+    Bytes(Bytes),
     File(PathBuf),
 }
 
@@ -89,10 +92,10 @@ mod tests {
     fn last_dump_of_a_name_wins() {
         let id = CrashId::parse_lax("de1bb258-cbbf-4589-a673-34f800160918").unwrap();
         let mut c = Crash::new(id, RawCrash::new());
-        c.add_dump(DumpName::main(), DumpData::Bytes(b"one".to_vec()));
-        c.add_dump(DumpName::parse("memory_report").unwrap(), DumpData::Bytes(b"m".to_vec()));
-        c.add_dump(DumpName::main(), DumpData::Bytes(b"two".to_vec()));
+        c.add_dump(DumpName::main(), DumpData::Bytes(Bytes::from_static(b"one")));
+        c.add_dump(DumpName::parse("memory_report").unwrap(), DumpData::Bytes(Bytes::from_static(b"m")));
+        c.add_dump(DumpName::main(), DumpData::Bytes(Bytes::from_static(b"two")));
         assert_eq!(c.dumps.len(), 2);
-        assert_eq!(c.dump(MAIN_DUMP).unwrap().data, DumpData::Bytes(b"two".to_vec()));
+        assert_eq!(c.dump(MAIN_DUMP).unwrap().data, DumpData::Bytes(Bytes::from_static(b"two")));
     }
 }

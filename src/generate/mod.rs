@@ -50,7 +50,7 @@ impl Submission {
         raw.insert("submitted_timestamp".into(), Value::String(received.to_rfc3339()));
         let mut crash = Crash::new(id, raw);
         for (name, bytes) in self.dumps {
-            crash.add_dump(name, DumpData::Bytes(bytes));
+            crash.add_dump(name, DumpData::Bytes(bytes.into()));
         }
         crash
     }

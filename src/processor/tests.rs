@@ -60,7 +60,7 @@ fn crash_with(dumps: &[(&str, Vec<u8>)]) -> Crash {
     raw.insert("metadata".into(), json!({"collector_notes": ["note"]}));
     let mut crash = Crash::new(CrashId::parse_lax(ID).unwrap(), raw);
     for (name, bytes) in dumps {
-        crash.add_dump(DumpName::parse(name).unwrap(), DumpData::Bytes(bytes.clone()));
+        crash.add_dump(DumpName::parse(name).unwrap(), DumpData::Bytes(bytes.clone().into()));
     }
     crash
 }

@@ -548,7 +548,7 @@ mod tests {
         let mut raw = RawCrash::new();
         raw.insert("ProductName".into(), "Firefox".into());
         let mut c = Crash::new(id.clone(), raw);
-        c.add_dump(DumpName::main(), DumpData::Bytes(b"MDMP".to_vec()));
+        c.add_dump(DumpName::main(), DumpData::Bytes(bytes::Bytes::from_static(b"MDMP")));
         c
     }
 

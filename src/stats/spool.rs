@@ -535,7 +535,7 @@ mod tests {
         let mut raw = RawCrash::new();
         raw.insert("a".into(), "12".into());
         let mut c = Crash::new(new_id(), raw);
-        c.add_dump(DumpName::main(), DumpData::Bytes(vec![b'M'; 100]));
+        c.add_dump(DumpName::main(), DumpData::Bytes(vec![b'M'; 100].into()));
         spool.save(&c, t).unwrap()
     }
 

@@ -262,8 +262,11 @@ mod tests {
         raw.insert("ProductName".into(), "Firefox".into());
         raw.insert("BuildID".into(), "20160918000000".into());
         let mut c = Crash::new(id(), raw);
-        c.add_dump(DumpName::main(), DumpData::Bytes(b"MDMP main".to_vec()));
-        c.add_dump(DumpName::parse("upload_file_minidump_browser").unwrap(), DumpData::Bytes(b"MDMP b".to_vec()));
+        c.add_dump(DumpName::main(), DumpData::Bytes(bytes::Bytes::from_static(b"MDMP main")));
+        c.add_dump(
+            DumpName::parse("upload_file_minidump_browser").unwrap(),
+            DumpData::Bytes(bytes::Bytes::from_static(b"MDMP b")),
+        );
         c
     }
 
@@ -311,7 +314,7 @@ mod tests {
         assert_eq!(store.layout(), Layout::FetchData);
         let c = store.get_crash(&i).unwrap();
         assert_eq!(c.raw["ProductName"], "Firefox");
-        assert_eq!(c.dump("upload_file_minidump").unwrap().data, DumpData::Bytes(b"MDMP".to_vec()));
+        assert_eq!(c.dump("upload_file_minidump").unwrap().data, DumpData::Bytes(bytes::Bytes::from_static(b"MDMP")));
         let listing = store.list_raw(i.date()).unwrap();
         assert_eq!(listing.ids, vec![i.clone()]);
         assert_eq!(listing.invalid, vec!["not-an-id".to_string()]);

@@ -84,7 +84,7 @@ pub trait CrashStore: Send + Sync {
         let mut crash = Crash::new(id.clone(), raw);
         for name in self.get_dump_names(id)? {
             let bytes = self.get_dump(id, &name)?;
-            crash.add_dump(name, DumpData::Bytes(bytes));
+            crash.add_dump(name, DumpData::Bytes(bytes.into()));
         }
         Ok(crash)
     }

@@ -130,7 +130,7 @@ pub fn load_from_store(
     if crash.dumps.is_empty() {
         let main = crate::crash::DumpName::main();
         if let Ok(bytes) = store.get_dump(id, &main) {
-            crash.add_dump(main, crate::crash::DumpData::Bytes(bytes));
+            crash.add_dump(main, crate::crash::DumpData::Bytes(bytes.into()));
         }
     }
     strip_collector_fields(&mut crash.raw, keep_uuid);

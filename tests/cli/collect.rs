@@ -591,6 +591,47 @@ fn a_slow_client_gets_408() {
 }
 
 #[test]
+fn a_client_trickling_its_body_gets_408_at_the_body_deadline() {
+    // Regression: a byte every 200 ms never trips the per-piece --read-timeout, and used to
+    // hold the connection for as long as the client liked; --body-timeout bounds the whole body.
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let env = TestEnv::new();
+    let mut server = Server::start(&env, &["--read-timeout", "1s", "--body-timeout", "2s"]);
+    let dump = vec![b'M'; 100_000]; // 100,000 bytes at 5 a second: far longer than the test's DEADLINE
+    let body = multipart(&[
+        ("ProductName", None, None, b"Firefox"),
+        ("upload_file_minidump", Some("f"), None, dump.as_slice()),
+    ]);
+    let mut s = TcpStream::connect(&server.addr).unwrap();
+    write!(
+        s,
+        "POST /submit HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary={BOUNDARY}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let trickler = {
+        let (mut w, stop) = (s.try_clone().unwrap(), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            for byte in body.chunks(1) {
+                if stop.load(Ordering::SeqCst) || w.write_all(byte).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        })
+    };
+    let (status, _) = read_response(&mut s);
+    stop.store(true, Ordering::SeqCst);
+    trickler.join().unwrap();
+    assert_eq!(status, 408);
+    server.wait_for("crash - timeout");
+    assert!(server.spooled().is_empty());
+}
+
+#[test]
 fn a_client_that_never_finishes_its_headers_is_disconnected() {
     // Regression (slowloris): a request line and half the headers, then silence, used to hold
     // the connection open forever; the header read timeout (= --read-timeout) now closes it.

@@ -104,7 +104,7 @@ pub fn sample_crash(id: &CrashId) -> Crash {
     raw.insert("Version".into(), "140.0".into());
     raw.insert("uuid".into(), id.as_str().into());
     let mut c = Crash::new(id.clone(), raw);
-    c.add_dump(DumpName::main(), DumpData::Bytes(format!("MDMP fake dump of {id}").into_bytes()));
+    c.add_dump(DumpName::main(), DumpData::Bytes(format!("MDMP fake dump of {id}").into_bytes().into()));
     c
 }
 

@@ -369,7 +369,7 @@ fn check_moved_exactly_once(env: &TestEnv, all: &[CrashId]) {
 fn sample_crash_read_back(id: &CrashId) -> crashctl::crash::Crash {
     let mut c = sample_crash(id);
     for d in &mut c.dumps {
-        d.data = crashctl::crash::DumpData::Bytes(d.data.read().unwrap().into_owned());
+        d.data = crashctl::crash::DumpData::Bytes(d.data.read().unwrap().into_owned().into());
     }
     c
 }

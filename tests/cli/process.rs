@@ -48,7 +48,7 @@ fn synth_dump() -> Vec<u8> {
 fn put(env: &TestEnv, dump: Vec<u8>) -> CrashId {
     let id = new_id(Throttle::Accept);
     let mut crash: Crash = sample_crash(&id);
-    crash.add_dump(DumpName::main(), DumpData::Bytes(dump));
+    crash.add_dump(DumpName::main(), DumpData::Bytes(dump.into()));
     FsStore::open(env.store(), true).unwrap().put_crash(&crash).unwrap();
     id
 }

@@ -61,7 +61,10 @@ fn sqs(opts: &RemoteOptions, location: &str) -> SqsQueue {
 /// A crash with a main dump, a second dump, and a dump read from a file.
 fn full_crash(id: &CrashId, dir: &Path) -> Crash {
     let mut c = sample_crash(id);
-    c.add_dump(DumpName::parse("upload_file_minidump_browser").unwrap(), DumpData::Bytes(b"MDMP browser".to_vec()));
+    c.add_dump(
+        DumpName::parse("upload_file_minidump_browser").unwrap(),
+        DumpData::Bytes(bytes::Bytes::from_static(b"MDMP browser")),
+    );
     let file = dir.join("memory_report");
     std::fs::write(&file, b"memory report bytes").unwrap();
     c.add_dump(DumpName::parse("memory_report").unwrap(), DumpData::File(file));
@@ -132,7 +135,10 @@ fn s3_store_reads_lists_and_deletes() {
     let mut back = store.get_crash(&a).unwrap();
     back.dumps.sort_by(|x, y| x.name.cmp(&y.name));
     assert_eq!(back.raw, crash.raw);
-    assert_eq!(back.dump("memory_report").unwrap().data, DumpData::Bytes(b"memory report bytes".to_vec()));
+    assert_eq!(
+        back.dump("memory_report").unwrap().data,
+        DumpData::Bytes(bytes::Bytes::from_static(b"memory report bytes"))
+    );
     assert_eq!(back.dumps.len(), 3);
     assert!(store.has_raw(&a).unwrap());
     assert!(!store.has_processed(&a).unwrap());

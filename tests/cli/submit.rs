@@ -239,8 +239,11 @@ fn stored_crash(t: Throttle) -> crashctl::crash::Crash {
     let mut c = sample_crash(&id);
     c.raw.insert("metadata".into(), serde_json::json!({"collector_notes": ["old"]}));
     c.raw.insert("submitted_timestamp".into(), "2026-01-01T00:00:00+00:00".into());
-    c.add_dump(DumpName::parse("upload_file_minidump_browser").unwrap(), DumpData::Bytes(b"MDMP browser".to_vec()));
-    c.add_dump(DumpName::parse("memory_report").unwrap(), DumpData::Bytes(b"mem".to_vec()));
+    c.add_dump(
+        DumpName::parse("upload_file_minidump_browser").unwrap(),
+        DumpData::Bytes(bytes::Bytes::from_static(b"MDMP browser")),
+    );
+    c.add_dump(DumpName::parse("memory_report").unwrap(), DumpData::Bytes(bytes::Bytes::from_static(b"mem")));
     c
 }
 

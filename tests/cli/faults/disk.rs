@@ -97,7 +97,7 @@ fn stored_crash(env: &TestEnv) -> (CrashId, BTreeMap<PathBuf, Vec<u8>>) {
     let mut crash = sample_crash(&id);
     let mut g = crashctl::generate::Generator::new(Some(1), chrono::Utc::now());
     crash.dumps.clear();
-    crash.add_dump(DumpName::main(), DumpData::Bytes(g.submission().dumps.swap_remove(0).1));
+    crash.add_dump(DumpName::main(), DumpData::Bytes(g.submission().dumps.swap_remove(0).1.into()));
     store.put_crash(&crash).unwrap();
     std::fs::create_dir_all(env.store().join("v1/processed_crash")).unwrap();
     (id, snapshot(&env.store().join("v1")))

@@ -506,7 +506,7 @@ fn apply(dump: &mut Vec<u8>, m: &Mutation) {
 fn crash(raw: RawCrash, dumps: Vec<(&str, Vec<u8>)>) -> Crash {
     let mut crash = Crash::new(CrashId::generate(Throttle::Accept, chrono::Utc::now().date_naive()), raw);
     for (name, bytes) in dumps {
-        crash.add_dump(DumpName::parse(name).unwrap(), DumpData::Bytes(bytes));
+        crash.add_dump(DumpName::parse(name).unwrap(), DumpData::Bytes(bytes.into()));
     }
     crash
 }
