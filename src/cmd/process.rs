@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crashctl::processor::{
-    Outcome, Processed, Processor, ProcessorOptions, Ruleset, RunOptions, RunSummary, SymbolOptions, DEFAULT_TIMEOUT,
+    Outcome, Processed, Processor, ProcessorOptions, Ruleset, RunOptions, RunSummary, SymbolOptions,
+    DEFAULT_MAX_CACHED_MODULES, DEFAULT_TIMEOUT,
 };
 use crashctl::ExitCode;
 
@@ -91,6 +92,12 @@ pub struct Files {
     #[arg(long = "symbols-cache", value_name = "DIR")]
     pub symbols_cache: Option<PathBuf>,
 
+    /// Bound on the in-memory symbol cache, in modules: past it the next crashes start a fresh
+    /// cache (symbols are read again as needed), so a long --follow run does not grow for ever;
+    /// 0: no bound
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CACHED_MODULES)]
+    pub symbol_cache_modules: u64,
+
     /// Folder of Socorro signature lists (irrelevant, prefix, line numbers, sentinels);
     /// default: the built-in lists
     #[arg(long, value_name = "DIR")]
@@ -121,6 +128,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             urls: args.files.symbols_url.clone(),
             cache: args.files.symbols_cache.clone(),
             download_timeout: DEFAULT_TIMEOUT,
+            max_cached_modules: (args.files.symbol_cache_modules > 0).then_some(args.files.symbol_cache_modules),
         },
         siglists: args.files.siglists.clone(),
         timeout: args.timeout,
@@ -156,7 +164,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         let jobs: Vec<_> = input.ids.into_iter().map(|id| (id, args.ruleset.map(|r| r.as_str().to_string()))).collect();
         (processor.process_ids(store.as_ref(), &jobs, &run, &sink), input.invalid.len() as u64)
     };
-    report(ctx, &summary, invalid)
+    report(ctx, &summary, invalid, processor.symbol_cache_renewals())
 }
 
 fn run_dump(processor: &Processor, args: &Args, dump: &std::path::Path) -> anyhow::Result<ExitCode> {
@@ -166,10 +174,10 @@ fn run_dump(processor: &Processor, args: &Args, dump: &std::path::Path) -> anyho
     Ok(ExitCode::from_failures(u64::from(outcome.status.is_failure())))
 }
 
-fn report(ctx: &Context, summary: &RunSummary, invalid: u64) -> anyhow::Result<ExitCode> {
+fn report(ctx: &Context, summary: &RunSummary, invalid: u64, renewals: u64) -> anyhow::Result<ExitCode> {
     if !ctx.quiet {
         eprintln!(
-            "processed {} crashes in {:.1}s ({:.1}/s): {} ok, {} stackwalk failed, {} timed out, {} errors; {} saved{}",
+            "processed {} crashes in {:.1}s ({:.1}/s): {} ok, {} stackwalk failed, {} timed out, {} errors; {} saved{}{}",
             summary.total(),
             summary.elapsed_secs,
             summary.per_second(),
@@ -179,6 +187,7 @@ fn report(ctx: &Context, summary: &RunSummary, invalid: u64) -> anyhow::Result<E
             summary.error,
             summary.saved,
             if invalid > 0 { format!("; {invalid} invalid IDs skipped") } else { String::new() },
+            if renewals > 0 { format!("; symbol cache started afresh {renewals} times") } else { String::new() },
         );
     }
     if let Some(fatal) = &summary.fatal {

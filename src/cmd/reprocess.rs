@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use crashctl::api::{find_token, RetryPolicy};
 use crashctl::input::IdInput;
-use crashctl::processor::{Processor, ProcessorOptions, RunOptions, SymbolOptions, DEFAULT_TIMEOUT};
+use crashctl::processor::{
+    Processor, ProcessorOptions, RunOptions, SymbolOptions, DEFAULT_MAX_CACHED_MODULES, DEFAULT_TIMEOUT,
+};
 use crashctl::progress::{NoProgress, Progress};
 use crashctl::reprocess::{
     self, LocalOptions, LocalReport, NowReport, RemoteOptions, RemoteReport, Selection, RULESETS,
@@ -162,6 +164,7 @@ impl NowArgs {
                 urls: self.symbols_url.clone(),
                 cache: self.symbols_cache.clone(),
                 download_timeout: DEFAULT_TIMEOUT,
+                max_cached_modules: Some(DEFAULT_MAX_CACHED_MODULES),
             },
             siglists: self.siglists.clone(),
             timeout: self.timeout,

@@ -68,7 +68,7 @@ use crate::store::CrashStore;
 pub use batch::RunSummary;
 pub use processed::Processed;
 pub use rules::Ruleset;
-pub use stackwalk::SymbolOptions;
+pub use stackwalk::{SymbolOptions, DEFAULT_MAX_CACHED_MODULES};
 
 use rules::{CrashContext, Tools};
 use stackwalk::Stackwalker;
@@ -91,7 +91,11 @@ pub struct ProcessorOptions {
 impl Default for ProcessorOptions {
     fn default() -> Self {
         ProcessorOptions {
-            symbols: SymbolOptions { download_timeout: Duration::from_secs(120), ..SymbolOptions::default() },
+            symbols: SymbolOptions {
+                download_timeout: Duration::from_secs(120),
+                max_cached_modules: Some(DEFAULT_MAX_CACHED_MODULES),
+                ..SymbolOptions::default()
+            },
             siglists: None,
             timeout: DEFAULT_TIMEOUT,
             concurrency: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
@@ -188,6 +192,12 @@ pub struct Processor {
 }
 
 impl Processor {
+    /// How many times the symbol cache was full and started afresh (see
+    /// [`SymbolOptions::max_cached_modules`]).
+    pub fn symbol_cache_renewals(&self) -> u64 {
+        self.tools.stackwalker.cache_renewals()
+    }
+
     pub fn new(options: ProcessorOptions) -> anyhow::Result<Processor> {
         let lists = match &options.siglists {
             Some(dir) => {

@@ -4,13 +4,16 @@
 //! abandon even a CPU-bound walk.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use minidump::Minidump;
 use minidump_processor::ProcessorOptions;
-use minidump_unwind::symbols::{http_symbol_supplier, simple_symbol_supplier, MultiSymbolProvider, Symbolizer};
+use minidump_unwind::symbols::{
+    http_symbol_supplier, simple_symbol_supplier, MultiSymbolProvider, SymbolProvider, Symbolizer,
+};
 use serde_json::{Map, Value};
 
 use super::json_dump::WalkedDump;
@@ -24,6 +27,10 @@ pub const STATUS_EMPTY: &str = "EmptyMinidump";
 pub const STATUS_TIMEOUT: &str = "Timeout";
 /// `mdsw_return_code` of a walk abandoned after the timeout (what `timeout(1)` returns).
 pub const RETURN_CODE_TIMEOUT: i64 = 124;
+
+/// Default bound on the modules whose symbols the in-memory cache holds (see
+/// [`SymbolOptions::max_cached_modules`]).
+pub const DEFAULT_MAX_CACHED_MODULES: u64 = 2000;
 
 /// Raw-crash annotations minidump-stackwalk reads from its `--evil-json` file.
 const EVIL_KEYS: [&str; 2] = ["ModuleSignatureInfo", "CPUMicrocodeVersion"];
@@ -40,6 +47,11 @@ pub struct SymbolOptions {
     pub cache: Option<PathBuf>,
     /// How long one symbol download may take.
     pub download_timeout: Duration,
+    /// Bound on the in-memory symbol cache, in modules (found or not): once a walk leaves more
+    /// than this many, the next walks start a fresh cache (the old one is freed when the walks
+    /// using it finish). Without it a long `process --follow` keeps every module's symbols it
+    /// ever loaded. `None`: no bound.
+    pub max_cached_modules: Option<u64>,
 }
 
 /// What one walk produced: the fields the stackwalk rule copies into the processed crash.
@@ -71,9 +83,13 @@ impl WalkResult {
     }
 }
 
-/// The stackwalker of a run: one symbol provider, one runtime for its I/O.
+/// The stackwalker of a run: one symbol provider at a time, one runtime for its I/O.
 pub struct Stackwalker {
-    provider: Arc<MultiSymbolProvider>,
+    symbols: SymbolOptions,
+    /// The current symbol provider (with its cache); replaced when the cache is full.
+    provider: RwLock<Arc<MultiSymbolProvider>>,
+    /// How many times the cache was full and replaced.
+    renewals: AtomicU64,
     /// Always `Some` until dropped (then shut down without blocking, so dropping a
     /// `Stackwalker` is safe even inside an async context).
     runtime: Option<tokio::runtime::Runtime>,
@@ -97,7 +113,39 @@ impl Stackwalker {
             .thread_name("crashctl-symbols-io")
             .enable_all()
             .build()?;
-        Ok(Stackwalker { provider: Arc::new(provider(symbols)), runtime: Some(runtime), timeout })
+        Ok(Stackwalker {
+            symbols: symbols.clone(),
+            provider: RwLock::new(Arc::new(provider(symbols))),
+            renewals: AtomicU64::new(0),
+            runtime: Some(runtime),
+            timeout,
+        })
+    }
+
+    /// How many times the symbol cache reached [`SymbolOptions::max_cached_modules`] and was
+    /// replaced by a fresh one.
+    pub fn cache_renewals(&self) -> u64 {
+        self.renewals.load(Ordering::Relaxed)
+    }
+
+    fn current_provider(&self) -> Arc<MultiSymbolProvider> {
+        Arc::clone(&self.provider.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// After a walk with `used`: when its cache holds more modules than the bound, later
+    /// walks get a fresh provider (once, however many walks notice it at the same time).
+    fn renew_if_full(&self, used: &Arc<MultiSymbolProvider>) {
+        let Some(max) = self.symbols.max_cached_modules else {
+            return;
+        };
+        if used.pending_stats().symbols_processed <= max {
+            return;
+        }
+        let mut current = self.provider.write().unwrap_or_else(|e| e.into_inner());
+        if Arc::ptr_eq(&current, used) {
+            *current = Arc::new(provider(&self.symbols));
+            self.renewals.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Walks one dump. Never panics the caller and never waits past the timeout: the walk runs
@@ -108,15 +156,18 @@ impl Stackwalker {
             return WalkResult::empty();
         }
         let evil = evil_json(raw);
-        let provider = Arc::clone(&self.provider);
+        let provider = self.current_provider();
         let timeout = self.timeout;
-        self.abandonable(move |handle| {
+        let used = Arc::clone(&provider);
+        let result = self.abandonable(move |handle| {
             handle.block_on(async {
                 tokio::time::timeout(timeout, walk_bytes(bytes, &provider, evil.as_ref().map(|f| f.path())))
                     .await
                     .unwrap_or_else(|_| timed_out(timeout))
             })
-        })
+        });
+        self.renew_if_full(&used);
+        result
     }
 
     /// Runs `work` on this caller's walker thread and waits for it at most the timeout (plus

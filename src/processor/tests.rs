@@ -221,6 +221,33 @@ fn real_dumps_are_symbolicated_and_corrupt_ones_named() {
     assert!(p["signature"].is_string());
 }
 
+#[test]
+fn a_full_symbol_cache_starts_afresh_and_walks_the_same() {
+    let Some(data) = testdata() else { return };
+    let dump = data.join("minidumps/test.dmp");
+    let with = |max_cached_modules| {
+        let symbols =
+            SymbolOptions { paths: vec![data.join("symbols")], max_cached_modules, ..SymbolOptions::default() };
+        Processor::new(ProcessorOptions { symbols, ..ProcessorOptions::default() }).unwrap()
+    };
+    let walk = |p: &Processor| p.process_file(&dump, None).unwrap().1.to_map()["json_dump"].clone();
+    let unbounded = with(None);
+    let reference = walk(&unbounded);
+    assert_eq!(reference["crashing_thread"]["frames"][0]["missing_symbols"], false, "symbols were used");
+    walk(&unbounded);
+    assert_eq!(unbounded.symbol_cache_renewals(), 0);
+    // the dump has more than one module: every walk fills a cache bounded at one
+    let tiny = with(Some(1));
+    for n in 1..=2 {
+        assert_eq!(walk(&tiny), reference, "walk {n} with the bounded cache");
+        assert_eq!(tiny.symbol_cache_renewals(), n);
+    }
+    let roomy = with(Some(10_000));
+    walk(&roomy);
+    walk(&roomy);
+    assert_eq!(roomy.symbol_cache_renewals(), 0);
+}
+
 /// Seeded mutations of valid dumps: truncations, bit flips, random bytes.
 fn mutations(base: &[u8], seed: u64, count: usize) -> Vec<Vec<u8>> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);

@@ -331,6 +331,31 @@ fn symbols_from_a_server_are_fetched_once_per_run_and_cached() {
 }
 
 #[test]
+fn a_bounded_symbol_cache_starts_afresh_without_downloading_again() {
+    let Some(data) = testdata() else { return };
+    let server = SymbolServer::start(data.join("symbols"));
+    let env = TestEnv::new();
+    let dump = std::fs::read(data.join("minidumps/test.dmp")).unwrap();
+    let ids: Vec<String> = (0..3).map(|_| put(&env, dump.clone()).to_string()).collect();
+    let cache = env.path("symcache");
+    let store = store_arg(&env);
+    let mut args = vec!["process", "--store", &store, "-j", "1", "--print", "--symbol-cache-modules", "1"];
+    args.extend(["--symbols-url", &server.url, "--symbols-cache", path(&cache)]);
+    args.extend(ids.iter().map(String::as_str));
+    let o = env.run(&args);
+    assert_code(&o, 0);
+    let printed = json_lines(&o);
+    assert_eq!(printed.len(), 3);
+    for p in printed {
+        assert_eq!(p["json_dump"]["crashing_thread"]["frames"][1]["function"], "main");
+    }
+    // each walk loads more than one module, so the in-memory cache starts afresh after each;
+    // the symbols come back from the disk cache, not the server
+    assert!(stderr(&o).contains("symbol cache started afresh 3 times"), "{}", stderr(&o));
+    assert_eq!(server.count("/test_app.sym"), 1, "one download for three crashes");
+}
+
+#[test]
 fn follow_keeps_consuming_until_sigterm() {
     let env = TestEnv::new();
     let queue = crashctl::queue::open(path(&env.queue()), true).unwrap();
