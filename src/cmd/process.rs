@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crashctl::processor::{
-    Outcome, Processed, Processor, ProcessorOptions, Ruleset, RunOptions, RunSummary, SymbolOptions,
+    Outcome, Processed, Processor, ProcessorOptions, Ruleset, RunOptions, RunSummary, Status, SymbolOptions,
     DEFAULT_MAX_CACHED_MODULES, DEFAULT_TIMEOUT,
 };
 use crashctl::ExitCode;
@@ -148,7 +148,15 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let out = Output { print: args.print, pretty: args.pretty, format: args.format };
     let stdout_data = args.print || args.format != OutputFormat::Text;
     let run = RunOptions { save: !args.no_save, progress: ctx.progress("crashes", stdout_data), stop: ctx.stop_flag() };
-    let sink = |o: &Outcome, p: Option<&Processed>| out.emit(o, p);
+    let sink = |o: &Outcome, p: Option<&Processed>| {
+        out.emit(o, p);
+        // a walk thread cannot be stopped: say how many hold a CPU, so a long --follow run
+        // can be restarted before they add up
+        let abandoned = processor.abandoned_walks_running();
+        if o.status == Status::Timeout && abandoned > 0 {
+            eprintln!("crashctl: {abandoned} stackwalks abandoned at --timeout still running");
+        }
+    };
     let store = args.store.open(ctx, false)?;
     let (summary, invalid) = if queue_mode {
         let queue = args.queue.open(ctx, false)?;
@@ -164,7 +172,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         let jobs: Vec<_> = input.ids.into_iter().map(|id| (id, args.ruleset.map(|r| r.as_str().to_string()))).collect();
         (processor.process_ids(store.as_ref(), &jobs, &run, &sink), input.invalid.len() as u64)
     };
-    report(ctx, &summary, invalid, processor.symbol_cache_renewals())
+    report(ctx, &summary, invalid, &processor)
 }
 
 fn run_dump(processor: &Processor, args: &Args, dump: &std::path::Path) -> anyhow::Result<ExitCode> {
@@ -174,7 +182,9 @@ fn run_dump(processor: &Processor, args: &Args, dump: &std::path::Path) -> anyho
     Ok(ExitCode::from_failures(u64::from(outcome.status.is_failure())))
 }
 
-fn report(ctx: &Context, summary: &RunSummary, invalid: u64, renewals: u64) -> anyhow::Result<ExitCode> {
+fn report(ctx: &Context, summary: &RunSummary, invalid: u64, processor: &Processor) -> anyhow::Result<ExitCode> {
+    let renewals = processor.symbol_cache_renewals();
+    let abandoned = processor.abandoned_walks_running();
     if !ctx.quiet {
         eprintln!(
             "processed {} crashes in {:.1}s ({:.1}/s): {} ok, {} stackwalk failed, {} timed out, {} errors; {} saved{}{}",
@@ -189,6 +199,9 @@ fn report(ctx: &Context, summary: &RunSummary, invalid: u64, renewals: u64) -> a
             if invalid > 0 { format!("; {invalid} invalid IDs skipped") } else { String::new() },
             if renewals > 0 { format!("; symbol cache started afresh {renewals} times") } else { String::new() },
         );
+        if abandoned > 0 {
+            eprintln!("crashctl: {abandoned} stackwalks abandoned at --timeout were still running at the end");
+        }
     }
     if let Some(fatal) = &summary.fatal {
         anyhow::bail!("{fatal}");

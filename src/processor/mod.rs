@@ -198,6 +198,12 @@ impl Processor {
         self.tools.stackwalker.cache_renewals()
     }
 
+    /// Stackwalks abandoned at the timeout that are still running (see
+    /// [`Stackwalker::abandoned_running`](stackwalk::Stackwalker::abandoned_running)).
+    pub fn abandoned_walks_running(&self) -> u64 {
+        self.tools.stackwalker.abandoned_running()
+    }
+
     pub fn new(options: ProcessorOptions) -> anyhow::Result<Processor> {
         let lists = match &options.siglists {
             Some(dir) => {

@@ -4,7 +4,7 @@
 //! abandon even a CPU-bound walk.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -90,6 +90,8 @@ pub struct Stackwalker {
     provider: RwLock<Arc<MultiSymbolProvider>>,
     /// How many times the cache was full and replaced.
     renewals: AtomicU64,
+    /// Walks abandoned at the timeout that are still running (their threads cannot be stopped).
+    abandoned_running: Arc<AtomicI64>,
     /// Always `Some` until dropped (then shut down without blocking, so dropping a
     /// `Stackwalker` is safe even inside an async context).
     runtime: Option<tokio::runtime::Runtime>,
@@ -117,6 +119,7 @@ impl Stackwalker {
             symbols: symbols.clone(),
             provider: RwLock::new(Arc::new(provider(symbols))),
             renewals: AtomicU64::new(0),
+            abandoned_running: Arc::default(),
             runtime: Some(runtime),
             timeout,
         })
@@ -126,6 +129,12 @@ impl Stackwalker {
     /// replaced by a fresh one.
     pub fn cache_renewals(&self) -> u64 {
         self.renewals.load(Ordering::Relaxed)
+    }
+
+    /// Walks abandoned at the timeout whose threads are still running: a thread cannot be
+    /// stopped from outside, so each holds a CPU (and its symbol cache) until its walk ends.
+    pub fn abandoned_running(&self) -> u64 {
+        self.abandoned_running.load(Ordering::SeqCst).max(0) as u64
     }
 
     fn current_provider(&self) -> Arc<MultiSymbolProvider> {
@@ -178,10 +187,18 @@ impl Stackwalker {
     where
         F: FnOnce(&tokio::runtime::Handle) -> WalkResult + Send + 'static,
     {
+        const RUNNING: u8 = 0;
+        const DONE: u8 = 1;
+        const ABANDONED: u8 = 2;
         let (tx, rx) = mpsc::sync_channel(1);
         let handle = self.runtime.as_ref().expect("the runtime lives as long as the stackwalker").handle().clone();
+        let state = Arc::new(AtomicU8::new(RUNNING));
+        let (job_state, abandoned_running) = (Arc::clone(&state), Arc::clone(&self.abandoned_running));
         let job: Job = Box::new(move || {
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&handle)));
+            if job_state.swap(DONE, Ordering::SeqCst) == ABANDONED {
+                abandoned_running.fetch_sub(1, Ordering::SeqCst);
+            }
             let _ = tx.send(result.unwrap_or_else(|p| panicked(&p)));
         });
         if let Err(e) = WALKER.with(|w| w.run(job)) {
@@ -189,6 +206,11 @@ impl Stackwalker {
         }
         rx.recv_timeout(self.timeout + Duration::from_millis(250)).unwrap_or_else(|_| {
             WALKER.with(WalkerThread::abandon);
+            // counted before it is marked, so the walk's own decrement can never come first
+            self.abandoned_running.fetch_add(1, Ordering::SeqCst);
+            if state.compare_exchange(RUNNING, ABANDONED, Ordering::SeqCst, Ordering::SeqCst).is_err() {
+                self.abandoned_running.fetch_sub(1, Ordering::SeqCst); // it finished just now
+            }
             timed_out(self.timeout)
         })
     }
@@ -310,7 +332,17 @@ mod tests {
         assert_eq!(result.status, STATUS_TIMEOUT);
         assert_eq!(result.return_code, RETURN_CODE_TIMEOUT);
         assert!(result.error.unwrap().contains("timed out after 100ms"));
+        assert_eq!(walker.abandoned_running(), 1, "the abandoned walk is still running");
         release_tx.send(()).unwrap();
+        // once it ends on its own it is no longer counted
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while walker.abandoned_running() != 0 {
+            assert!(std::time::Instant::now() < deadline, "the released walk was never uncounted");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // a walk that finishes in time is never counted
+        assert_eq!(walker.abandonable(|_| WalkResult::empty()).status, STATUS_EMPTY);
+        assert_eq!(walker.abandoned_running(), 0);
     }
 
     #[test]
