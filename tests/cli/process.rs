@@ -309,38 +309,17 @@ fn serve(mut conn: std::net::TcpStream, root: &Path, requests: &std::sync::Mutex
     let _ = conn.write_all(head.as_bytes()).and_then(|_| conn.write_all(&body));
 }
 
-#[test]
-fn symbols_from_a_server_are_fetched_once_per_run_and_cached() {
-    let Some(data) = testdata() else { return };
+/// Processes three crashes of the testdata's test.dmp (`-j 1 --print`) with symbols from a
+/// local symbol server and a disk cache (`ENV/symcache`); `extra` goes on the command line.
+fn process_with_a_symbol_server(data: &Path, env: &TestEnv, extra: &[&str]) -> (std::process::Output, SymbolServer) {
     let server = SymbolServer::start(data.join("symbols"));
-    let env = TestEnv::new();
     let dump = std::fs::read(data.join("minidumps/test.dmp")).unwrap();
-    let ids: Vec<String> = (0..3).map(|_| put(&env, dump.clone()).to_string()).collect();
+    let ids: Vec<String> = (0..3).map(|_| put(env, dump.clone()).to_string()).collect();
     let cache = env.path("symcache");
-    let store = store_arg(&env);
+    let store = store_arg(env);
     let mut args = vec!["process", "--store", &store, "-j", "1", "--print"];
     args.extend(["--symbols-url", &server.url, "--symbols-cache", path(&cache)]);
-    args.extend(ids.iter().map(String::as_str));
-    let o = env.run(&args);
-    assert_code(&o, 0);
-    for p in json_lines(&o) {
-        assert_eq!(p["json_dump"]["crashing_thread"]["frames"][1]["function"], "main");
-    }
-    assert_eq!(server.count("/test_app.sym"), 1, "one download for three crashes");
-    assert!(cache.join("test_app.pdb/5A9832E5287241C1838ED98914E9B7FF1/test_app.sym").is_file());
-}
-
-#[test]
-fn a_bounded_symbol_cache_starts_afresh_without_downloading_again() {
-    let Some(data) = testdata() else { return };
-    let server = SymbolServer::start(data.join("symbols"));
-    let env = TestEnv::new();
-    let dump = std::fs::read(data.join("minidumps/test.dmp")).unwrap();
-    let ids: Vec<String> = (0..3).map(|_| put(&env, dump.clone()).to_string()).collect();
-    let cache = env.path("symcache");
-    let store = store_arg(&env);
-    let mut args = vec!["process", "--store", &store, "-j", "1", "--print", "--symbol-cache-modules", "1"];
-    args.extend(["--symbols-url", &server.url, "--symbols-cache", path(&cache)]);
+    args.extend(extra);
     args.extend(ids.iter().map(String::as_str));
     let o = env.run(&args);
     assert_code(&o, 0);
@@ -349,6 +328,23 @@ fn a_bounded_symbol_cache_starts_afresh_without_downloading_again() {
     for p in printed {
         assert_eq!(p["json_dump"]["crashing_thread"]["frames"][1]["function"], "main");
     }
+    (o, server)
+}
+
+#[test]
+fn symbols_from_a_server_are_fetched_once_per_run_and_cached() {
+    let Some(data) = testdata() else { return };
+    let env = TestEnv::new();
+    let (_, server) = process_with_a_symbol_server(&data, &env, &[]);
+    assert_eq!(server.count("/test_app.sym"), 1, "one download for three crashes");
+    assert!(env.path("symcache/test_app.pdb/5A9832E5287241C1838ED98914E9B7FF1/test_app.sym").is_file());
+}
+
+#[test]
+fn a_bounded_symbol_cache_starts_afresh_without_downloading_again() {
+    let Some(data) = testdata() else { return };
+    let env = TestEnv::new();
+    let (o, server) = process_with_a_symbol_server(&data, &env, &["--symbol-cache-modules", "1"]);
     // each walk loads more than one module, so the in-memory cache starts afresh after each;
     // the symbols come back from the disk cache, not the server
     assert!(stderr(&o).contains("symbol cache started afresh 3 times"), "{}", stderr(&o));
