@@ -4,14 +4,19 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-/// A temporary name beside `path`, unique to this process and call.
-pub fn temp_sibling(path: &Path) -> PathBuf {
+/// A temporary name for `path` in `dir`, unique to this process and call.
+pub fn temp_in(dir: &Path, path: &Path) -> PathBuf {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("tmp");
     let rnd: u64 = rand::random();
-    path.with_file_name(format!(".tmp.{name}.{}.{rnd:016x}", std::process::id()))
+    dir.join(format!(".tmp.{name}.{}.{rnd:016x}", std::process::id()))
 }
 
-/// Is this a temporary name made by [`temp_sibling`]?
+/// A temporary name beside `path`, unique to this process and call.
+pub fn temp_sibling(path: &Path) -> PathBuf {
+    temp_in(path.parent().unwrap_or(Path::new(".")), path)
+}
+
+/// Is this a temporary name made by [`temp_in`] or [`temp_sibling`]?
 pub fn is_temp_name(name: &str) -> bool {
     name.starts_with(".tmp.")
 }
@@ -20,43 +25,90 @@ pub fn is_temp_name(name: &str) -> bool {
 /// sees the old content or the new, never a part. With `fsync`, the data is on disk before the
 /// rename. Parent directories are created.
 pub fn write_atomic(path: &Path, bytes: &[u8], fsync: bool) -> io::Result<()> {
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent)?;
-    }
-    let tmp = temp_sibling(path);
-    let result = (|| {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        if fsync {
-            f.sync_all()?;
-        }
-        drop(f);
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    atomically(path, None, fsync, |tmp| File::create(tmp)?.write_all(bytes))
 }
 
 /// Copies `from` to `path` atomically (temporary file + rename), like [`write_atomic`].
-pub fn copy_atomic(from: &Path, path: &Path, fsync: bool) -> io::Result<u64> {
+pub fn copy_atomic(from: &Path, path: &Path, fsync: bool) -> io::Result<()> {
+    atomically(path, None, fsync, |tmp| fs::copy(from, tmp).map(|_| ()))
+}
+
+/// [`write_atomic`] with the temporary file in `tmp_dir` (created when missing), a directory
+/// on the same file system that only temporary files live in: what a killed writer leaves
+/// there is found without listing the destination ([`remove_stale_files`]). Where the rename
+/// would cross file systems, the temporary file goes beside `path` instead.
+pub fn write_atomic_via(tmp_dir: &Path, path: &Path, bytes: &[u8], fsync: bool) -> io::Result<()> {
+    atomically(path, Some(tmp_dir), fsync, |tmp| File::create(tmp)?.write_all(bytes))
+}
+
+/// [`copy_atomic`] with the temporary file in `tmp_dir`, like [`write_atomic_via`].
+pub fn copy_atomic_via(tmp_dir: &Path, from: &Path, path: &Path, fsync: bool) -> io::Result<()> {
+    atomically(path, Some(tmp_dir), fsync, |tmp| fs::copy(from, tmp).map(|_| ()))
+}
+
+/// Fills a temporary file with `fill`, then renames it to `path`; the temporary file is
+/// removed when anything fails.
+fn atomically(
+    path: &Path,
+    tmp_dir: Option<&Path>,
+    fsync: bool,
+    fill: impl Fn(&Path) -> io::Result<()>,
+) -> io::Result<()> {
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent)?;
     }
-    let tmp = temp_sibling(path);
-    let result = (|| {
-        let n = fs::copy(from, &tmp)?;
-        if fsync {
-            File::open(&tmp)?.sync_all()?;
+    let attempt = |tmp: &Path| -> io::Result<()> {
+        let result = (|| {
+            fill(tmp)?;
+            if fsync {
+                File::open(tmp)?.sync_all()?;
+            }
+            fs::rename(tmp, path)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(tmp);
         }
-        fs::rename(&tmp, path)?;
-        Ok(n)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+        result
+    };
+    let Some(dir) = tmp_dir else {
+        return attempt(&temp_sibling(path));
+    };
+    let tmp = temp_in(dir, path);
+    let result = match attempt(&tmp) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound && !dir.is_dir() => {
+            fs::create_dir_all(dir)?;
+            attempt(&tmp)
+        }
+        other => other,
+    };
+    match result {
+        Err(e) if e.raw_os_error() == Some(libc::EXDEV) => attempt(&temp_sibling(path)),
+        other => other,
     }
-    result
+}
+
+/// Removes the files in `dir` last modified more than `max_age` ago (what killed writers
+/// left in a directory of temporary files; younger ones may still be being written). Returns
+/// how many; a missing directory has none.
+pub fn remove_stale_files(dir: &Path, max_age: std::time::Duration) -> io::Result<usize> {
+    let mut n = 0;
+    for name in sorted_names(dir)? {
+        let p = dir.join(name);
+        let meta = match fs::symlink_metadata(&p) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue, // removed meanwhile
+            Err(e) => return Err(e),
+        };
+        let stale = meta.modified().map(|t| t.elapsed().unwrap_or_default() > max_age).unwrap_or(false);
+        if meta.is_file() && stale {
+            match fs::remove_file(&p) {
+                Ok(()) => n += 1,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(n)
 }
 
 /// Flushes a directory's entries (after a rename into it) to disk.
@@ -111,6 +163,13 @@ pub fn sorted_names(dir: &Path) -> io::Result<Vec<String>> {
     Ok(names)
 }
 
+/// Sets a file's modification time `age` in the past (tests of the age-based cleanups).
+#[cfg(test)]
+pub(crate) fn set_age(path: &Path, age: std::time::Duration) {
+    let f = File::options().write(true).open(path).unwrap();
+    f.set_modified(std::time::SystemTime::now() - age).unwrap();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,5 +184,38 @@ mod tests {
         let names = sorted_names(&dir.path().join("a/b")).unwrap();
         assert_eq!(names, vec!["c.json".to_string()]);
         sync_filesystem(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn atomic_write_via_a_temp_dir_leaves_nothing_there_or_beside() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tmp, p) = (dir.path().join(".tmp"), dir.path().join("v1/raw/a"));
+        write_atomic_via(&tmp, &p, b"one", false).unwrap(); // the temp dir is created
+        write_atomic_via(&tmp, &p, b"two", true).unwrap();
+        copy_atomic_via(&tmp, &p, &dir.path().join("v1/raw/b"), false).unwrap();
+        assert_eq!(
+            (fs::read(&p).unwrap(), fs::read(dir.path().join("v1/raw/b")).unwrap()),
+            (b"two".to_vec(), b"two".to_vec())
+        );
+        assert_eq!(sorted_names(&dir.path().join("v1/raw")).unwrap(), vec!["a".to_string(), "b".to_string()]);
+        assert!(sorted_names(&tmp).unwrap().is_empty());
+        // a failed write (the destination is a directory) leaves no temporary file either
+        fs::create_dir_all(dir.path().join("v1/raw/c")).unwrap();
+        assert!(write_atomic_via(&tmp, &dir.path().join("v1/raw/c"), b"x", false).is_err());
+        assert!(sorted_names(&tmp).unwrap().is_empty());
+    }
+
+    #[test]
+    fn only_stale_files_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let hour = std::time::Duration::from_secs(3600);
+        assert_eq!(remove_stale_files(&dir.path().join("missing"), hour).unwrap(), 0);
+        for name in ["old", "new"] {
+            fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        fs::create_dir(dir.path().join("old-dir")).unwrap();
+        set_age(&dir.path().join("old"), 2 * hour);
+        assert_eq!(remove_stale_files(dir.path(), hour).unwrap(), 1);
+        assert_eq!(sorted_names(dir.path()).unwrap(), vec!["new".to_string(), "old-dir".to_string()]);
     }
 }

@@ -220,6 +220,17 @@ pub fn run(
 ) -> Result<MoveSummary, MoveError> {
     let _lock = spool_lock(b.spool)?;
     b.spool.cleanup(TMP_GRACE)?;
+    // what killed movers left in the store's and the queue's temporary directories: worth a
+    // warning, not a reason to stop moving
+    let cleaned = [
+        ("store", b.store.cleanup(TMP_GRACE).map_err(|e| e.to_string())),
+        ("queue", b.queue.cleanup(TMP_GRACE).map_err(|e| e.to_string())),
+    ];
+    for (what, result) in cleaned {
+        if let Err(e) = result {
+            on_event(Event::Warning(format!("cannot delete the {what}'s old temporary files: {e}")));
+        }
+    }
     b.spool.prune_empty_shards(Utc::now());
     let started = Instant::now();
     let mut coord = Coordinator::new(b, opts, progress, stop, on_event)?;

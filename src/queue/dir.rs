@@ -27,6 +27,7 @@ const PENDING: &str = "pending";
 const CLAIMED: &str = "claimed";
 const FAILED: &str = "failed";
 const ERROR_SUFFIX: &str = ".error";
+const TMP_DIR: &str = ".tmp";
 
 fn io_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> QueueError {
     let path = path.display().to_string();
@@ -85,6 +86,11 @@ impl DirQueue {
         &self.root
     }
 
+    /// Messages and error texts being written (renamed into place when whole).
+    fn tmp_dir(&self) -> PathBuf {
+        self.root.join(TMP_DIR)
+    }
+
     fn dir(&self, q: QueueName, state: &str) -> PathBuf {
         self.root.join(q.as_str()).join(state)
     }
@@ -111,7 +117,8 @@ impl DirQueue {
     fn dead_letter(&self, q: QueueName, from: &Path, seq: &str, error: &str) -> Result<()> {
         let failed = self.dir(q, FAILED);
         let err_path = failed.join(format!("{seq}{ERROR_SUFFIX}"));
-        fsutil::write_atomic(&err_path, error.as_bytes(), false).map_err(io_err("write", &err_path))?;
+        fsutil::write_atomic_via(&self.tmp_dir(), &err_path, error.as_bytes(), false)
+            .map_err(io_err("write", &err_path))?;
         let dest = failed.join(seq);
         fs::rename(from, &dest).map_err(io_err("dead-letter", from))
     }
@@ -127,7 +134,7 @@ impl CrashQueue for DirQueue {
     }
 
     fn publish(&self, queue: QueueName, messages: &[Message]) -> Result<()> {
-        let tmp = self.root.join(".tmp");
+        let tmp = self.tmp_dir();
         fs::create_dir_all(&tmp).map_err(io_err("create", &tmp))?;
         let pending = self.dir(queue, PENDING);
         fs::create_dir_all(&pending).map_err(io_err("create", &pending))?;
@@ -271,6 +278,11 @@ impl CrashQueue for DirQueue {
     fn sync(&self) -> Result<()> {
         fsutil::sync_filesystem(&self.root).map_err(io_err("sync", &self.root))
     }
+
+    fn cleanup(&self, tmp_age: Duration) -> Result<usize> {
+        let dir = self.tmp_dir();
+        fsutil::remove_stale_files(&dir, tmp_age).map_err(io_err("clean up", &dir))
+    }
 }
 
 #[cfg(test)]
@@ -316,6 +328,28 @@ mod tests {
     }
 
     const DEFAULT_VIS: Duration = Duration::from_secs(300);
+
+    #[test]
+    fn cleanup_removes_only_stale_temporary_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = DirQueue::open(dir.path(), true).unwrap();
+        let s = ids(1);
+        q.publish(QueueName::Standard, &msgs(&s)).unwrap();
+        let c = q.claim(&[QueueName::Standard], DEFAULT_VIS).unwrap().unwrap();
+        q.fail(&c, "an error text, written through .tmp").unwrap();
+        let tmp = dir.path().join(TMP_DIR);
+        assert!(fsutil::sorted_names(&tmp).unwrap().is_empty());
+        // a publish or an error text cut short by a kill, an hour ago; and one in progress
+        let hour = Duration::from_secs(3600);
+        fs::write(tmp.join("00000000000000000001-1-0000000000"), "half").unwrap();
+        fs::write(tmp.join(".tmp.x.error.1.0"), "half").unwrap();
+        fs::write(tmp.join("00000000000000000002-1-0000000000"), "now").unwrap();
+        fsutil::set_age(&tmp.join("00000000000000000001-1-0000000000"), 2 * hour);
+        fsutil::set_age(&tmp.join(".tmp.x.error.1.0"), 2 * hour);
+        assert_eq!(q.cleanup(hour).unwrap(), 2);
+        assert_eq!(fsutil::sorted_names(&tmp).unwrap(), vec!["00000000000000000002-1-0000000000".to_string()]);
+        assert_eq!(q.failed().unwrap().len(), 1, "the dead letter is untouched");
+    }
 
     #[test]
     fn test_messages_dropped_and_garbage_dead_lettered() {

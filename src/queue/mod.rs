@@ -204,6 +204,14 @@ pub trait CrashQueue: Send + Sync {
 
     /// Makes every publish so far durable.
     fn sync(&self) -> Result<()>;
+
+    /// Deletes the temporary files that killed publishers left, when older than `tmp_age`
+    /// (younger ones may still be being written). Returns how many; nothing to do where a
+    /// publish leaves no temporary file (SQS, the default).
+    fn cleanup(&self, tmp_age: Duration) -> Result<usize> {
+        let _ = tmp_age;
+        Ok(0)
+    }
 }
 
 /// Opens queues from a location given by the user: a directory path, `file://PATH`, or

@@ -6,11 +6,17 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
 use chrono::NaiveDate;
 
 use super::{parse_date_key, CrashStore, Listing, Result, StoreError};
 use crate::crash::{Crash, CrashId, DumpName, ProcessedCrash, RawCrash};
 use crate::fsutil;
+
+/// The directory under the store's root where objects are written before they are renamed
+/// into place.
+pub const TMP_DIR: &str = ".tmp";
 
 /// Which tree a local store uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -105,8 +111,14 @@ impl FsStore {
         }
     }
 
+    /// Where objects are written before the rename that publishes them (outside the layout:
+    /// readers and uploads of `v1/` never see it; what a killed writer leaves is found here).
+    fn tmp_dir(&self) -> PathBuf {
+        self.root.join(TMP_DIR)
+    }
+
     fn write(&self, path: &Path, bytes: &[u8]) -> Result<()> {
-        fsutil::write_atomic(path, bytes, false).map_err(io_err("write", path))
+        fsutil::write_atomic_via(&self.tmp_dir(), path, bytes, false).map_err(io_err("write", path))
     }
 
     fn parse_object<T: serde::de::DeserializeOwned>(id: &CrashId, object: &str, bytes: &[u8]) -> Result<T> {
@@ -156,7 +168,7 @@ impl CrashStore for FsStore {
             match &dump.data {
                 crate::crash::DumpData::Bytes(b) => self.write(&path, b)?,
                 crate::crash::DumpData::File(src) => {
-                    fsutil::copy_atomic(src, &path, false).map_err(io_err("copy", src))?;
+                    fsutil::copy_atomic_via(&self.tmp_dir(), src, &path, false).map_err(io_err("copy", src))?;
                 }
             }
         }
@@ -238,6 +250,11 @@ impl CrashStore for FsStore {
         fsutil::sync_filesystem(&self.root).map_err(io_err("sync", &self.root))
     }
 
+    fn cleanup(&self, tmp_age: Duration) -> Result<usize> {
+        let dir = self.tmp_dir();
+        fsutil::remove_stale_files(&dir, tmp_age).map_err(io_err("clean up", &dir))
+    }
+
     /// Writes and removes a temporary file in the root (listings skip temporary names).
     fn check_writable(&self) -> Result<()> {
         let probe = fsutil::temp_sibling(&self.root.join("heartbeat"));
@@ -268,6 +285,30 @@ mod tests {
             DumpData::Bytes(bytes::Bytes::from_static(b"MDMP b")),
         );
         c
+    }
+
+    #[test]
+    fn writes_go_through_the_tmp_dir_and_cleanup_removes_only_stale_leftovers() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::open(dir.path(), true).unwrap();
+        store.put_crash(&crash()).unwrap();
+        store.put_processed(&id(), &ProcessedCrash::new()).unwrap();
+        let tmp = dir.path().join(TMP_DIR);
+        assert!(tmp.is_dir() && fsutil::sorted_names(&tmp).unwrap().is_empty(), "written there, renamed away");
+        let beside: Vec<_> = walkdir::WalkDir::new(dir.path().join("v1"))
+            .into_iter()
+            .filter_map(|e| e.ok())
+            .filter(|e| fsutil::is_temp_name(&e.file_name().to_string_lossy()))
+            .collect();
+        assert!(beside.is_empty(), "no temporary file beside the objects: {beside:?}");
+        // what a killed writer left an hour ago goes; a write in progress stays
+        let hour = Duration::from_secs(3600);
+        fs::write(tmp.join(".tmp.dump.1.0"), b"MDMP half").unwrap();
+        fs::write(tmp.join(".tmp.raw.2.0"), b"{").unwrap();
+        fsutil::set_age(&tmp.join(".tmp.dump.1.0"), 2 * hour);
+        assert_eq!(store.cleanup(hour).unwrap(), 1);
+        assert_eq!(fsutil::sorted_names(&tmp).unwrap(), vec![".tmp.raw.2.0".to_string()]);
+        assert_eq!(store.get_crash(&id()).unwrap(), crash(), "the crash is untouched");
     }
 
     #[test]

@@ -134,6 +134,14 @@ pub trait CrashStore: Send + Sync {
     /// Makes every write so far durable (one call for a batch; a no-op where each write already is).
     fn sync(&self) -> Result<()>;
 
+    /// Deletes the temporary files that killed writers left, when older than `tmp_age`
+    /// (younger ones may still be being written). Returns how many; nothing to do where a
+    /// write leaves no temporary object (S3, the default).
+    fn cleanup(&self, tmp_age: std::time::Duration) -> Result<usize> {
+        let _ = tmp_age;
+        Ok(0)
+    }
+
     /// A health check (the collector's `/__heartbeat__`): Ok when the store can be written.
     /// By default it only proves the store answers (a listing); backends that can cheaply
     /// try a write do.

@@ -2,7 +2,7 @@
 //! follow mode, the mover lock, and a kill -9 fault-injection run.
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
@@ -332,10 +332,37 @@ fn kill_9_at_random_points_loses_and_duplicates_nothing() {
         child.wait().unwrap();
     }
     assert!(kills >= target, "only {kills} runs were killed");
-    eprintln!("{kills} runs killed with SIGKILL over a spool of {} crashes", all.len());
+    // what the kills left in the store's and the queue's temporary directories, made an hour
+    // old: the next run deletes it (younger files could be a write in progress)
+    let leftovers: Vec<PathBuf> = [env.store().join(".tmp"), env.queue().join(".tmp")]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(d).into_iter().flatten().filter_map(Result::ok).map(|e| e.path()))
+        .collect();
+    for p in &leftovers {
+        let f = std::fs::File::options().write(true).open(p).unwrap();
+        f.set_modified(std::time::SystemTime::now() - Duration::from_secs(7200)).unwrap();
+    }
+    eprintln!(
+        "{kills} runs killed with SIGKILL over a spool of {} crashes; {} temporary files left",
+        all.len(),
+        leftovers.len()
+    );
     let o = mv(&env, &["-j", "4", "--format", "json"]);
     assert_code(&o, 0);
     check_moved_exactly_once(&env, &all);
+    let temp_files: Vec<PathBuf> = [env.store(), env.queue()]
+        .iter()
+        .flat_map(|root| {
+            walkdir::WalkDir::new(root)
+                .into_iter()
+                .filter_map(Result::ok)
+                .filter(|e| e.file_type().is_file())
+                .map(|e| e.path().strip_prefix(root).unwrap().to_path_buf())
+                .collect::<Vec<_>>()
+        })
+        .filter(|rel| rel.components().any(|c| c.as_os_str().to_string_lossy().starts_with(".tmp")))
+        .collect();
+    assert!(temp_files.is_empty(), "temporary files left after the rerun: {temp_files:?}");
 }
 
 fn check_moved_exactly_once(env: &TestEnv, all: &[CrashId]) {
