@@ -163,13 +163,6 @@ pub fn sorted_names(dir: &Path) -> io::Result<Vec<String>> {
     Ok(names)
 }
 
-/// Sets a file's modification time `age` in the past (tests of the age-based cleanups).
-#[cfg(test)]
-pub(crate) fn set_age(path: &Path, age: std::time::Duration) {
-    let f = File::options().write(true).open(path).unwrap();
-    f.set_modified(std::time::SystemTime::now() - age).unwrap();
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,7 +207,7 @@ mod tests {
             fs::write(dir.path().join(name), b"x").unwrap();
         }
         fs::create_dir(dir.path().join("old-dir")).unwrap();
-        set_age(&dir.path().join("old"), 2 * hour);
+        crate::testutil::set_age(&dir.path().join("old"), 2 * hour);
         assert_eq!(remove_stale_files(dir.path(), hour).unwrap(), 1);
         assert_eq!(sorted_names(dir.path()).unwrap(), vec!["new".to_string(), "old-dir".to_string()]);
     }

@@ -24,5 +24,7 @@ pub mod spool;
 pub mod stats;
 pub mod store;
 pub mod submitter;
+#[cfg(test)]
+mod testutil;
 
 pub use exit::ExitCode;

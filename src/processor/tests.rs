@@ -1,8 +1,6 @@
 //! Processor tests on synthetic minidumps (minidump-synth) and, when present, the shared
 //! testdata dumps.
 
-use std::path::PathBuf;
-
 use minidump_synth::{Exception, Memory, Module, SynthMinidump, SystemInfo, Thread};
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -65,15 +63,7 @@ fn crash_with(dumps: &[(&str, Vec<u8>)]) -> Crash {
     crash
 }
 
-fn testdata() -> Option<PathBuf> {
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testdata"));
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("skipping: {} is absent", dir.display());
-        None
-    }
-}
+use crate::testutil::testdata;
 
 #[test]
 fn a_synthetic_crash_gets_every_field_from_its_source() {

@@ -344,8 +344,8 @@ mod tests {
         fs::write(tmp.join("00000000000000000001-1-0000000000"), "half").unwrap();
         fs::write(tmp.join(".tmp.x.error.1.0"), "half").unwrap();
         fs::write(tmp.join("00000000000000000002-1-0000000000"), "now").unwrap();
-        fsutil::set_age(&tmp.join("00000000000000000001-1-0000000000"), 2 * hour);
-        fsutil::set_age(&tmp.join(".tmp.x.error.1.0"), 2 * hour);
+        crate::testutil::set_age(&tmp.join("00000000000000000001-1-0000000000"), 2 * hour);
+        crate::testutil::set_age(&tmp.join(".tmp.x.error.1.0"), 2 * hour);
         assert_eq!(q.cleanup(hour).unwrap(), 2);
         assert_eq!(fsutil::sorted_names(&tmp).unwrap(), vec!["00000000000000000002-1-0000000000".to_string()]);
         assert_eq!(q.failed().unwrap().len(), 1, "the dead letter is untouched");

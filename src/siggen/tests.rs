@@ -624,13 +624,14 @@ mod real_dumps {
     use super::*;
     use std::path::{Path, PathBuf};
 
+    /// The testdata, when it has the dumps and the signature lists these tests read.
     fn testdata() -> Option<PathBuf> {
-        let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testdata"));
+        let dir = crate::testutil::testdata()?;
         if !dir.join("minidumps").is_dir() || !dir.join("siglists").is_dir() {
-            eprintln!("skipping: {} is absent", dir.display());
+            eprintln!("skipping: {} lacks minidumps/ or siglists/", dir.display());
             return None;
         }
-        Some(dir.to_path_buf())
+        Some(dir)
     }
 
     /// The stackwalker JSON of a test dump, symbolicated from the test symbols.

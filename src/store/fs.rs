@@ -305,7 +305,7 @@ mod tests {
         let hour = Duration::from_secs(3600);
         fs::write(tmp.join(".tmp.dump.1.0"), b"MDMP half").unwrap();
         fs::write(tmp.join(".tmp.raw.2.0"), b"{").unwrap();
-        fsutil::set_age(&tmp.join(".tmp.dump.1.0"), 2 * hour);
+        crate::testutil::set_age(&tmp.join(".tmp.dump.1.0"), 2 * hour);
         assert_eq!(store.cleanup(hour).unwrap(), 1);
         assert_eq!(fsutil::sorted_names(&tmp).unwrap(), vec![".tmp.raw.2.0".to_string()]);
         assert_eq!(store.get_crash(&id()).unwrap(), crash(), "the crash is untouched");
