@@ -21,6 +21,9 @@ use crate::ui::Context;
     crashctl process --dump crash.dmp --symbols-path ./symbols --pretty\n\n\
     Exit codes: 0 ok, 1 some crashes failed (timeout or could not be processed), 2 fatal, 130 interrupted.")]
 pub struct Args {
+    /// With --dump: the largest dump file read; a larger one is an error (K/M/G suffixes)
+    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = crate::cmd::collect::parse_size)]
+    pub max_dump_size: u64,
     /// Crash IDs (ID, bp-ID or report URL) to process; one per line on stdin when none are given
     #[arg(value_name = "ID", conflicts_with = "dump")]
     pub ids: Vec<String>,
@@ -134,7 +137,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         timeout: args.timeout,
         concurrency: args.jobs.get(),
     };
-    let processor = Processor::new(options)?;
+    let processor = Processor::new(options)?.with_max_dump_size(args.max_dump_size);
     if let Some(dump) = &args.files.dump {
         return run_dump(&processor, &args, dump);
     }

@@ -189,7 +189,12 @@ impl Outcome {
 pub struct Processor {
     tools: Tools,
     concurrency: usize,
+    max_dump_size: u64,
 }
+
+/// Largest dump file `process --dump` reads (`--max-dump-size`): far above real dumps (at
+/// most ~25 MB), far below what `/dev/zero` or a sparse file would make it allocate.
+pub const DEFAULT_MAX_DUMP_SIZE: u64 = 256 * 1024 * 1024;
 
 impl Processor {
     /// How many times the symbol cache was full and started afresh (see
@@ -215,7 +220,13 @@ impl Processor {
             stackwalker: Stackwalker::new(&options.symbols, options.timeout)?,
             signer: SignatureGenerator::new(lists),
         };
-        Ok(Processor { tools, concurrency: options.concurrency.max(1) })
+        Ok(Processor { tools, concurrency: options.concurrency.max(1), max_dump_size: DEFAULT_MAX_DUMP_SIZE })
+    }
+
+    /// Sets the largest dump file [`Processor::process_file`] reads.
+    pub fn with_max_dump_size(mut self, bytes: u64) -> Processor {
+        self.max_dump_size = bytes;
+        self
     }
 
     /// Processes one crash in memory. `previous` is the crash's existing processed crash: its
@@ -251,14 +262,17 @@ impl Processor {
             }
             None => RawCrash::new(),
         };
-        std::fs::metadata(dump).with_context(|| format!("reading {}", dump.display()))?;
+        // a regular file of at most --max-dump-size: not a directory, device or link
+        let bytes = crate::fsutil::read_regular(dump, self.max_dump_size)
+            .and_then(|b| b.ok_or_else(|| std::io::ErrorKind::NotFound.into()))
+            .with_context(|| format!("dump {}", dump.display()))?;
         let id = raw
             .get("uuid")
             .and_then(Value::as_str)
             .and_then(|s| CrashId::parse_lax(s).ok())
             .unwrap_or_else(|| CrashId::generate(Throttle::Accept, Utc::now().date_naive()));
         let mut crash = Crash::new(id, raw);
-        crash.add_dump(DumpName::main(), DumpData::File(dump.to_path_buf()));
+        crash.add_dump(DumpName::main(), DumpData::Bytes(bytes.into()));
         let processed = self.process_crash(&crash, None, Ruleset::Default);
         let outcome = outcome_of(&crash.id, Ruleset::Default, None, &processed, false);
         Ok((outcome, processed))

@@ -33,6 +33,8 @@ impl DumpArg {
         if field.is_empty() || path.is_empty() {
             return Err(format!("{s:?}: expected [NAME=]PATH"));
         }
+        // what the collector would refuse (a reserved name, `dump`) is refused here
+        crate::crash::DumpName::sanitize(&field).map_err(|e| format!("{s:?}: {e}"))?;
         Ok(DumpArg { field, path: PathBuf::from(path) })
     }
 
@@ -104,6 +106,14 @@ impl CrashSpec {
     /// Reads every file and builds the crash.
     pub fn build(&self) -> anyhow::Result<Outgoing> {
         let annotations = self.annotations()?;
+        // two names the collector maps to one dump would lose one of them
+        let mut seen = std::collections::HashMap::new();
+        for d in &self.dumps {
+            let name = crate::crash::DumpName::sanitize(&d.field)?;
+            if let Some(first) = seen.insert(name.clone(), d.field.clone()) {
+                anyhow::bail!("dumps {first:?} and {:?} would both be stored as {name}: give them different names", d.field);
+            }
+        }
         let dumps = self.dumps.iter().map(DumpArg::read).collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Outgoing { annotations, dumps })
     }
@@ -212,6 +222,19 @@ mod tests {
         let d = DumpArg::parse("../../etc/passwd=x.dmp").unwrap();
         assert_eq!((d.field.as_str(), d.path.to_str().unwrap()), ("../../etc/passwd", "x.dmp"));
         assert!(DumpArg::parse("name=").is_err());
+        // issue 12, defects 2 and 3: names the collector refuses
+        for bad in ["dump=x.dmp", "v1=x.dmp", "raw_crash=x.dmp", "..=x.dmp"] {
+            assert!(DumpArg::parse(bad).is_err(), "{bad}");
+        }
+        let spec = CrashSpec {
+            raw_crash: None,
+            annotation_files: Vec::new(),
+            pairs: Vec::new(),
+            dumps: vec![DumpArg::parse("a-b=x").unwrap(), DumpArg::parse("ab=y").unwrap()],
+            keep_uuid: false,
+        };
+        let e = spec.build().unwrap_err().to_string();
+        assert!(e.contains("both be stored as ab"), "{e}");
         assert_eq!(parse_pair("ProductName=Fire=fox"), Some(("ProductName".into(), "Fire=fox".into())));
         assert_eq!(parse_pair("https://x/report/index/abc?x=1"), None);
         assert_eq!(parse_pair("de1bb258-cbbf-4589-a673-34f800160918"), None);

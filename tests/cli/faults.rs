@@ -4,6 +4,7 @@
 
 mod disk;
 mod fuzz;
+mod hostile;
 mod kill;
 mod load;
 
