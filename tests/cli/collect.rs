@@ -359,6 +359,19 @@ fn every_malformed_reason_over_http() {
         ("invalid_json_value", vec!["-F".into(), "extra=[1,2];type=application/json".into()]),
         ("invalid_dump_name", vec!["-F".into(), "P=x".into(), "-F".into(), format!("raw_crash=@{dump}")]),
         ("invalid_dump_name", vec!["-F".into(), "P=x".into(), "-F".into(), format!("../..=@{dump}")]),
+        // issue 12, defects 2 and 3: `dump` is where upload_file_minidump is stored; `v1` a layout word
+        (
+            "dump_name_collision",
+            vec![
+                "-F".into(),
+                "P=x".into(),
+                "-F".into(),
+                format!("upload_file_minidump=@{dump}"),
+                "-F".into(),
+                format!("dump=@{dump}"),
+            ],
+        ),
+        ("invalid_dump_name", vec!["-F".into(), "P=x".into(), "-F".into(), format!("v1=@{dump}")]),
         ("invalid_payload_structure", vec!["-H".into(), mp.clone(), "--data-binary".into(), at(&garbage)]),
         ("no_annotations", vec!["-F".into(), format!("upload_file_minidump=@{dump}")]),
         (
