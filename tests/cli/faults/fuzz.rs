@@ -42,6 +42,9 @@ fn part_name() -> impl Strategy<Value = String> {
         Just("raw_crash!".to_string()),
         Just("dump_names".to_string()),
         Just("processed_crash".to_string()),
+        Just("dump".to_string()),
+        Just("d-u-m-p".to_string()),
+        Just("v1".to_string()),
         Just("%2e%2e%2f%2e%2e".to_string()),
         Just("名前/ü".to_string()),
         Just("a".repeat(300)),
@@ -368,7 +371,12 @@ fn model(parts: &[FuzzPart]) -> Result<Payload, Rejection> {
                 Err(_) => notes.push(format!("{} has an undecodable value; dropped", p.name)),
             }
         } else {
-            let name = DumpName::sanitize(&p.name).map_err(|_| Malformed::InvalidDumpName)?;
+            let clean: String =
+                p.name.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(30).collect();
+            if clean == "dump" {
+                return Err(Malformed::DumpNameCollision.into());
+            }
+            let name = DumpName::parse(&clean).map_err(|_| Malformed::InvalidDumpName)?;
             if ct != "application/octet-stream" {
                 notes.push(format!("unknown content type: {name} {ct}"));
             }
@@ -603,6 +611,153 @@ fn fuzz_processing_hostile_annotations() {
             let raw: RawCrash = entries.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
             let dump = if with_dump { base_dumps()[0].clone() } else { Vec::new() };
             check_processed(&crash(raw, vec![("upload_file_minidump", dump)]));
+            Ok(())
+        })
+        .unwrap();
+}
+
+// ---------------------------------------------------------------- the queue and store readers
+
+/// What a hostile or unlucky operator leaves where a queue message or a store object belongs.
+#[derive(Debug, Clone)]
+enum Entry {
+    File(Vec<u8>),
+    Dir,
+    /// A symbolic link to a file outside (whose contents must never be read or copied).
+    LinkToSecret,
+    LinkToDir,
+    Dangling,
+    Fifo,
+}
+
+const SECRET: &str = "root:x:0:0:fuzz-secret";
+
+fn entry() -> impl Strategy<Value = Entry> {
+    let id = "de1bb258-cbbf-4589-a673-34f800160918";
+    prop_oneof![
+        3 => prop_oneof![
+            Just(id.as_bytes().to_vec()),
+            Just(format!("{id}:regenerate_signature").into_bytes()),
+            Just(b"{\"ProductName\":\"Firefox\"}".to_vec()),
+            Just(b"[\"upload_file_minidump\"]".to_vec()),
+            Just(b"[\"dump\",\"v1\",\"../x\"]".to_vec()),
+            proptest::collection::vec(any::<u8>(), 0..64),
+            "\\PC{0,40}".prop_map(String::into_bytes),
+        ]
+        .prop_map(Entry::File),
+        1 => Just(Entry::Dir),
+        1 => Just(Entry::LinkToSecret),
+        1 => Just(Entry::LinkToDir),
+        1 => Just(Entry::Dangling),
+        1 => Just(Entry::Fifo),
+    ]
+}
+
+fn place(path: &std::path::Path, e: &Entry, secret: &std::path::Path) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    match e {
+        Entry::File(b) => std::fs::write(path, b).unwrap(),
+        Entry::Dir => std::fs::create_dir(path).unwrap(),
+        Entry::LinkToSecret => std::os::unix::fs::symlink(secret, path).unwrap(),
+        Entry::LinkToDir => std::os::unix::fs::symlink(secret.parent().unwrap(), path).unwrap(),
+        Entry::Dangling => std::os::unix::fs::symlink("/nonexistent/fuzz", path).unwrap(),
+        Entry::Fifo => {
+            let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+            // SAFETY: a valid NUL-terminated path.
+            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        }
+    }
+}
+
+/// Every file under `dir` (not following links), as text.
+fn texts_under(dir: &std::path::Path) -> String {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| String::from_utf8_lossy(&std::fs::read(e.path()).unwrap()).into_owned())
+        .collect()
+}
+
+/// Issue 12: a directory queue and a directory store over hostile trees (non-UTF-8 files,
+/// directories, links to a secret or to nowhere, FIFOs, missing folders). Never a panic, a
+/// hang or a spin; no link followed (the secret is never copied anywhere); every claim loop
+/// ends; an unreadable message is dead-lettered, and only a missing folder is an error.
+#[test]
+fn fuzz_queue_and_store_readers_on_hostile_trees() {
+    use crashctl::queue::{CrashQueue, DirQueue, QueueName};
+    use crashctl::store::{CrashStore, FsStore};
+    let mut runner = TestRunner::new(config(200));
+    let strategy = (proptest::collection::vec(entry(), 0..6), proptest::collection::vec(entry(), 4), 0u8..10);
+    runner
+        .run(&strategy, |(messages, objects, broken)| {
+            let dir = tempfile::tempdir().unwrap();
+            let secret = dir.path().join("outside/secret");
+            std::fs::create_dir_all(secret.parent().unwrap()).unwrap();
+            std::fs::write(&secret, SECRET).unwrap();
+            // the queue
+            let root = dir.path().join("queue");
+            let q = DirQueue::open(&root, true).unwrap();
+            let pending = root.join("standard/pending");
+            for (i, m) in messages.iter().enumerate() {
+                place(&pending.join(format!("{:020}-1-{i}", i + 1)), m, &secret);
+            }
+            let missing = match broken {
+                0 => Some(root.join("standard/claimed")),
+                1 => Some(root.join("standard/failed")),
+                _ => None,
+            };
+            if let Some(m) = &missing {
+                std::fs::remove_dir(m).unwrap();
+            }
+            let mut claims = 0;
+            loop {
+                match q.claim(&QueueName::ALL, Duration::from_secs(60)) {
+                    Ok(Some(c)) => {
+                        claims += 1;
+                        assert!(!c.message.body().contains("fuzz-secret"));
+                        q.ack(&c).unwrap();
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        assert!(missing.is_some() && !messages.is_empty(), "only a broken queue fails: {e}");
+                        break;
+                    }
+                }
+                assert!(claims <= messages.len(), "more claims than messages");
+            }
+            if missing.is_none() {
+                let left = crashctl::fsutil::sorted_names(&pending).unwrap();
+                assert!(left.is_empty(), "every message claimed or dead-lettered: {left:?}");
+                let failed = q.failed().unwrap();
+                assert_eq!(claims + failed.len(), messages.len());
+            }
+            assert!(!texts_under(&root).contains("fuzz-secret"), "the secret was copied into the queue");
+            // the store: one crash whose objects are hostile
+            let id = CrashId::parse_lax("de1bb258-cbbf-4589-a673-34f800160918").unwrap();
+            let st = dir.path().join("store");
+            let v1 = st.join("v1");
+            place(&v1.join("raw_crash/20160918").join(id.as_str()), &objects[0], &secret);
+            place(&v1.join("dump_names").join(id.as_str()), &objects[1], &secret);
+            place(&v1.join("dump").join(id.as_str()), &objects[2], &secret);
+            place(&v1.join("processed_crash").join(id.as_str()), &objects[3], &secret);
+            let store = FsStore::open(&st, false).unwrap();
+            let results = [
+                store.get_crash(&id).map(|c| format!("{:?}", c.raw)),
+                store.get_processed(&id).map(|p| format!("{p:?}")),
+                store.get_dump(&id, &DumpName::main()).map(|d| String::from_utf8_lossy(&d).into_owned()),
+                store.list_raw(id.date()).map(|l| format!("{l:?}")),
+            ];
+            for r in &results {
+                let text = match r {
+                    Ok(t) => t.clone(),
+                    Err(e) => e.to_string(),
+                };
+                assert!(!text.contains("fuzz-secret"), "a link was followed: {text}");
+            }
+            let raw_is_file = matches!(objects[0], Entry::File(_));
+            assert_eq!(store.has_raw(&id).unwrap(), raw_is_file);
+            assert_eq!(std::fs::read_to_string(&secret).unwrap(), SECRET);
             Ok(())
         })
         .unwrap();
