@@ -178,7 +178,7 @@ pub fn read_response(s: &mut TcpStream) -> (u16, String) {
 pub fn have_curl() -> bool {
     let ok = std::process::Command::new("curl").arg("--version").output().is_ok_and(|o| o.status.success());
     if !ok {
-        eprintln!("skipping: curl is not installed");
+        skip("curl is not installed");
     }
     ok
 }

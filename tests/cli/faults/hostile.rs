@@ -2,7 +2,7 @@
 //! the real binary. The library-level regressions sit beside the code they guard.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -202,4 +202,31 @@ fn move_never_publishes_a_crash_with_a_dump_it_cannot_store_as_given() {
         assert!(!st.join("v1/raw_crash").join(id.date_key()).join(id.as_str()).exists(), "raw crash published");
         assert!(!st.join("v1/dump").join(id.as_str()).exists(), "a dump stored");
     }
+}
+
+/// Runs one test of this binary with `vars` set; its output and whether it passed.
+fn run_own_test(name: &str, vars: &[(&str, &str)], remove: &[&str]) -> (bool, String) {
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", name, "--nocapture", "--test-threads", "1"]);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    for k in remove {
+        cmd.env_remove(k);
+    }
+    let o = cmd.output().unwrap();
+    (o.status.success(), format!("{}{}", stdout(&o), stderr(&o)))
+}
+
+#[test]
+fn under_ci_a_test_that_cannot_run_fails_saying_what_is_missing() {
+    // Issue 12, proof: 22 tests returned early and passed, silently. Without the emulator a
+    // remote test prints one `skipped:` line and passes; under CI=true it fails, naming it.
+    let test = "remote::s3_store_writes_exactly_the_keys_of_the_local_v1_store";
+    let (passed, out) = run_own_test(test, &[], &["CI", "CRASHCTL_TEST_S3_ENDPOINT"]);
+    assert!(passed, "{out}");
+    assert_eq!(out.matches("skipped: the S3/SQS emulator").count(), 1, "{out}");
+    let (passed, out) = run_own_test(test, &[("CI", "true")], &["CRASHCTL_TEST_S3_ENDPOINT"]);
+    assert!(!passed, "passed by skipping under CI=true: {out}");
+    assert!(out.contains("CI=true, and this test cannot run: the S3/SQS emulator"), "{out}");
 }

@@ -55,7 +55,7 @@ fn client(addr: String, crashes: Vec<Sent>, answered: Answered, tried: Arc<Atomi
 /// crashes from each client, `SIGKILL` at a random moment.
 fn round(seed: u64, crashes: &[Vec<Sent>], per_client: usize, tmpfs: bool) -> Round {
     let env = TestEnv::new();
-    let _tmpfs = if tmpfs { Mount::tmpfs(&env.spool(), "64m") } else { None };
+    let _tmpfs = if tmpfs { Mount::try_tmpfs(&env.spool(), "64m") } else { None };
     let mut server = Server::start(&env, &[]);
     let answered: Answered = Arc::default();
     let tried = Arc::new(AtomicUsize::new(0));
@@ -103,7 +103,7 @@ fn on_disk() -> bool {
 #[test]
 fn kill_9_under_load_loses_no_answered_crash() {
     let probe = TestEnv::new();
-    let tmpfs_ok = !on_disk() && Mount::tmpfs(&probe.path("probe"), "1m").is_some();
+    let tmpfs_ok = !on_disk() && Mount::try_tmpfs(&probe.path("probe"), "1m").is_some();
     let mut g = Generator::new(Some(99), chrono::Utc::now());
     let crashes: Vec<Vec<Sent>> = (0..CLIENTS)
         .map(|c| (0..PER_CLIENT).map(|i| realistic(&mut g, c * PER_CLIENT + i, MAX_DUMP)).collect())
