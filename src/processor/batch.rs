@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
-use super::{Outcome, Processed, Processor, RunOptions, Status};
+use super::{Outcome, ProcessStatus, Processed, Processor, RunOptions};
 use crate::crash::CrashId;
 use crate::queue::{Claimed, CrashQueue, QueueName, DEFAULT_VISIBILITY};
 use crate::store::CrashStore;
@@ -55,10 +55,10 @@ impl RunSummary {
 
     fn add(&mut self, o: &Outcome) {
         match o.status {
-            Status::Ok => self.ok += 1,
-            Status::StackwalkFailed => self.stackwalk_failed += 1,
-            Status::Timeout => self.timeout += 1,
-            Status::Error => self.error += 1,
+            ProcessStatus::Ok => self.ok += 1,
+            ProcessStatus::StackwalkFailed => self.stackwalk_failed += 1,
+            ProcessStatus::Timeout => self.timeout += 1,
+            ProcessStatus::Error => self.error += 1,
         }
         self.saved += u64::from(o.saved);
     }

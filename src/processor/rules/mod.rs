@@ -1,12 +1,12 @@
 //! The processing rules: small units run in order over one crash. A rule that fails (or
 //! panics) adds the note `ruleset '<name>' rule '<rule>' failed: <error>` and the next rule
-//! runs. Adding a rule: write a type implementing [`Rule`], put it in [`Ruleset::rules`].
+//! runs. Adding a rule: write a type implementing [`ProcessorRule`], put it in [`Ruleset::rules`].
 
 mod annotations;
 mod derived;
 mod meta;
 mod signature;
-mod stackwalk;
+mod walk;
 
 use std::fmt;
 use std::str::FromStr;
@@ -19,7 +19,7 @@ use crate::siggen::SignatureGenerator;
 use super::json_dump::WalkedDump;
 use super::stackwalk::Stackwalker;
 
-pub use stackwalk::{truncate_frames, TruncateStacks, HEAD_FRAMES, MAX_FRAMES, TAIL_FRAMES};
+pub use walk::TruncateStacks;
 
 /// What the rules work with: the crash, the processed crash being built, this run's notes,
 /// and the run's shared tools.
@@ -41,7 +41,7 @@ pub struct Tools {
 }
 
 /// One processing step.
-pub trait Rule: Send + Sync {
+pub trait ProcessorRule: Send + Sync {
     /// A stable name, used in notes and docs.
     fn name(&self) -> &'static str;
     fn run(&self, cx: &mut CrashContext<'_>) -> anyhow::Result<()>;
@@ -69,7 +69,7 @@ impl Ruleset {
     }
 
     /// The rules, in order.
-    pub fn rules(self) -> Vec<Box<dyn Rule>> {
+    pub fn rules(self) -> Vec<Box<dyn ProcessorRule>> {
         match self {
             Ruleset::Default => vec![
                 Box::new(meta::Identity),
@@ -78,8 +78,8 @@ impl Ruleset {
                 Box::new(annotations::Product),
                 Box::new(annotations::ProcessType),
                 Box::new(annotations::Dates),
-                Box::new(stackwalk::MinidumpStackwalk),
-                Box::new(stackwalk::TruncateStacks),
+                Box::new(walk::MinidumpStackwalk),
+                Box::new(walk::TruncateStacks),
                 Box::new(derived::CrashingThread),
                 Box::new(derived::OsInfo),
                 Box::new(derived::CpuInfo),
@@ -103,7 +103,7 @@ impl Ruleset {
 }
 
 /// Runs `rules` in order; a rule that fails or panics adds a note and the next one runs.
-pub fn run_rules(ruleset: &str, rules: &[Box<dyn Rule>], cx: &mut CrashContext<'_>) {
+pub fn run_rules(ruleset: &str, rules: &[Box<dyn ProcessorRule>], cx: &mut CrashContext<'_>) {
     for rule in rules {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rule.run(cx)));
         let error = match outcome {
@@ -157,7 +157,7 @@ mod tests {
     use crate::crash::{CrashId, RawCrash};
 
     struct Failing;
-    impl Rule for Failing {
+    impl ProcessorRule for Failing {
         fn name(&self) -> &'static str {
             "failing"
         }
@@ -198,7 +198,7 @@ mod tests {
             notes: vec![],
             tools: &tools,
         };
-        let rules: Vec<Box<dyn Rule>> = vec![Box::new(Failing), Box::new(meta::Identity)];
+        let rules: Vec<Box<dyn ProcessorRule>> = vec![Box::new(Failing), Box::new(meta::Identity)];
         run_rules("default", &rules, &mut cx);
         assert_eq!(cx.notes, vec!["ruleset 'default' rule 'failing' failed: boom".to_string()]);
         assert_eq!(cx.processed["uuid"], "de1bb258-cbbf-4589-a673-34f800160918", "the next rule still ran");
