@@ -65,7 +65,6 @@ use crate::progress::{NoProgress, Progress};
 use crate::siggen::{SigLists, SignatureGenerator};
 use crate::store::CrashStore;
 
-pub use batch::RunSummary;
 pub use processed::Processed;
 pub use rules::Ruleset;
 pub use stackwalk::{SymbolOptions, DEFAULT_MAX_CACHED_MODULES};
@@ -116,6 +115,50 @@ pub struct RunOptions {
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions { save: true, progress: Arc::new(NoProgress), stop: Arc::new(AtomicBool::new(false)) }
+    }
+}
+
+/// Counts of a run.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct RunSummary {
+    pub ok: u64,
+    pub stackwalk_failed: u64,
+    pub timeout: u64,
+    pub error: u64,
+    pub saved: u64,
+    /// Stopped by the stop flag before the end.
+    pub interrupted: bool,
+    pub elapsed_secs: f64,
+    /// An error that stopped the run itself (a queue or store that stopped working).
+    pub fatal: Option<String>,
+}
+
+impl RunSummary {
+    pub fn total(&self) -> u64 {
+        self.ok + self.stackwalk_failed + self.timeout + self.error
+    }
+
+    /// Crashes that failed (timeouts and errors).
+    pub fn failed(&self) -> u64 {
+        self.timeout + self.error
+    }
+
+    pub fn per_second(&self) -> f64 {
+        if self.elapsed_secs > 0.0 {
+            self.total() as f64 / self.elapsed_secs
+        } else {
+            0.0
+        }
+    }
+
+    pub(super) fn add(&mut self, o: &Outcome) {
+        match o.status {
+            ProcessStatus::Ok => self.ok += 1,
+            ProcessStatus::StackwalkFailed => self.stackwalk_failed += 1,
+            ProcessStatus::Timeout => self.timeout += 1,
+            ProcessStatus::Error => self.error += 1,
+        }
+        self.saved += u64::from(o.saved);
     }
 }
 

@@ -90,13 +90,13 @@ impl SqsLocation {
             urls.insert(key.to_string(), url.to_string());
         }
         let loc = SqsLocation { prefix: (!prefix.is_empty()).then(|| prefix.to_string()), urls };
-        if let Some(q) = QueueName::ALL.into_iter().find(|q| loc.source(*q).is_none()) {
+        if let Some(q) = QueueName::ALL.into_iter().find(|q| loc.address(*q).is_none()) {
             anyhow::bail!("queue {location}: no queue for {q}: give a prefix (sqs://PREFIX) or {q}=URL");
         }
         Ok(loc)
     }
 
-    fn source(&self, q: QueueName) -> Option<QueueAddress> {
+    fn address(&self, q: QueueName) -> Option<QueueAddress> {
         match (self.urls.get(q.as_str()), &self.prefix) {
             (Some(url), _) => Some(QueueAddress::Url(url.clone())),
             (None, Some(p)) => Some(QueueAddress::Name(format!("{p}-{q}"))),
@@ -263,7 +263,7 @@ impl SqsQueue {
                 Resolver { client: &client, create: opts.create, endpoint: opts.endpoint_for_messages("SQS") };
             let mut queues = Vec::new();
             for q in QueueName::ALL {
-                let source = loc.source(q).expect("parse checked every queue has a source");
+                let source = loc.address(q).expect("parse checked every queue has an address");
                 let main = resolver.main(source).await.map_err(|e| anyhow::anyhow!("queue {location}: {e}"))?;
                 let dlq = resolver
                     .dlq(&main, loc.failed_url(q))
@@ -609,15 +609,15 @@ mod tests {
     #[test]
     fn locations() {
         let l = SqsLocation::parse("sqs://socorro").unwrap();
-        assert_eq!(l.source(QueueName::Priority), Some(QueueAddress::Name("socorro-priority".into())));
+        assert_eq!(l.address(QueueName::Priority), Some(QueueAddress::Name("socorro-priority".into())));
         let u = "https://sqs.us-west-2.amazonaws.com/123456789012/prio";
         let l = SqsLocation::parse(&format!("sqs://socorro?priority={u}&standard-failed={u}-dlq")).unwrap();
-        assert_eq!(l.source(QueueName::Priority), Some(QueueAddress::Url(u.into())));
-        assert_eq!(l.source(QueueName::Standard), Some(QueueAddress::Name("socorro-standard".into())));
+        assert_eq!(l.address(QueueName::Priority), Some(QueueAddress::Url(u.into())));
+        assert_eq!(l.address(QueueName::Standard), Some(QueueAddress::Name("socorro-standard".into())));
         assert_eq!(l.failed_url(QueueName::Standard).map(|s| name_of_url(s)), Some("prio-dlq".into()));
         let all = format!("sqs://?standard={u}1&priority={u}2&reprocessing={u}3");
         assert_eq!(
-            SqsLocation::parse(&all).unwrap().source(QueueName::Reprocessing),
+            SqsLocation::parse(&all).unwrap().address(QueueName::Reprocessing),
             Some(QueueAddress::Url(format!("{u}3")))
         );
         let missing = SqsLocation::parse(&format!("sqs://?standard={u}")).unwrap_err().to_string();

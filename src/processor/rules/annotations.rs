@@ -3,7 +3,7 @@
 use chrono::{DateTime, NaiveTime, Utc};
 use serde_json::Value;
 
-use super::{annotation, CrashContext, ProcessorRule};
+use super::rule::{annotation, CrashContext, ProcessorRule};
 
 /// `product` (`ProductName`), `version` (`Version`), `major_version` (the number before the
 /// first `.`, else 0), `release_channel` (`ReleaseChannel`), `build` (`BuildID`), `productid`

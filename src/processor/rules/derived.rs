@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{annotation, lookup, CrashContext, ProcessorRule};
+use super::rule::{annotation, lookup, CrashContext, ProcessorRule};
 
 /// `crashing_thread` (`json_dump.crash_info.crashing_thread`, a note when none),
 /// `crashing_thread_name` (`json_dump.crashing_thread.thread_name`), `address`

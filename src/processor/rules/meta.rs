@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{CrashContext, ProcessorRule};
+use super::rule::{CrashContext, ProcessorRule};
 
 /// `uuid` and `crash_id`: the crash ID (validated, from the store key).
 pub struct Identity;

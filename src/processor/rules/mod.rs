@@ -5,47 +5,15 @@
 mod annotations;
 mod derived;
 mod meta;
+mod rule;
 mod signature;
 mod walk;
 
 use std::fmt;
 use std::str::FromStr;
 
-use serde_json::Value;
-
-use crate::crash::{Crash, ProcessedCrash};
-use crate::siggen::SignatureGenerator;
-
-use super::json_dump::WalkedDump;
-use super::stackwalk::Stackwalker;
-
+pub use rule::{annotation, lookup, run_rules, CrashContext, ProcessorRule, Tools};
 pub use walk::TruncateStacks;
-
-/// What the rules work with: the crash, the processed crash being built, this run's notes,
-/// and the run's shared tools.
-pub struct CrashContext<'a> {
-    pub crash: &'a Crash,
-    pub processed: ProcessedCrash,
-    /// The main dump as walked in this run. While the rules run, `processed["json_dump"]` is
-    /// its [view](WalkedDump::view) (read it, do not change it: what is saved is this dump,
-    /// written at the end in place of the view).
-    pub json_dump: Option<WalkedDump>,
-    pub notes: Vec<String>,
-    pub tools: &'a Tools,
-}
-
-/// The shared, read-only tools of a run.
-pub struct Tools {
-    pub stackwalker: Stackwalker,
-    pub signer: SignatureGenerator,
-}
-
-/// One processing step.
-pub trait ProcessorRule: Send + Sync {
-    /// A stable name, used in notes and docs.
-    fn name(&self) -> &'static str;
-    fn run(&self, cx: &mut CrashContext<'_>) -> anyhow::Result<()>;
-}
 
 /// Which rules run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
@@ -102,19 +70,6 @@ impl Ruleset {
     }
 }
 
-/// Runs `rules` in order; a rule that fails or panics adds a note and the next one runs.
-pub fn run_rules(ruleset: &str, rules: &[Box<dyn ProcessorRule>], cx: &mut CrashContext<'_>) {
-    for rule in rules {
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rule.run(cx)));
-        let error = match outcome {
-            Ok(Ok(())) => continue,
-            Ok(Err(e)) => format!("{e:#}"),
-            Err(_) => "the rule panicked".to_string(),
-        };
-        cx.notes.push(format!("ruleset '{ruleset}' rule '{}' failed: {error}", rule.name()));
-    }
-}
-
 impl fmt::Display for Ruleset {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -131,30 +86,14 @@ impl FromStr for Ruleset {
     }
 }
 
-/// A value of the processed crash by JSON pointer (`/json_dump/crash_info/type`).
-pub fn lookup<'a>(processed: &'a ProcessedCrash, pointer: &str) -> Option<&'a Value> {
-    let rest = pointer.strip_prefix('/')?;
-    let (head, tail) = rest.split_once('/').map(|(h, t)| (h, Some(t))).unwrap_or((rest, None));
-    let value = processed.get(head)?;
-    match tail {
-        Some(t) => value.pointer(&format!("/{t}")),
-        None => Some(value),
-    }
-}
-
-/// An annotation as text (Socorro's annotations are strings; numbers are accepted too).
-pub fn annotation<'a>(crash: &'a Crash, key: &str) -> Option<std::borrow::Cow<'a, str>> {
-    match crash.raw.get(key)? {
-        Value::String(s) => Some(std::borrow::Cow::Borrowed(s.as_str())),
-        Value::Number(n) => Some(std::borrow::Cow::Owned(n.to_string())),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
-    use crate::crash::{CrashId, RawCrash};
+    use crate::crash::{Crash, CrashId, ProcessedCrash, RawCrash};
+    use crate::processor::stackwalk::Stackwalker;
+    use crate::siggen::SignatureGenerator;
 
     struct Failing;
     impl ProcessorRule for Failing {

@@ -1,6 +1,6 @@
 //! The signature rule: calls the signature generator (`crate::siggen`).
 
-use super::{CrashContext, ProcessorRule};
+use super::rule::{CrashContext, ProcessorRule};
 
 /// `signature` and `proto_signature` from the crashing thread's frames and the signature lists;
 /// the generator's notes go to `processor_notes`. When it changes an existing signature, a

@@ -5,7 +5,7 @@
 use anyhow::Context as _;
 use serde_json::{json, Value};
 
-use super::{CrashContext, ProcessorRule};
+use super::rule::{CrashContext, ProcessorRule};
 use crate::crash::Dump;
 use crate::processor::json_dump::{truncate_frames, WalkedDump};
 use crate::processor::stackwalk::WalkResult;
