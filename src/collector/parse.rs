@@ -415,7 +415,7 @@ pub(crate) mod tests {
     pub(crate) const B: &str = "XyZzY";
 
     /// A test part: `(name, filename, content type, data)`.
-    pub(crate) type TestPart<'a> = (&'a str, Option<&'a str>, Option<&'a str>, &'a [u8]);
+    pub(crate) type TestPart<'a> = crate::submitter::encode::FormPart<'a>;
 
     pub(crate) fn headers(ct: Option<&str>, len: usize, gzip: bool) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -431,22 +431,7 @@ pub(crate) mod tests {
 
     /// A multipart body: `(name, filename, content type, data)` parts.
     pub(crate) fn body(parts: &[TestPart]) -> Vec<u8> {
-        let mut out = Vec::new();
-        for (name, filename, ct, data) in parts {
-            out.extend_from_slice(format!("--{B}\r\nContent-Disposition: form-data; name=\"{name}\"").as_bytes());
-            if let Some(f) = filename {
-                out.extend_from_slice(format!("; filename=\"{f}\"").as_bytes());
-            }
-            out.extend_from_slice(b"\r\n");
-            if let Some(ct) = ct {
-                out.extend_from_slice(format!("Content-Type: {ct}\r\n").as_bytes());
-            }
-            out.extend_from_slice(b"\r\n");
-            out.extend_from_slice(data);
-            out.extend_from_slice(b"\r\n");
-        }
-        out.extend_from_slice(format!("--{B}--\r\n").as_bytes());
-        out
+        crate::submitter::encode::form_data(B, parts)
     }
 
     fn parse(parts: &[TestPart]) -> Result<Payload, Rejection> {

@@ -194,31 +194,6 @@ pub fn curl(args: &[&str]) -> (u16, String) {
     )
 }
 
-pub const BOUNDARY: &str = "testBoundary1234";
-
-/// A part: `(name, filename, content type, data)`.
-pub type Part<'a> = (&'a str, Option<&'a str>, Option<&'a str>, &'a [u8]);
-
-/// A multipart body by hand.
-pub fn multipart(parts: &[Part]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (name, filename, ct, data) in parts {
-        out.extend_from_slice(format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"").as_bytes());
-        if let Some(f) = filename {
-            out.extend_from_slice(format!("; filename=\"{f}\"").as_bytes());
-        }
-        out.extend_from_slice(b"\r\n");
-        if let Some(ct) = ct {
-            out.extend_from_slice(format!("Content-Type: {ct}\r\n").as_bytes());
-        }
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(data);
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
-    out
-}
-
 pub fn gzip(data: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     e.write_all(data).unwrap();

@@ -108,6 +108,17 @@ pub fn sample_crash(id: &CrashId) -> Crash {
     c
 }
 
+/// The boundary of the hand-made multipart bodies.
+pub const BOUNDARY: &str = "testBoundary1234";
+
+/// A part: `(name, filename, content type, data)`.
+pub type Part<'a> = crashctl::submitter::encode::FormPart<'a>;
+
+/// A multipart body by hand (the library's one builder, with [`BOUNDARY`]).
+pub fn multipart(parts: &[Part]) -> Vec<u8> {
+    crashctl::submitter::encode::form_data(BOUNDARY, parts)
+}
+
 /// Is this a CI run (`CI=true`)?
 pub fn ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crashctl::generate::Generator;
 
 use super::{check_spool, crash_id, head, post, read_answer, realistic, tmp_entries};
-use crate::collect::{gzip, multipart, Server, BOUNDARY};
+use crate::collect::{gzip, Server};
 use crate::common::*;
 
 const NORMAL_THREADS: usize = 4;
@@ -56,7 +56,7 @@ fn gzip_bomb() -> Vec<u8> {
 fn many_parts() -> (Vec<u8>, BTreeMap<String, String>) {
     let names: Vec<String> = (0..10_000).map(|i| format!("k{i}")).collect();
     let dump_names: Vec<String> = (0..100).map(|i| format!("d{i}")).collect();
-    let mut parts: Vec<crate::collect::Part> = names.iter().map(|n| (n.as_str(), None, None, &b"v"[..])).collect();
+    let mut parts: Vec<Part> = names.iter().map(|n| (n.as_str(), None, None, &b"v"[..])).collect();
     parts.extend(dump_names.iter().map(|n| (n.as_str(), Some("f"), Some("application/octet-stream"), n.as_bytes())));
     let dumps = dump_names.iter().map(|n| (n.clone(), crate::collect::sha256(n.as_bytes()))).collect();
     (multipart(&parts), dumps)
