@@ -150,14 +150,12 @@ pub fn read_optional(path: &Path) -> io::Result<Option<Vec<u8>>> {
 /// cannot hang the open). The error says what was refused.
 pub fn open_regular(path: &Path) -> io::Result<(File, u64)> {
     use std::os::unix::fs::OpenOptionsExt;
-    let f = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| match e.raw_os_error() {
+    let f = fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path).map_err(
+        |e| match e.raw_os_error() {
             Some(libc::ELOOP) => io::Error::other("is a symbolic link (not followed)"),
             _ => e,
-        })?;
+        },
+    )?;
     let meta = f.metadata()?;
     if !meta.is_file() {
         let kind = if meta.is_dir() { "a directory" } else { "a device, FIFO or socket" };

@@ -229,7 +229,12 @@ pub fn parse_body(info: &RequestInfo, body: Bytes, max_decompressed: u64) -> Res
 
 /// [`parse_body`] with every limit, charging each decompressed byte to `charge` before it is
 /// kept (the collector's memory budget).
-pub fn parse_body_within(info: &RequestInfo, body: Bytes, limits: Limits, charge: Charge) -> Result<Payload, Rejection> {
+pub fn parse_body_within(
+    info: &RequestInfo,
+    body: Bytes,
+    limits: Limits,
+    charge: Charge,
+) -> Result<Payload, Rejection> {
     let payload_size = body.len() as u64;
     let data = if info.gzip { gunzip(&body, limits.max_decompressed, charge)? } else { body };
     let mut payload = Payload {

@@ -103,7 +103,9 @@ pub enum Event {
     /// The connection limit in force (after the open-file limit).
     ConnectionLimit(usize),
     Crash(CrashRecord),
-    ShuttingDown { in_flight: i64 },
+    ShuttingDown {
+        in_flight: i64,
+    },
     Stopped,
 }
 
@@ -230,10 +232,7 @@ async fn refuse_connection(mut tcp: tokio::net::TcpStream) {
     let _ = tokio::time::timeout(bound, tcp.write_all(BUSY_RESPONSE)).await;
     let _ = tcp.shutdown().await;
     let mut sink = [0u8; 4096];
-    let _ = tokio::time::timeout(bound, async {
-        while matches!(tcp.read(&mut sink).await, Ok(n) if n > 0) {}
-    })
-    .await;
+    let _ = tokio::time::timeout(bound, async { while matches!(tcp.read(&mut sink).await, Ok(n) if n > 0) {} }).await;
 }
 
 /// Requests in progress on one connection, and when the last one ended.

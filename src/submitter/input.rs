@@ -114,7 +114,10 @@ impl CrashSpec {
         for d in &self.dumps {
             let Ok(name) = crate::crash::DumpName::sanitize(&d.field) else { continue };
             if let Some(first) = seen.insert(name.clone(), d.field.clone()) {
-                anyhow::bail!("dumps {first:?} and {:?} would both be stored as {name}: give them different names", d.field);
+                anyhow::bail!(
+                    "dumps {first:?} and {:?} would both be stored as {name}: give them different names",
+                    d.field
+                );
             }
         }
         let dumps = self.dumps.iter().map(DumpArg::read).collect::<anyhow::Result<Vec<_>>>()?;

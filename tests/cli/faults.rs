@@ -36,8 +36,7 @@ pub fn realistic(g: &mut Generator, seq: usize, max_dump: usize) -> Sent {
     let mut texts: Vec<(String, String)> =
         s.annotations.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect();
     texts.push(("FaultsSeq".into(), seq.to_string()));
-    let mut parts: Vec<Part> =
-        texts.iter().map(|(k, v)| (k.as_str(), None, None, v.as_bytes())).collect();
+    let mut parts: Vec<Part> = texts.iter().map(|(k, v)| (k.as_str(), None, None, v.as_bytes())).collect();
     for (name, data) in &s.dumps {
         parts.push((name.as_str(), Some("fakecrash.dump"), Some("application/octet-stream"), data));
     }

@@ -8,7 +8,6 @@
 //! [`remote_env`] (the environment that points the binary at the server), [`unique`] (bucket
 //! and queue-prefix names), [`OwnServer`] (a moto of one's own to stop and restart).
 
-
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

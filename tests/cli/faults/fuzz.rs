@@ -371,8 +371,7 @@ fn model(parts: &[FuzzPart]) -> Result<Payload, Rejection> {
                 Err(_) => notes.push(format!("{} has an undecodable value; dropped", p.name)),
             }
         } else {
-            let clean: String =
-                p.name.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(30).collect();
+            let clean: String = p.name.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(30).collect();
             if clean == "dump" {
                 return Err(Malformed::DumpNameCollision.into());
             }

@@ -65,7 +65,8 @@ fn a_token_echoed_in_a_redirect_or_a_long_body_is_masked() {
     // the token straddles the 300-character cut of a plain-text error body
     let token = "secr3t-token-0123456789abcdef";
     let body = format!("{}{token} and more", "e".repeat(290));
-    let reply = format!("HTTP/1.1 400 Bad Request\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+    let reply =
+        format!("HTTP/1.1 400 Bad Request\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
     let o = reprocess_against(&env, &canned_server(reply), token);
     assert!(stderr(&o).contains("secr"), "the mask's 4 characters: {}", stderr(&o));
     assert_hidden(&o, token, &token[..5]);
