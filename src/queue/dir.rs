@@ -403,8 +403,15 @@ mod tests {
         q.publish(QueueName::Standard, &msgs(&s)).unwrap();
         let dead = q.claim(&[QueueName::Standard], Duration::ZERO).unwrap().unwrap();
         let alive = q.claim(&[QueueName::Standard], DEFAULT_VIS).unwrap().unwrap();
-        std::thread::sleep(Duration::from_millis(2));
-        let d = q.depths().unwrap();
+        // wait on the state (the deadline passing), bounded, not a sleep past it
+        let end = std::time::Instant::now() + Duration::from_secs(10);
+        let d = loop {
+            let d = q.depths().unwrap();
+            if d[1].claimed_expired == 1 || std::time::Instant::now() > end {
+                break d;
+            }
+            std::thread::yield_now();
+        };
         assert_eq!((d[1].claimed, d[1].claimed_expired), (2, 1));
         assert_eq!(q.requeue_stale().unwrap(), vec![dead.message.body()]);
         // the dead consumer's late ack is refused; the live one's works
