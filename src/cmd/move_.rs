@@ -8,16 +8,21 @@ use crashctl::mover::{self, Event, MoveOptions, MoveSummary, Planned};
 use crashctl::stats::human_bytes;
 use crashctl::ExitCode;
 
-use crate::cli::{parse_duration, Format, JobsArg, QueueArg, SpoolArg, StoreArg};
+use crate::args::{
+    parse_duration, parse_interval, Format, JobsArg, OutputArgs, QueueArg, RemoteArgs, SpoolArg, StoreArg, TUNING,
+};
 use crate::ui::Context;
 
 #[derive(Debug, clap::Args)]
-#[command(
-    after_help = "-j defaults to 8 for move (it waits on the disk far more than it computes). Exit codes: 0 every crash taken was moved; 1 some crash was not moved (it stays in the \
+#[command(after_help = "Examples:\n  \
+    crashctl move --spool ./spool --store ./store --queue ./queue\n  \
+    crashctl move --dry-run --older-than 10m\n  \
+    crashctl move --follow --interval 5s --verify\n  \
+    crashctl move --store s3://crashes --queue sqs://socorro --create-bucket --create-queues\n\n\
+    -j defaults to 8 for move (it waits on the disk far more than it computes). Exit codes: 0 every crash taken was moved; 1 some crash was not moved (it stays in the \
                          spool, or was quarantined); 2 fatal (the destination kept failing, the spool is locked); \
                          130 a --once run was interrupted (in-flight crashes were finished first). --follow \
-                         stopped by SIGINT/SIGTERM exits 0 (or 1 if crashes failed)."
-)]
+                         stopped by SIGINT/SIGTERM exits 0 (or 1 if crashes failed).")]
 pub struct Args {
     #[command(flatten)]
     spool: SpoolArg,
@@ -25,6 +30,10 @@ pub struct Args {
     store: StoreArg,
     #[command(flatten)]
     queue: QueueArg,
+    #[command(flatten)]
+    remote: RemoteArgs,
+    #[command(flatten)]
+    output: OutputArgs,
     #[command(flatten)]
     jobs: JobsArg,
     /// Read every crash back from the store and compare sha256 digests before deleting it
@@ -49,20 +58,17 @@ pub struct Args {
     #[arg(long)]
     follow: bool,
     /// With --follow: how often to look for new crashes
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "2s", requires = "follow")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_interval, default_value = "2s", requires = "follow")]
     interval: Duration,
     /// Quarantine a crash after this many failed attempts (counted across runs)
-    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..), help_heading = TUNING)]
     max_failures: u32,
     /// Retries (exponential backoff from 100ms) of a failed store write, publish or sync
-    #[arg(long, value_name = "N", default_value_t = 3)]
+    #[arg(long, value_name = "N", default_value_t = 3, help_heading = TUNING)]
     retries: u32,
     /// Crashes made durable, published and removed together (one sync of store and queue each)
-    #[arg(long, value_name = "N", default_value_t = mover::DEFAULT_BATCH, value_parser = parse_batch)]
+    #[arg(long, value_name = "N", default_value_t = mover::DEFAULT_BATCH, value_parser = parse_batch, help_heading = TUNING)]
     batch_size: usize,
-    /// Output format of the summary (and of the --dry-run listing: JSON Lines)
-    #[arg(long, value_enum, default_value = "text")]
-    format: Format,
 }
 
 /// Crashes in flight when `-j` is not given.
@@ -96,17 +102,18 @@ impl Args {
 }
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
-    let json = args.format == Format::Json;
+    let json = args.output.get() == Format::Json;
     let opts = args.options(ctx.show_progress(json));
-    let spool = args.spool.open(ctx, false)?;
+    let config = ctx.config()?;
+    let spool = args.spool.open(config, false)?;
     let stop = ctx.stop_flag();
     let mut out = std::io::stdout().lock();
     let mut on_event = |event: Event<'_>| report(&mut out, event, json);
     let summary = if args.dry_run {
         mover::plan(&spool, &opts, &stop, &mut on_event)
     } else {
-        let store = args.store.open(ctx, true)?;
-        let queue = args.queue.open(ctx, true)?;
+        let store = args.store.open(config, &args.remote, true)?;
+        let queue = args.queue.open(config, &args.remote, true)?;
         let progress = ctx.progress("crashes", json);
         let backends = mover::Backends { spool: &spool, store: store.as_ref(), queue: queue.as_ref() };
         mover::run(&backends, &opts, progress.as_ref(), &stop, &mut on_event)?

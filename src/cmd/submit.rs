@@ -11,7 +11,7 @@ use crashctl::submitter::{
 };
 use crashctl::ExitCode;
 
-use crate::cli::{parse_duration, Format, JobsArg};
+use crate::args::{parse_duration, Format, JobsArg, OutputArgs, OUTPUT, TUNING};
 use crate::ui::Context;
 
 #[derive(Debug, clap::Args)]
@@ -21,7 +21,10 @@ use crate::ui::Context;
     crashctl submit ./spool --dump crash.dmp --annotations extra.json\n  \
     crashctl submit http://127.0.0.1:8000 --dump big.dmp ProductName=Load --repeat 1000 -j 16 --rate 200\n  \
     crashctl submit http://127.0.0.1:8000 --generate 500 --seed 42 -j 8 --gzip\n\n\
-    Prints one line per crash on stdout (CrashID=bp-..., Discarded=..., or Failed=...) and a summary on stderr.")]
+    Prints one line per crash on stdout (CrashID=bp-..., Discarded=..., or Failed=...; --json: one \
+    object per crash) and a summary on stderr. Exit codes: 0 every crash accepted (or nothing to \
+    send), 1 some crash was discarded or failed, 2 usage error, invalid crash ID or fatal error, \
+    130 interrupted.")]
 pub struct Args {
     /// Collector URL (`/submit` is added when it has no path) or a spool directory to write into
     #[arg(value_name = "URL|SPOOL_DIR")]
@@ -63,19 +66,18 @@ pub struct Args {
     #[arg(long, value_name = "PER_SECOND")]
     pub rate: Option<f64>,
     /// Retries after connection errors, 429 and 5xx answers (never after other 4xx)
-    #[arg(long, value_name = "N", default_value_t = 3)]
+    #[arg(long, value_name = "N", default_value_t = 3, help_heading = TUNING)]
     pub retries: u32,
     /// First wait between retries, doubled each time (a Retry-After header wins)
-    #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = parse_duration, help_heading = TUNING)]
     pub retry_delay: Duration,
     /// Give up on one HTTP request after this long
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration, help_heading = TUNING)]
     pub timeout: Duration,
-    /// Output: one line per crash, or one JSON object per crash
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: Format,
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Exit 0 even when crashes were discarded (throttled or malformed); failures still exit 1
-    #[arg(long)]
+    #[arg(long, help_heading = OUTPUT)]
     pub allow_rejected: bool,
     /// Bearer token for the collector (lets a `uuid` annotation choose the crash ID)
     #[arg(long, env = "CRASHCTL_BEARER_TOKEN", value_name = "TOKEN", hide_env_values = true)]
@@ -83,8 +85,11 @@ pub struct Args {
 }
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
-    let json = args.format == Format::Json;
-    let sources = sources(&args, ctx)?;
+    let json = args.output.get() == Format::Json;
+    let (sources, invalid) = sources(&args, ctx)?;
+    if sources.is_empty() {
+        return Ok(if invalid > 0 { ExitCode::Fatal } else { ExitCode::Success });
+    }
     let opts = SubmitOptions {
         target: TargetSpec::parse(&args.target)?,
         encoding: Encoding { json_extra: args.json_extra, gzip: args.gzip },
@@ -107,14 +112,14 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         };
     };
     let summary = submitter::submit(sources, &opts, progress, Arc::clone(&stop), &mut print)?;
-    if !ctx.quiet {
-        eprintln!("{}", summary_line(&summary));
-    }
-    Ok(exit_code(&summary, args.allow_rejected, stop.load(std::sync::atomic::Ordering::SeqCst)))
+    ctx.status(summary_line(&summary));
+    let code = exit_code(&summary, args.allow_rejected, stop.load(std::sync::atomic::Ordering::SeqCst));
+    Ok(if invalid > 0 { code.worst(ExitCode::Fatal) } else { code })
 }
 
-/// The crashes to send, from the arguments or a store.
-fn sources(args: &Args, ctx: &Context) -> anyhow::Result<Vec<Source>> {
+/// The crashes to send, from the arguments or a store, and how many crash IDs given were
+/// invalid (reported and skipped).
+fn sources(args: &Args, ctx: &Context) -> anyhow::Result<(Vec<Source>, usize)> {
     let (pairs, others): (Vec<_>, Vec<_>) = args.items.iter().partition(|s| input::parse_pair(s).is_some());
     let pairs: Vec<(String, String)> = pairs.iter().filter_map(|s| input::parse_pair(s)).collect();
     let keep_uuid = args.bearer_token.is_some();
@@ -123,7 +128,7 @@ fn sources(args: &Args, ctx: &Context) -> anyhow::Result<Vec<Source>> {
             anyhow::bail!("{bad:?} is not KEY=VALUE (crash IDs go with --from-store)");
         }
         let overrides = overrides(&args.annotation_files, pairs)?;
-        return Ok(submitter::generated(n, args.seed, chrono::Utc::now(), overrides));
+        return Ok((submitter::generated(n, args.seed, chrono::Utc::now(), overrides), 0));
     }
     let Some(dir) = &args.from_store else {
         if let Some(bad) = others.first() {
@@ -136,7 +141,7 @@ fn sources(args: &Args, ctx: &Context) -> anyhow::Result<Vec<Source>> {
             dumps: args.dumps.clone(),
             keep_uuid,
         };
-        return Ok(vec![Source::Built(Arc::new(spec.build()?))]);
+        return Ok((vec![Source::Built(Arc::new(spec.build()?))], 0));
     };
     let store = crashctl::store::open(dir, false)?;
     let others: Vec<String> = others.into_iter().cloned().collect();
@@ -144,14 +149,20 @@ fn sources(args: &Args, ctx: &Context) -> anyhow::Result<Vec<Source>> {
     for (bad, e) in &input.invalid {
         eprintln!("crashctl: skipping {bad:?}: {e}");
     }
-    anyhow::ensure!(input.invalid.is_empty() || !input.ids.is_empty(), "no valid crash IDs given");
+    let invalid = input.invalid.len();
+    if invalid > 0 && input.ids.is_empty() {
+        return Ok((Vec::new(), invalid));
+    }
     let ids = if input.ids.is_empty() { input::all_ids(store.as_ref())? } else { input.ids };
-    anyhow::ensure!(!ids.is_empty(), "{}: no crashes to submit", store.describe());
+    if ids.is_empty() {
+        ctx.status(format!("crashctl: {}: no crashes to submit: nothing to do", store.describe()));
+    }
     let overrides = Arc::new(overrides(&args.annotation_files, pairs)?);
-    Ok(ids
+    let sources = ids
         .into_iter()
         .map(|id| Source::Store { store: Arc::clone(&store), id, overrides: Arc::clone(&overrides), keep_uuid })
-        .collect())
+        .collect();
+    Ok((sources, invalid))
 }
 
 /// Annotations set on every crash: the files in order, then KEY=VALUE pairs.
