@@ -17,7 +17,7 @@ use crate::ui::Context;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
     crashctl collect --listen 127.0.0.1:8000 --spool ./spool\n  \
-    crashctl collect --listen 0.0.0.0:8000 --store s3://crashes --queue sqs://socorro\n  \
+    crashctl collect --store s3://crashes --queue sqs://socorro\n  \
     crashctl collect --listen 127.0.0.1:0 --throttle-rules throttle.toml\n\n\
     The bound address is printed on stderr as `listening on http://ADDR` (use port 0 to \
                         let the system pick one). One line per crash goes to stderr. SIGINT/SIGTERM stop \

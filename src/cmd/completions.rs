@@ -92,12 +92,21 @@ fn page(cmd: clap::Command, title: &str) -> Vec<u8> {
     }
     if let Some(extra) = extra {
         let text = extra.strip_prefix("Examples:\n").unwrap_or(&extra);
+        let (examples, notes) = text.split_once("\n\n").unwrap_or((text, ""));
         out.extend_from_slice(b".SH EXAMPLES\n.nf\n");
-        for line in text.lines() {
-            out.extend_from_slice(roff_line(line).as_bytes());
+        for line in examples.lines() {
+            out.extend_from_slice(roff_line(line.trim()).as_bytes());
             out.push(b'\n');
         }
         out.extend_from_slice(b".fi\n");
+        if !notes.trim().is_empty() {
+            out.extend_from_slice(b".SH NOTES\n");
+            for para in notes.split("\n\n") {
+                out.extend_from_slice(b".PP\n");
+                out.extend_from_slice(roff_line(&para.replace('\n', " ")).as_bytes());
+                out.push(b'\n');
+            }
+        }
     }
     let _ = man.render_version_section(&mut out);
     out

@@ -14,7 +14,7 @@ use crate::ui::Context;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
     crashctl generate -n 20 --store ./crashes --symbols ./symbols\n  \
-    crashctl generate -n 20 --store ./crashes | crashctl process --store ./crashes --symbols-path ./symbols\n  \
+    crashctl generate -n 20 --store ./crashes | crashctl process --store ./crashes\n  \
     crashctl submit http://127.0.0.1:8000/submit --from-store ./crashes\n\n\
     Output: crash IDs one a line (text), or one JSON object per crash (json).")]
 pub struct Args {

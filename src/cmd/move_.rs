@@ -18,7 +18,7 @@ use crate::ui::Context;
     crashctl move --spool ./spool --store ./store --queue ./queue\n  \
     crashctl move --dry-run --older-than 10m\n  \
     crashctl move --follow --interval 5s --verify\n  \
-    crashctl move --store s3://crashes --queue sqs://socorro --create-bucket --create-queues\n\n\
+    crashctl move --store s3://crashes --queue sqs://socorro --create-queues\n\n\
     -j defaults to 8 for move (it waits on the disk far more than it computes). Exit codes: 0 every crash taken was moved; 1 some crash was not moved (it stays in the \
                          spool, or was quarantined); 2 fatal (the destination kept failing, the spool is locked); \
                          130 a --once run was interrupted (in-flight crashes were finished first). --follow \
@@ -107,6 +107,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let config = ctx.config()?;
     let spool = args.spool.open(config, false)?;
     let stop = ctx.stop_flag();
+    ctx.detail(format_args!("spool {}", spool.root().display()));
     let mut out = std::io::stdout().lock();
     let mut on_event = |event: Event<'_>| report(&mut out, event, json);
     let summary = if args.dry_run {
@@ -115,6 +116,16 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         let store = args.store.open(config, &args.remote, true)?;
         let queue = args.queue.open(config, &args.remote, true)?;
         let progress = ctx.progress("crashes", json);
+        ctx.detail(format_args!(
+            "into {} and the standard queue of {}; {} in flight, batches of {}, {} retries, quarantine after {} failures{}",
+            store.describe(),
+            queue.describe(),
+            opts.concurrency,
+            opts.batch_size,
+            opts.retries,
+            opts.max_failures,
+            if opts.verify { ", verifying every crash" } else { "" }
+        ));
         let backends = mover::Backends { spool: &spool, store: store.as_ref(), queue: queue.as_ref() };
         mover::run(&backends, &opts, progress.as_ref(), &stop, &mut on_event)?
     };

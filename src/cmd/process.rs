@@ -15,7 +15,7 @@ use crate::ui::Context;
     after_help = "Examples:\n  \
     crashctl process --store ./store ID...\n  \
     crashctl process --store ./store --queue ./queue --follow\n  \
-    crashctl generate -n 5 | crashctl process --symbols-path ./symbols --format tab\n  \
+    crashctl generate -n 5 | crashctl process --format tab\n  \
     crashctl process --dump crash.dmp --symbols-path ./symbols --pretty\n\n\
     Crash IDs process these crashes; --queue with no IDs consumes the queues until they are empty \
     (--follow: keeps waiting). Exit codes: 0 ok or nothing to do, 1 some crashes failed (timeout or \
@@ -94,6 +94,13 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let stdout_data = args.print || format != Format::Text;
     let run = RunOptions { save: !args.no_save, progress: ctx.progress("crashes", stdout_data), stop: ctx.stop_flag() };
     let sink = |o: &Outcome, p: Option<&Processed>| {
+        ctx.detail(format_args!(
+            "{}: {} ({}){}",
+            o.id,
+            o.status,
+            o.signature.as_deref().unwrap_or("no signature"),
+            if run.save && p.is_some() { ", saved" } else { "" }
+        ));
         out.emit(o, p);
         // a walk thread cannot be stopped: say how many hold a CPU, so a long --follow run
         // can be restarted before they add up
@@ -104,8 +111,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     };
     let config = ctx.config()?;
     let store = args.store.open(config, &args.remote, false)?;
+    ctx.detail(format_args!("reading raw crashes from {}", store.describe()));
     let (summary, invalid) = if queue_mode {
         let queue = args.queue.open(config, &args.remote, false)?;
+        ctx.detail(format_args!("consuming the queues of {}", queue.describe()));
         (processor.consume_queue(store.as_ref(), queue.as_ref(), args.follow, &run, &sink)?, 0)
     } else {
         let input = ctx.read_ids(&args.ids)?;

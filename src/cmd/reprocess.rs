@@ -25,9 +25,9 @@ use crate::ui::Context;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
     crashctl reprocess --host https://crash-stats.mozilla.org ID...\n  \
-    crashctl reprocess --host https://crash-stats.mozilla.org --ruleset regenerate_signature < ids.txt\n  \
-    crashctl reprocess --store ./store --queue ./queue --date 2026-11-20 --signature 'OOM |'\n  \
-    crashctl reprocess --store ./store --all --now --changed --siglists ./siglists\n\n\
+    crashctl reprocess --host https://crash-stats.mozilla.org < ids.txt\n  \
+    crashctl reprocess --store ./store --date 2026-11-20 --signature 'OOM |'\n  \
+    crashctl reprocess --store ./store --all --now --changed\n\n\
     Remote (--host URL): posts the crash IDs to /api/Reprocessing/ in groups (50 by default, \
         with --sleep between groups), retrying connection errors, 429 and 5xx with backoff. Progress is \
         recorded in a state file after each accepted group, so rerunning the same command after a failure or \
@@ -199,6 +199,16 @@ fn run_remote(args: Opts, ctx: &Context) -> anyhow::Result<ExitCode> {
         eprintln!("crashctl: using API token {t} (from {source})");
     }
     let opts = remote_options(&args, secret.clone());
+    ctx.detail(format_args!(
+        "posting {} crash IDs to {}/api/Reprocessing/ in groups of {}, {} retries (connection errors, 429, 5xx) \
+         from {} doubling, {} between groups",
+        input.ids.len(),
+        opts.host.trim_end_matches('/'),
+        opts.batch_size,
+        opts.retry.retries,
+        humantime::format_duration(opts.retry.base_delay),
+        humantime::format_duration(opts.sleep),
+    ));
     let json = args.output.get() == Format::Json;
     let progress = remote_progress(ctx, json);
     let result = reprocess::run_remote(&opts, &input.ids, progress.as_ref(), ctx.stop_flag());
@@ -338,6 +348,7 @@ fn run_local(args: Opts, ctx: &Context) -> anyhow::Result<ExitCode> {
     };
     let config = ctx.config()?;
     let store = args.store.open(config, &args.remote, false)?;
+    ctx.detail(format_args!("selecting crashes of {}", store.describe()));
     let selection = reprocess::select_local(store.as_ref(), &input.ids, &opts)?;
     if args.now && !args.dry_run {
         return run_now(&args, ctx, store.as_ref(), selection, &input);
@@ -399,6 +410,9 @@ fn run_now(
     let json = args.output.get() == Format::Json;
     let run = RunOptions { save: !args.no_save, progress: ctx.progress("crashes", json), stop: ctx.stop_flag() };
     let report = reprocess::process_now(&processor, store, sel, args.ruleset.as_deref(), &run)?;
+    for o in &report.outcomes {
+        ctx.detail(format_args!("{}: {} ({})", o.id, o.status, o.signature.as_deref().unwrap_or("no signature")));
+    }
     render_now(&report, input, args, ctx.quiet)?;
     let code =
         if report.summary.interrupted { ExitCode::Interrupted } else { ExitCode::from_failures(report.failed()) };

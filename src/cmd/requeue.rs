@@ -18,7 +18,7 @@ use crate::ui::Context;
     crashctl requeue --queue ./queue --stale --failed\n  \
     crashctl requeue --queue ./queue --failed --match timeout --dry-run\n  \
     crashctl requeue --spool ./spool --quarantined\n  \
-    crashctl requeue --store ./store --queue ./queue --unprocessed --date 2026-11-20\n\n\
+    crashctl requeue --store ./store --unprocessed --date 2026-11-20\n\n\
     With no source flag, crash IDs come from the arguments, or one per line from stdin \
     (ID, bp-ID or report URL). Exit codes: 0 all requeued, or nothing to do; 1 some item could not \
     be requeued (or a message or file found was not a crash ID); 2 an invalid crash ID was given, \

@@ -16,10 +16,10 @@ use crate::ui::Context;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
-    crashctl submit http://127.0.0.1:8000 --dump crash.dmp ProductName=Firefox Version=140.0\n  \
-    crashctl submit http://127.0.0.1:8000 --from-store ./fetched bp-de1bb258-cbbf-4589-a673-34f800160918\n  \
+    crashctl submit http://127.0.0.1:8000 --dump crash.dmp ProductName=Firefox\n  \
+    crashctl submit http://127.0.0.1:8000 --from-store ./fetched bp-ID...\n  \
     crashctl submit ./spool --dump crash.dmp --annotations extra.json\n  \
-    crashctl submit http://127.0.0.1:8000 --dump big.dmp ProductName=Load --repeat 1000 -j 16 --rate 200\n  \
+    crashctl submit http://127.0.0.1:8000 --dump big.dmp --repeat 1000 --rate 200\n  \
     crashctl submit http://127.0.0.1:8000 --generate 500 --seed 42 -j 8 --gzip\n\n\
     Prints one line per crash on stdout (CrashID=bp-..., Discarded=..., or Failed=...; --json: one \
     object per crash) and a summary on stderr. Exit codes: 0 every crash accepted (or nothing to \
@@ -104,7 +104,22 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let progress = ctx.progress("crashes", json);
     let stop = ctx.stop_flag();
     let mut out = std::io::stdout().lock();
+    let target = match &opts.target {
+        TargetSpec::Url(url) => url.clone(),
+        TargetSpec::Spool(dir) => format!("the spool {}", dir.display()),
+    };
+    ctx.detail(format_args!("sending {} crashes to {target}", sources.len() as u64 * u64::from(args.repeat)));
     let mut print = |r: &SubmitResult| {
+        ctx.detail(format_args!(
+            "crash {} ({}): {} after {} attempt{} in {:.1} ms{}",
+            r.index,
+            r.source.as_deref().unwrap_or("built from the arguments"),
+            r.http_status.map_or("no answer".to_string(), |s| format!("HTTP {s}")),
+            r.attempts,
+            if r.attempts == 1 { "" } else { "s (retried: connection error, 429 or 5xx)" },
+            r.latency_ms,
+            r.reason.as_deref().map(|why| format!(": {why}")).unwrap_or_default(),
+        ));
         let _ = if json {
             writeln!(out, "{}", serde_json::to_string(r).unwrap_or_default())
         } else {
