@@ -6,7 +6,7 @@
 //! - locations: [`SpoolArg`], [`StoreArg`], [`QueueArg`] (flag > env > config file > default,
 //!   resolved by `crashctl::config::Config`), and [`RemoteArgs`] (S3/SQS settings, under
 //!   "Remote backends"; a new backend adds its flags there);
-//! - output: [`OutputArgs`] (`--format`, `--json`) with one [`Format`] type;
+//! - output: [`OutputArgs`] (`--format`, `--json`) with the library's one [`Format`] type;
 //! - processing: [`ProcessingArgs`] (symbols, signature lists, timeout, -j), used by `process`
 //!   and `reprocess --now`;
 //! - tuning: [`JobsArg`]; every duration flag parses with [`parse_duration`].
@@ -15,14 +15,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::builder::{PossibleValuesParser, TypedValueParser};
-use clap::{Args, ValueEnum};
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::Args;
 use crashctl::config::{Config, Location};
 use crashctl::processor::{ProcessorOptions, SymbolOptions, DEFAULT_MAX_CACHED_MODULES, DEFAULT_TIMEOUT};
 use crashctl::queue::CrashQueue;
 use crashctl::remote::RemoteOptions;
 use crashctl::spool::Spool;
 use crashctl::store::CrashStore;
+pub use crashctl::Format;
 
 /// Help headings (the same words in every command's `--help` and man page).
 pub const LOCATIONS: &str = "Locations";
@@ -188,44 +189,21 @@ impl JobsArg {
     }
 }
 
-/// What goes to stdout. One type for every command; each command accepts the values that make
-/// sense for it (see the table in docs/cli.md) and `--help` lists them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// For people (the default)
-    #[value(alias = "table")]
-    Text,
-    /// JSON: JSON Lines for streams (one object per item), one document for reports
-    Json,
-    /// Prometheus text exposition (stats)
-    Prometheus,
-    /// One line per item, tab-separated (listings)
-    #[value(alias = "summary")]
-    Tab,
-    /// Comma-separated values with a header line (listings)
-    Csv,
-    /// A Markdown table (listings)
-    Markdown,
-    /// Crash IDs only, one a line (listings)
-    Ids,
-}
-
-impl Format {
-    /// A value parser that accepts only `allowed` (and their hidden aliases); `--help` and
-    /// completions list exactly those.
-    pub fn only(allowed: &'static [Format]) -> impl TypedValueParser<Value = Format> {
-        PossibleValuesParser::new(allowed.iter().filter_map(Format::to_possible_value))
-            .map(|s| Format::from_str(&s, true).unwrap_or(Format::Text))
-    }
+/// A value parser for `--format` that accepts only `allowed` (and their hidden aliases);
+/// `--help` and completions list exactly those.
+pub fn formats(allowed: &'static [Format]) -> impl TypedValueParser<Value = Format> {
+    let values =
+        allowed.iter().map(|f| PossibleValue::new(f.name()).help(f.help()).aliases(f.aliases().iter().copied()));
+    PossibleValuesParser::new(values).map(|s| Format::from_name(&s).unwrap_or(Format::Text))
 }
 
 /// `--format` and its short spelling `--json`. A command restricts the values with
-/// `#[command(mut_arg("format", |a| a.value_parser(Format::only(&[...]))))]`.
+/// `#[command(mut_arg("format", |a| a.value_parser(formats(&[...]))))]`.
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = OUTPUT)]
 pub struct OutputArgs {
     /// Output format [default: text]
-    #[arg(long, value_name = "FORMAT", value_parser = Format::only(&[Format::Text, Format::Json]))]
+    #[arg(long, value_name = "FORMAT", value_parser = formats(&[Format::Text, Format::Json]))]
     pub format: Option<Format>,
     /// Short for --format json
     #[arg(long, conflicts_with = "format")]

@@ -4,8 +4,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use crashctl::mover::{self, Event, MoveOptions, MoveSummary, Planned};
-use crashctl::stats::human_bytes;
+use crashctl::mover::{self, Event, MoveOptions, MoveReport};
 use crashctl::ExitCode;
 
 use crate::args::{
@@ -102,14 +101,15 @@ impl Args {
 }
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
-    let json = args.output.get() == Format::Json;
+    let format = args.output.get();
+    let json = format == Format::Json;
     let opts = args.options(ctx.show_progress(json));
     let config = ctx.config()?;
     let spool = args.spool.open(config, false)?;
     let stop = ctx.stop_flag();
     ctx.detail(format_args!("spool {}", spool.root().display()));
     let mut out = std::io::stdout().lock();
-    let mut on_event = |event: Event<'_>| report(&mut out, event, json);
+    let mut on_event = |event: Event<'_>| report(&mut out, event, format);
     let summary = if args.dry_run {
         mover::plan(&spool, &opts, &stop, &mut on_event)
     } else {
@@ -130,87 +130,36 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         mover::run(&backends, &opts, progress.as_ref(), &stop, &mut on_event)?
     };
     drop(out);
-    print_summary(&summary, json, ctx)?;
+    print_report(&summary, format, ctx)?;
     Ok(exit_code(&summary, args.follow))
 }
 
 /// Dry-run lines go to stdout (they are the data); failures and warnings to stderr.
-fn report(out: &mut impl Write, event: Event<'_>, json: bool) {
+fn report(out: &mut impl Write, event: Event<'_>, format: Format) {
     match event {
         Event::Planned(p) => {
-            let _ = print_planned(out, p, json);
+            let _ = p.render(format, out);
         }
         Event::Failed(f) => eprintln!("crashctl: {f}"),
         Event::Warning(w) => eprintln!("crashctl: warning: {w}"),
     }
 }
 
-fn print_planned(out: &mut impl Write, p: &Planned, json: bool) -> std::io::Result<()> {
-    if json {
-        serde_json::to_writer(&mut *out, p)?;
-        return writeln!(out);
-    }
-    let action = match p.queue {
-        Some(q) => format!("store, queue {q}"),
-        None => "store only (DEFER)".to_string(),
-    };
-    writeln!(out, "{}\t{}\t{action}", p.id, p.shard)
-}
-
-fn print_summary(s: &MoveSummary, json: bool, ctx: &Context) -> anyhow::Result<()> {
-    if json {
-        let mut out = std::io::stdout().lock();
-        if s.dry_run {
-            // the plan was JSON Lines on stdout; the summary goes with the status lines
-            if !ctx.quiet {
-                eprintln!("{}", serde_json::to_string(s)?);
-            }
-            return Ok(());
+/// The report goes to stdout; after a dry run (whose plan is the data) to stderr, with the
+/// status lines.
+fn print_report(report: &MoveReport, format: Format, ctx: &Context) -> anyhow::Result<()> {
+    if report.dry_run {
+        if !ctx.quiet {
+            report.render(format, &mut std::io::stderr().lock())?;
         }
-        serde_json::to_writer_pretty(&mut out, s)?;
-        writeln!(out)?;
         return Ok(());
     }
-    let text = summary_text(s);
-    if s.dry_run {
-        if !ctx.quiet {
-            eprintln!("{text}");
-        }
-    } else {
-        println!("{text}");
-    }
+    report.render(format, &mut std::io::stdout().lock())?;
     Ok(())
 }
 
-fn summary_text(s: &MoveSummary) -> String {
-    if s.dry_run {
-        return format!("dry run: would move {} crashes (nothing changed)", s.planned);
-    }
-    let mut text = format!(
-        "moved {} crashes ({} queued, {} deferred), {}; failed {}, quarantined {}; {:.1}s, {:.0} crashes/s",
-        s.moved,
-        s.queued,
-        s.deferred,
-        human_bytes(s.bytes),
-        s.failed,
-        s.quarantined,
-        s.elapsed_secs,
-        s.crashes_per_sec
-    );
-    if s.strays > 0 {
-        text.push_str(&format!("; {} stray entries skipped", s.strays));
-    }
-    if s.interrupted {
-        text.push_str("; interrupted");
-    }
-    if let Some(reason) = &s.aborted {
-        text.push_str(&format!("\ngave up: {reason}"));
-    }
-    text
-}
-
 /// 2 when the run gave up; 130 when a `--once` run was interrupted; 1 when any crash failed.
-fn exit_code(s: &MoveSummary, follow: bool) -> ExitCode {
+fn exit_code(s: &MoveReport, follow: bool) -> ExitCode {
     if s.aborted.is_some() {
         return ExitCode::Fatal;
     }

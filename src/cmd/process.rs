@@ -4,10 +4,10 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use crashctl::processor::{Outcome, Processed, Processor, Ruleset, RunOptions, RunSummary, Status};
+use crashctl::processor::{Outcome, ProcessReport, Processed, Processor, Ruleset, RunOptions, Status};
 use crashctl::ExitCode;
 
-use crate::args::{Format, OutputArgs, ProcessingArgs, QueueArg, RemoteArgs, StoreArg, OUTPUT};
+use crate::args::{formats, Format, OutputArgs, ProcessingArgs, QueueArg, RemoteArgs, StoreArg, OUTPUT};
 use crate::ui::Context;
 
 #[derive(Debug, clap::Args)]
@@ -20,7 +20,7 @@ use crate::ui::Context;
     Crash IDs process these crashes; --queue with no IDs consumes the queues until they are empty \
     (--follow: keeps waiting). Exit codes: 0 ok or nothing to do, 1 some crashes failed (timeout or \
     could not be processed), 2 usage error, invalid crash ID or fatal error, 130 interrupted.",
-    mut_arg("format", |a| a.value_parser(Format::only(&[Format::Text, Format::Json, Format::Tab]))
+    mut_arg("format", |a| a.value_parser(formats(&[Format::Text, Format::Json, Format::Tab]))
         .help("Output: text (a summary on stderr), json (one outcome per crash, JSON Lines) or tab \
                (one line per crash: ID, signature, status) [default: text]"))
 )]
@@ -138,23 +138,11 @@ fn run_dump(processor: &Processor, args: &Args, dump: &std::path::Path) -> anyho
     Ok(ExitCode::from_failures(u64::from(outcome.status.is_failure())))
 }
 
-fn report(ctx: &Context, summary: &RunSummary, invalid: u64, processor: &Processor) -> anyhow::Result<ExitCode> {
+fn report(ctx: &Context, summary: &ProcessReport, invalid: u64, processor: &Processor) -> anyhow::Result<ExitCode> {
     let renewals = processor.symbol_cache_renewals();
     let abandoned = processor.abandoned_walks_running();
     if !ctx.quiet {
-        eprintln!(
-            "processed {} crashes in {:.1}s ({:.1}/s): {} ok, {} stackwalk failed, {} timed out, {} errors; {} saved{}{}",
-            summary.total(),
-            summary.elapsed_secs,
-            summary.per_second(),
-            summary.ok,
-            summary.stackwalk_failed,
-            summary.timeout,
-            summary.error,
-            summary.saved,
-            if invalid > 0 { format!("; {invalid} invalid IDs skipped") } else { String::new() },
-            if renewals > 0 { format!("; symbol cache started afresh {renewals} times") } else { String::new() },
-        );
+        eprintln!("{}", summary.summary_line(invalid, renewals));
         if abandoned > 0 {
             eprintln!("crashctl: {abandoned} stackwalks abandoned at --timeout were still running at the end");
         }
@@ -185,10 +173,9 @@ impl Output {
             (true, _, Some(p)) if self.pretty => serde_json::to_string_pretty(&p.to_map()).ok(),
             (true, _, Some(p)) => String::from_utf8(p.to_vec()).ok(),
             (true, _, None) => None,
-            (false, Format::Json, _) => serde_json::to_string(outcome).ok(),
-            (false, Format::Text, _) => None,
-            (false, _, _) => {
-                Some(format!("{}\t{}\t{}", outcome.id, outcome.signature.as_deref().unwrap_or(""), outcome.status))
+            (false, format, _) => {
+                let _ = outcome.render(format, &mut std::io::stdout().lock());
+                None
             }
         };
         if let Some(line) = line {

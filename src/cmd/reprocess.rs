@@ -1,7 +1,6 @@
 //! `crashctl reprocess`: on Crash Stats (`--host`), or locally (publish to the `reprocessing`
 //! queue of a local store).
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -180,14 +179,6 @@ fn with_invalid(code: ExitCode, input: &IdInput) -> ExitCode {
     }
 }
 
-fn invalid_json(input: &IdInput) -> serde_json::Value {
-    input
-        .invalid
-        .iter()
-        .map(|(text, e)| serde_json::json!({"input": text, "error": e.name(), "message": e.to_string()}))
-        .collect()
-}
-
 // ---- remote ----
 
 fn run_remote(args: Opts, ctx: &Context) -> anyhow::Result<ExitCode> {
@@ -258,50 +249,14 @@ fn remote_progress(ctx: &Context, json: bool) -> Arc<dyn Progress> {
     }
 }
 
+/// A group not accepted goes to stderr with its IDs; the report to stdout.
 fn render_remote(report: &RemoteReport, input: &IdInput, format: Format) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
     if let Some(f) = &report.failed {
         let ids: Vec<&str> = f.ids.iter().map(|id| id.as_str()).collect();
         eprintln!("crashctl: group {}/{} was not accepted: {}", f.index, report.groups, f.error);
         eprintln!("crashctl: group {} IDs: {}", f.index, ids.join(" "));
     }
-    if format == Format::Json {
-        let mut v = serde_json::to_value(report)?;
-        v["invalid"] = invalid_json(input);
-        v["duplicates"] = input.duplicates.into();
-        writeln!(out, "{v}")?;
-        return Ok(());
-    }
-    if report.dry_run {
-        for g in &report.would_send {
-            writeln!(out, "group {}/{} ({} IDs):", g.index, report.groups, g.ids.len())?;
-            for id in &g.ids {
-                writeln!(out, "  {id}")?;
-            }
-        }
-    }
-    write_remote_summary(&mut out, report)?;
-    Ok(())
-}
-
-fn write_remote_summary(out: &mut impl Write, r: &RemoteReport) -> std::io::Result<()> {
-    let verb = if r.dry_run { "would send" } else { "accepted" };
-    let count = if r.dry_run { r.would_send.len() } else { r.accepted };
-    writeln!(
-        out,
-        "{} crash IDs in {} groups to {}: {verb} {count}, accepted before {}, remaining {}, retries {}",
-        r.ids, r.groups, r.host, r.already_accepted, r.remaining, r.retries
-    )?;
-    if r.complete {
-        writeln!(out, "every group accepted")?;
-    } else if !r.dry_run && r.remaining > 0 {
-        let why = if r.interrupted { "interrupted" } else { "stopped" };
-        if r.already_accepted + r.accepted == 0 {
-            writeln!(out, "{why} before any group was accepted; rerun the same command to try again")?;
-        } else {
-            writeln!(out, "{why}; state in {} (rerun the same command to resume)", r.state_file.display())?;
-        }
-    }
+    report.render(format, input, &mut std::io::stdout().lock())?;
     Ok(())
 }
 
@@ -363,36 +318,19 @@ fn run_local(args: Opts, ctx: &Context) -> anyhow::Result<ExitCode> {
         let report = reprocess::publish_local(queue.as_ref(), selection, &opts, progress.as_ref(), &ctx.stop_flag())?;
         (report, format!("the reprocessing queue of {}", queue.describe()))
     };
-    render_local(&report, &input, args.output.get(), ctx.quiet, &target)?;
+    render_local(&report, &input, args.output.get(), ctx, &target)?;
     let code =
         if report.interrupted { ExitCode::Interrupted } else { ExitCode::from_failures(report.missing.len() as u64) };
     Ok(with_invalid(code, &input))
 }
 
-fn render_local(r: &LocalReport, input: &IdInput, format: Format, quiet: bool, target: &str) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
+fn render_local(r: &LocalReport, input: &IdInput, format: Format, ctx: &Context, target: &str) -> anyhow::Result<()> {
     for id in &r.missing {
         eprintln!("crashctl: crash {id}: no raw crash in the store; skipped");
     }
-    if format == Format::Json {
-        let mut v = serde_json::to_value(r)?;
-        v["invalid"] = invalid_json(input);
-        v["duplicates"] = input.duplicates.into();
-        writeln!(out, "{v}")?;
-        return Ok(());
-    }
-    for id in &r.ids {
-        writeln!(out, "{id}")?;
-    }
-    if !quiet {
-        let verb = if r.dry_run { "would" } else { "published to" };
-        let ruleset = r.ruleset.as_deref().map(|rs| format!(" with ruleset {rs}")).unwrap_or_default();
-        eprintln!(
-            "crashctl: {} crashes: {verb} {target}{ruleset}; {} not in the store, {} other signatures",
-            r.ids.len(),
-            r.missing.len(),
-            r.not_matching
-        );
+    r.render(format, input, &mut std::io::stdout().lock())?;
+    if format != Format::Json {
+        ctx.status(format!("crashctl: {}", r.summary_line(target)));
     }
     Ok(())
 }
@@ -413,54 +351,20 @@ fn run_now(
     for o in &report.outcomes {
         ctx.detail(format_args!("{}: {} ({})", o.id, o.status, o.signature.as_deref().unwrap_or("no signature")));
     }
-    render_now(&report, input, args, ctx.quiet)?;
+    render_now(&report, input, args, ctx)?;
     let code =
         if report.summary.interrupted { ExitCode::Interrupted } else { ExitCode::from_failures(report.failed()) };
     Ok(with_invalid(code, input))
 }
 
-fn render_now(r: &NowReport, input: &IdInput, args: &Opts, quiet: bool) -> anyhow::Result<()> {
+fn render_now(r: &NowReport, input: &IdInput, args: &Opts, ctx: &Context) -> anyhow::Result<()> {
     for id in &r.missing {
         eprintln!("crashctl: crash {id}: no raw crash in the store; not processed");
     }
     for o in r.outcomes.iter().filter(|o| o.error.is_some()) {
         eprintln!("crashctl: crash {}: {}", o.id, o.error.as_deref().unwrap_or_default());
     }
-    let changed = r.changed();
-    let mut out = std::io::stdout().lock();
-    if args.output.get() == Format::Json {
-        let mut v = serde_json::json!({
-            "ruleset": r.ruleset, "summary": r.summary, "missing": r.missing, "not_matching": r.not_matching,
-            "invalid": invalid_json(input), "duplicates": input.duplicates,
-        });
-        v[if args.changed { "changed" } else { "outcomes" }] =
-            if args.changed { serde_json::to_value(&changed)? } else { serde_json::to_value(&r.outcomes)? };
-        writeln!(out, "{v}")?;
-    } else if args.changed {
-        write_changes(&mut out, &changed)?;
-    } else {
-        for o in &r.outcomes {
-            writeln!(out, "{}\t{}\t{}", o.id, o.status, o.signature.as_deref().unwrap_or(""))?;
-        }
-    }
-    if !quiet {
-        let s = &r.summary;
-        eprintln!(
-            "crashctl: processed {} crashes: {} ok, {} stackwalk failed, {} timed out, {} errors; {} saved; {} signatures changed",
-            s.total(), s.ok, s.stackwalk_failed, s.timeout, s.error, s.saved, changed.len()
-        );
-    }
-    Ok(())
-}
-
-/// The changes as a table: crash ID, old signature -> new signature.
-fn write_changes(out: &mut impl Write, changed: &[reprocess::Change]) -> std::io::Result<()> {
-    if changed.is_empty() {
-        return Ok(());
-    }
-    writeln!(out, "{:<36}  OLD SIGNATURE -> NEW SIGNATURE", "CRASH ID")?;
-    for c in changed {
-        writeln!(out, "{}  {} -> {}", c.id, c.old_signature, c.new_signature)?;
-    }
+    r.render(args.output.get(), input, args.changed, &mut std::io::stdout().lock())?;
+    ctx.status(format!("crashctl: {}", r.summary_line()));
     Ok(())
 }

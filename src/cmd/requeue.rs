@@ -1,7 +1,7 @@
 //! `crashctl requeue`: put crash IDs back on a queue (from arguments or stdin, stale claims,
 //! dead letters, the mover's quarantine, or raw crashes never processed).
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 
 use anyhow::Context as _;
 use chrono::NaiveDate;
@@ -159,40 +159,15 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     Ok(if given_invalid { code.worst(ExitCode::Fatal) } else { code })
 }
 
-/// Text: what was requeued on stdout (one per line), problems and the count on stderr.
+/// What was requeued on stdout; in text, the problems and the count on stderr.
 fn render(r: &RequeueReport, format: Format, ctx: &Context) -> std::io::Result<()> {
-    let mut out = std::io::stdout().lock();
+    r.render(format, &mut std::io::stdout().lock())?;
     if format == Format::Json {
-        serde_json::to_writer_pretty(&mut out, r)?;
-        return writeln!(out);
+        return Ok(());
     }
-    for item in &r.requeued {
-        writeln!(out, "{}\t{}\t{}", item.body, item.to, item.source)?;
+    for line in r.problem_lines() {
+        eprintln!("crashctl: {line}");
     }
-    for i in &r.invalid {
-        eprintln!("crashctl: invalid ({}): {}: {}", i.source, i.input, i.error);
-    }
-    for f in &r.failed {
-        eprintln!("crashctl: not requeued ({}): {}: {}", f.source, f.body, f.error);
-    }
-    if !ctx.quiet {
-        eprintln!("{}", summary_line(r));
-    }
+    ctx.status(r.summary_line());
     Ok(())
-}
-
-fn summary_line(r: &RequeueReport) -> String {
-    let verb = if r.dry_run { "would requeue" } else { "requeued" };
-    let mut line = format!("{verb} {}", r.requeued.len());
-    if let Some(n) = r.stale_expired {
-        line.push_str(&format!(" (+ {n} expired claims)"));
-    }
-    line.push_str(&format!("; {} invalid, {} not requeued", r.invalid.len(), r.failed.len()));
-    if r.duplicates > 0 {
-        line.push_str(&format!(", {} duplicates dropped", r.duplicates));
-    }
-    if r.deferred_skipped > 0 {
-        line.push_str(&format!(", {} DEFER crashes skipped", r.deferred_skipped));
-    }
-    line
 }

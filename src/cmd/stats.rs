@@ -12,7 +12,9 @@ use crashctl::spool::Spool;
 use crashctl::stats::{self, ScanOptions, Stats, StatsOptions, Thresholds};
 use crashctl::ExitCode;
 
-use crate::args::{parse_duration, parse_interval, Format, OutputArgs, QueueArg, RemoteArgs, SpoolArg, StoreArg};
+use crate::args::{
+    formats, parse_duration, parse_interval, Format, OutputArgs, QueueArg, RemoteArgs, SpoolArg, StoreArg,
+};
 use crate::ui::Context;
 
 /// At most this many problems are printed on stderr (all are in `--format json`).
@@ -30,7 +32,7 @@ const MAX_PROBLEM_LINES: usize = 20;
                         keys), stats shows whichever of ./crashctl-data/{spool,queue,store} exist.\n\n\
                         Exit codes: 0 ok, 1 a threshold was crossed (or a directory could not be read), \
                         2 a directory is missing or fatal error, 130 interrupted (--watch).",
-    mut_arg("format", |a| a.value_parser(Format::only(&[Format::Text, Format::Json, Format::Prometheus]))
+    mut_arg("format", |a| a.value_parser(formats(&[Format::Text, Format::Json, Format::Prometheus]))
         .help("Output: text (a table for people), json (one document; JSON Lines with --watch), or \
                prometheus (text exposition, for a node-exporter textfile) [default: text]"))
 )]

@@ -1,13 +1,12 @@
 //! `crashctl submit`: send crashes to a collector (or a local spool) as a crash reporter does.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crashctl::crash::RawCrash;
 use crashctl::submitter::{
-    self, input, CrashSpec, DumpArg, Encoding, Source, SubmitOptions, SubmitResult, Summary, TargetSpec,
+    self, input, CrashSpec, DumpArg, Encoding, Source, SubmitOptions, SubmitReport, SubmitResult, TargetSpec,
 };
 use crashctl::ExitCode;
 
@@ -85,7 +84,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
-    let json = args.output.get() == Format::Json;
+    let format = args.output.get();
+    let json = format == Format::Json;
     let (sources, invalid) = sources(&args, ctx)?;
     if sources.is_empty() {
         return Ok(if invalid > 0 { ExitCode::Fatal } else { ExitCode::Success });
@@ -120,14 +120,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             r.latency_ms,
             r.reason.as_deref().map(|why| format!(": {why}")).unwrap_or_default(),
         ));
-        let _ = if json {
-            writeln!(out, "{}", serde_json::to_string(r).unwrap_or_default())
-        } else {
-            writeln!(out, "{}", r.line())
-        };
+        let _ = r.render(format, &mut out);
     };
     let summary = submitter::submit(sources, &opts, progress, Arc::clone(&stop), &mut print)?;
-    ctx.status(summary_line(&summary));
+    ctx.status(summary.summary_line());
     let code = exit_code(&summary, args.allow_rejected, stop.load(std::sync::atomic::Ordering::SeqCst));
     Ok(if invalid > 0 { code.worst(ExitCode::Fatal) } else { code })
 }
@@ -190,25 +186,7 @@ fn overrides(files: &[PathBuf], pairs: Vec<(String, String)>) -> anyhow::Result<
     Ok(overrides)
 }
 
-fn summary_line(s: &Summary) -> String {
-    let total = s.accepted + s.discarded_total() + s.failed;
-    let reasons: Vec<String> = s.discarded.iter().map(|(r, n)| format!("{r}: {n}")).collect();
-    let reasons = if reasons.is_empty() { String::new() } else { format!(" ({})", reasons.join(", ")) };
-    let skipped = if s.skipped > 0 { format!(", {} not sent (stopped)", s.skipped) } else { String::new() };
-    format!(
-        "submitted {total} crashes in {:.2}s ({:.1}/s): {} accepted, {} discarded{reasons}, {} failed{skipped}; \
-         latency p50 {:.1} ms, p99 {:.1} ms",
-        s.elapsed_s,
-        s.crashes_per_s,
-        s.accepted,
-        s.discarded_total(),
-        s.failed,
-        s.p50_ms,
-        s.p99_ms
-    )
-}
-
-fn exit_code(s: &Summary, allow_rejected: bool, stopped: bool) -> ExitCode {
+fn exit_code(s: &SubmitReport, allow_rejected: bool, stopped: bool) -> ExitCode {
     if stopped && s.skipped > 0 {
         return ExitCode::Interrupted;
     }

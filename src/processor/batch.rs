@@ -22,7 +22,7 @@ const FOLLOW_POLL: Duration = Duration::from_millis(500);
 
 /// Counts of a run.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct RunSummary {
+pub struct ProcessReport {
     pub ok: u64,
     pub stackwalk_failed: u64,
     pub timeout: u64,
@@ -35,7 +35,7 @@ pub struct RunSummary {
     pub fatal: Option<String>,
 }
 
-impl RunSummary {
+impl ProcessReport {
     pub fn total(&self) -> u64 {
         self.ok + self.stackwalk_failed + self.timeout + self.error
     }
@@ -70,7 +70,7 @@ struct Shared<'a> {
     store: &'a dyn CrashStore,
     run: &'a RunOptions,
     sink: Sink<'a>,
-    summary: Mutex<RunSummary>,
+    summary: Mutex<ProcessReport>,
 }
 
 impl Shared<'_> {
@@ -86,7 +86,7 @@ impl Shared<'_> {
         outcome
     }
 
-    fn finish(self, started: Instant) -> RunSummary {
+    fn finish(self, started: Instant) -> ProcessReport {
         let mut summary = self.summary.into_inner().unwrap_or_else(|e| e.into_inner());
         summary.interrupted = self.run.stop.load(Ordering::Relaxed);
         summary.elapsed_secs = started.elapsed().as_secs_f64();
@@ -104,7 +104,7 @@ impl Processor {
         jobs: &[(CrashId, Option<String>)],
         run: &RunOptions,
         sink: Sink<'_>,
-    ) -> RunSummary {
+    ) -> ProcessReport {
         let started = Instant::now();
         run.progress.set_total(jobs.len() as u64);
         let shared = Shared { processor: self, store, run, sink, summary: Mutex::default() };
@@ -139,7 +139,7 @@ impl Processor {
         follow: bool,
         run: &RunOptions,
         sink: Sink<'_>,
-    ) -> anyhow::Result<RunSummary> {
+    ) -> anyhow::Result<ProcessReport> {
         anyhow::ensure!(run.save, "consuming a queue saves every processed crash (it cannot be used without saving)");
         let started = Instant::now();
         let pending: u64 = queue.depths().map(|d| d.iter().map(|q| q.pending).sum()).unwrap_or(0);

@@ -23,12 +23,12 @@
 //!   URLs, cache), `siglists` folder (else `SigLists::builtin()`), per-dump `timeout`,
 //!   `concurrency` (worker threads of a batch).
 //! - [`Processor::process_ids`]`(&self, &dyn CrashStore, &[(CrashId, Option<String>)], &RunOptions, sink)
-//!   -> RunSummary`: processes each crash with its ruleset (`None` = `default`; a name from a
+//!   -> ProcessReport`: processes each crash with its ruleset (`None` = `default`; a name from a
 //!   queue message is checked here), saves (with one `store.sync()` at the end) unless
 //!   `RunOptions::save` is false, reports each [`Outcome`] (id, ruleset, status, old signature, new
 //!   signature, saved, error) and the [`Processed`] crash to `sink` as it finishes (from worker
 //!   threads, in completion order), ticks `RunOptions::progress`, and stops taking new crashes
-//!   once `RunOptions::stop` is set (`RunSummary::interrupted`).
+//!   once `RunOptions::stop` is set (`ProcessReport::interrupted`).
 //! - [`Processor::consume_queue`]: the same over a [`CrashQueue`] (priority, standard, then
 //!   reprocessing), acking after the save is durable, dead-lettering crashes that cannot be
 //!   processed at all.
@@ -50,6 +50,7 @@ pub mod stackwalk;
 
 mod batch;
 mod processed;
+mod render;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -65,7 +66,7 @@ use crate::progress::{NoProgress, Progress};
 use crate::siggen::{SigLists, SignatureGenerator};
 use crate::store::CrashStore;
 
-pub use batch::RunSummary;
+pub use batch::ProcessReport;
 pub use processed::Processed;
 pub use rules::Ruleset;
 pub use stackwalk::{SymbolOptions, DEFAULT_MAX_CACHED_MODULES};
