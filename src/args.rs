@@ -49,64 +49,60 @@ pub struct GlobalArgs {
 
 /// The spool directory (the collector's disk queue).
 #[derive(Debug, Clone, Args)]
-#[command(next_help_heading = LOCATIONS)]
 pub struct SpoolArg {
     /// Spool directory [env: CRASHCTL_SPOOL; config: spool; default: ./crashctl-data/spool]
-    #[arg(long, env = "CRASHCTL_SPOOL", value_name = "DIR", hide_env = true)]
+    #[arg(long, env = "CRASHCTL_SPOOL", value_name = "DIR", hide_env = true, help_heading = LOCATIONS)]
     pub spool: Option<String>,
 }
 
 /// The crash store.
 #[derive(Debug, Clone, Args)]
-#[command(next_help_heading = LOCATIONS)]
 pub struct StoreArg {
     /// Crash store: a directory (v1 bucket layout, or a fetch-data folder), or
     /// s3://BUCKET[/PREFIX] [env: CRASHCTL_STORE; config: store; default: ./crashctl-data/store]
-    #[arg(long, env = "CRASHCTL_STORE", value_name = "DIR|s3://BUCKET[/PREFIX]", hide_env = true)]
+    #[arg(long, env = "CRASHCTL_STORE", value_name = "DIR|s3://BUCKET[/PREFIX]", hide_env = true, help_heading = LOCATIONS)]
     pub store: Option<String>,
 }
 
 /// The queues.
 #[derive(Debug, Clone, Args)]
-#[command(next_help_heading = LOCATIONS)]
 pub struct QueueArg {
     /// Queues: a directory holding the priority, standard and reprocessing queues,
     /// sqs://PREFIX (queues PREFIX-standard, PREFIX-priority, PREFIX-reprocessing), or
     /// sqs://?standard=URL&priority=URL&reprocessing=URL [env: CRASHCTL_QUEUE; config: queue;
     /// default: ./crashctl-data/queue]
-    #[arg(long, env = "CRASHCTL_QUEUE", value_name = "DIR|sqs://PREFIX", hide_env = true)]
+    #[arg(long, env = "CRASHCTL_QUEUE", value_name = "DIR|sqs://PREFIX", hide_env = true, help_heading = LOCATIONS)]
     pub queue: Option<String>,
 }
 
 /// Settings of the remote backends (s3:// stores, sqs:// queues). A new backend adds its
 /// flags here, so every command that opens a store or queue gets them.
 #[derive(Debug, Clone, Default, Args)]
-#[command(next_help_heading = REMOTE)]
 pub struct RemoteArgs {
     /// Endpoint of an S3-compatible server for s3:// stores (MinIO, moto,
     /// https://storage.googleapis.com) [default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else AWS]
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", help_heading = REMOTE)]
     pub s3_endpoint_url: Option<String>,
     /// Path-style S3 addressing (http://host/bucket/key); on by default when an endpoint URL is
     /// set (--s3-path-style=false turns it off)
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", help_heading = REMOTE)]
     pub s3_path_style: Option<bool>,
     /// AWS region of the bucket [default: $AWS_REGION, the profile's region, else us-east-1]
-    #[arg(long, value_name = "REGION")]
+    #[arg(long, value_name = "REGION", help_heading = REMOTE)]
     pub s3_region: Option<String>,
     /// Create the bucket of an s3:// store when it does not exist (else that is an error)
-    #[arg(long)]
+    #[arg(long, help_heading = REMOTE)]
     pub create_bucket: bool,
     /// Endpoint of an SQS-compatible server for sqs:// queues (moto, ElasticMQ)
     /// [default: $AWS_ENDPOINT_URL_SQS, $AWS_ENDPOINT_URL, else AWS]
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", help_heading = REMOTE)]
     pub sqs_endpoint_url: Option<String>,
     /// AWS region of the queues [default: $AWS_REGION, the profile's region, else us-east-1]
-    #[arg(long, value_name = "REGION")]
+    #[arg(long, value_name = "REGION", help_heading = REMOTE)]
     pub sqs_region: Option<String>,
     /// Create missing SQS queues and their -failed dead-letter queues (else a missing queue is
     /// an error naming it)
-    #[arg(long)]
+    #[arg(long, help_heading = REMOTE)]
     pub create_queues: bool,
 }
 
@@ -173,10 +169,9 @@ impl QueueArg {
 
 /// How many at once.
 #[derive(Debug, Clone, Args)]
-#[command(next_help_heading = TUNING)]
 pub struct JobsArg {
     /// How many crashes to work on at once [default: the number of cores]
-    #[arg(short = 'j', long = "concurrency", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    #[arg(short = 'j', long = "concurrency", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024), help_heading = TUNING)]
     pub concurrency: Option<u32>,
 }
 
@@ -200,13 +195,12 @@ pub fn formats(allowed: &'static [Format]) -> impl TypedValueParser<Value = Form
 /// `--format` and its short spelling `--json`. A command restricts the values with
 /// `#[command(mut_arg("format", |a| a.value_parser(formats(&[...]))))]`.
 #[derive(Debug, Clone, Args)]
-#[command(next_help_heading = OUTPUT)]
 pub struct OutputArgs {
     /// Output format [default: text]
-    #[arg(long, value_name = "FORMAT", value_parser = formats(&[Format::Text, Format::Json]))]
+    #[arg(long, value_name = "FORMAT", value_parser = formats(&[Format::Text, Format::Json]), help_heading = OUTPUT)]
     pub format: Option<Format>,
     /// Short for --format json
-    #[arg(long, conflicts_with = "format")]
+    #[arg(long, conflicts_with = "format", help_heading = OUTPUT)]
     pub json: bool,
 }
 
@@ -222,23 +216,22 @@ impl OutputArgs {
 
 /// How crashes are processed: `process` and `reprocess --now` flatten this one group.
 #[derive(Debug, Clone, Args)]
-#[command(next_help_heading = PROCESSING)]
 pub struct ProcessingArgs {
     /// A local symbols directory (`<debug_file>/<DEBUG_ID>/<file>.sym`); repeatable
-    #[arg(long = "symbols-path", value_name = "DIR")]
+    #[arg(long = "symbols-path", value_name = "DIR", help_heading = PROCESSING)]
     pub symbols_path: Vec<PathBuf>,
 
     /// A symbol server URL (Tecken/Breakpad layout), tried in order; repeatable
-    #[arg(long = "symbols-url", value_name = "URL")]
+    #[arg(long = "symbols-url", value_name = "URL", help_heading = PROCESSING)]
     pub symbols_url: Vec<String>,
 
     /// Where downloaded symbols are cached [default: $TMPDIR/rust-minidump-cache]
-    #[arg(long = "symbols-cache", value_name = "DIR")]
+    #[arg(long = "symbols-cache", value_name = "DIR", help_heading = PROCESSING)]
     pub symbols_cache: Option<PathBuf>,
 
     /// Folder of Socorro signature lists (irrelevant, prefix, line numbers, sentinels);
     /// default: the built-in lists
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", help_heading = PROCESSING)]
     pub siglists: Option<PathBuf>,
 
     /// Longest time one dump may take to stackwalk; past it the walk is abandoned (status

@@ -39,6 +39,10 @@ fn every_command_has_examples_and_grouped_flags() {
     }
     let (options, _) = help.split_once("Locations:").unwrap();
     assert!(!options.contains("--s3-endpoint-url"), "S3 flags are under Remote backends");
+    // a command's own flags stay under Options, not under the heading of a group before them
+    let help = stdout(&env.run(&["process", "--help"]));
+    let (options, _) = help.split_once("Locations:").unwrap();
+    assert!(options.contains("--follow") && options.contains("--dump"), "{help}");
     let o = env.run(&["reprocess", "--help"]);
     assert!(stdout(&o).contains("Processing:") && stdout(&o).contains("--symbol-cache-modules"));
 }
