@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use crashctl::processor::{Outcome, ProcessReport, Processed, Processor, Ruleset, RunOptions, Status};
+use crashctl::processor::{Outcome, ProcessReport, ProcessStatus, Processed, Processor, Ruleset, RunOptions};
 use crashctl::ExitCode;
 
 use crate::args::{formats, Format, OutputArgs, ProcessingArgs, QueueArg, RemoteArgs, StoreArg, OUTPUT};
@@ -105,7 +105,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         // a walk thread cannot be stopped: say how many hold a CPU, so a long --follow run
         // can be restarted before they add up
         let abandoned = processor.abandoned_walks_running();
-        if o.status == Status::Timeout && abandoned > 0 {
+        if o.status == ProcessStatus::Timeout && abandoned > 0 {
             eprintln!("crashctl: {abandoned} stackwalks abandoned at --timeout still running");
         }
     };

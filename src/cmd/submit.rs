@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crashctl::crash::RawCrash;
 use crashctl::submitter::{
-    self, input, CrashSpec, DumpArg, Encoding, Source, SubmitOptions, SubmitReport, SubmitResult, TargetSpec,
+    self, input, CrashSpec, DumpArg, Encoding, SubmitOptions, SubmitReport, SubmitResult, SubmitSource, TargetSpec,
 };
 use crashctl::ExitCode;
 
@@ -130,7 +130,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
 
 /// The crashes to send, from the arguments or a store, and how many crash IDs given were
 /// invalid (reported and skipped).
-fn sources(args: &Args, ctx: &Context) -> anyhow::Result<(Vec<Source>, usize)> {
+fn sources(args: &Args, ctx: &Context) -> anyhow::Result<(Vec<SubmitSource>, usize)> {
     let (pairs, others): (Vec<_>, Vec<_>) = args.items.iter().partition(|s| input::parse_pair(s).is_some());
     let pairs: Vec<(String, String)> = pairs.iter().filter_map(|s| input::parse_pair(s)).collect();
     let keep_uuid = args.bearer_token.is_some();
@@ -152,7 +152,7 @@ fn sources(args: &Args, ctx: &Context) -> anyhow::Result<(Vec<Source>, usize)> {
             dumps: args.dumps.clone(),
             keep_uuid,
         };
-        return Ok((vec![Source::Built(Arc::new(spec.build()?))], 0));
+        return Ok((vec![SubmitSource::Built(Arc::new(spec.build()?))], 0));
     };
     let store = crashctl::store::open(dir, false)?;
     let others: Vec<String> = others.into_iter().cloned().collect();
@@ -171,7 +171,7 @@ fn sources(args: &Args, ctx: &Context) -> anyhow::Result<(Vec<Source>, usize)> {
     let overrides = Arc::new(overrides(&args.annotation_files, pairs)?);
     let sources = ids
         .into_iter()
-        .map(|id| Source::Store { store: Arc::clone(&store), id, overrides: Arc::clone(&overrides), keep_uuid })
+        .map(|id| SubmitSource::Store { store: Arc::clone(&store), id, overrides: Arc::clone(&overrides), keep_uuid })
         .collect();
     Ok((sources, invalid))
 }
