@@ -143,5 +143,46 @@ fn quiet_and_verbose() {
     assert_eq!(stderr(&o), "", "--quiet");
     let o = env.run(&["process", "-v", "--store", &store, "--no-save", &id]);
     assert!(stderr(&o).contains(&format!("crashctl: {id}:")), "-v: a line per crash: {}", stderr(&o));
+    // move: which spool, store and queue; submit: each request and its answer
+    let spool = env.spool().to_str().unwrap().to_string();
+    let o = env.run(&["submit", "-v", &spool, "--from-store", &store, &id]);
+    assert_code(&o, 0);
+    assert!(stderr(&o).contains(&format!("crashctl: crash 0 ({id}): HTTP 200 after 1 attempt")), "{}", stderr(&o));
+    let queue = env.queue().to_str().unwrap().to_string();
+    let o = env.run(&["move", "-v", "--spool", &spool, "--store", &store, "--queue", &queue]);
+    assert_code(&o, 0);
+    assert!(stderr(&o).contains(&format!("crashctl: spool {spool}")), "{}", stderr(&o));
+    assert!(stderr(&o).contains("batches of"), "{}", stderr(&o));
+    let o = env.run(&["move", "--spool", &spool, "--store", &store, "--queue", &queue]);
+    assert!(!stderr(&o).contains("batches of"), "no detail without -v: {}", stderr(&o));
     assert_code(&env.run(&["-q", "-v", "stats"]), 2);
+}
+
+#[test]
+fn error_colour_only_on_a_terminal_and_never_with_no_color() {
+    let env = TestEnv::new();
+    let Some(coloured) = crate::stats::on_terminal(&env, &["stats", "--no-such-flag"], false) else { return };
+    assert!(coloured.contains("crashctl: "), "{coloured}");
+    assert!(coloured.contains('\x1b'), "colour on a terminal: {coloured:?}");
+    let plain = crate::stats::on_terminal(&env, &["stats", "--no-such-flag"], true).unwrap();
+    assert!(plain.contains("crashctl: error: "), "{plain}");
+    assert!(!plain.contains('\x1b'), "NO_COLOR: {plain:?}");
+    // the command's own errors: the same
+    let plain = crate::stats::on_terminal(&env, &["stats", "--spool", "/no/such/dir"], true).unwrap();
+    assert!(plain.contains("crashctl: error: ") && !plain.contains('\x1b'), "{plain:?}");
+    let coloured = crate::stats::on_terminal(&env, &["stats", "--spool", "/no/such/dir"], false).unwrap();
+    assert!(coloured.contains("\x1b[1;31merror:"), "{coloured:?}");
+}
+
+#[test]
+fn reprocess_now_takes_the_processing_options_of_process() {
+    let env = TestEnv::new();
+    let store = env.store().to_str().unwrap().to_string();
+    let o = env.run(&["generate", "-n", "1", "--store", &store]);
+    let id = stdout(&o).trim().to_string();
+    for cmd in [&["process"][..], &["reprocess", "--now"]] {
+        let mut args = cmd.to_vec();
+        args.extend(["--store", &store, "--no-save", "--symbol-cache-modules", "5", "--timeout", "30", &id]);
+        assert_code(&env.run(&args), 0);
+    }
 }
