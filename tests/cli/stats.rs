@@ -334,7 +334,7 @@ fn watch_reports_arrivals_and_stops_on_sigint_with_130() {
     let gone = save(&s, at(20, 10, 15));
     let sp = spool_arg(&env);
     let mut child = env
-        .cmd(&["stats", "--watch", "1", "--format", "json", "--spool", &sp])
+        .cmd(&["stats", "--watch", "1s", "--json", "--spool", &sp])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
