@@ -38,7 +38,7 @@ pub struct GlobalArgs {
     /// Less on stderr: no progress, status lines or summaries (errors and data stay)
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
-    /// More on stderr: which files, which requests, retry decisions (-vv: more still)
+    /// More on stderr: which spool, store and queues, each crash, each request and its attempts
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Config file (TOML with spool, store, queue; relative paths in it are relative to the
