@@ -442,8 +442,9 @@ pub fn load_crash_dir(id: &CrashId, dir: &Path) -> Result<Crash> {
         if let Some(stem) = name.strip_suffix(DUMP_SUFFIX) {
             let dump = DumpName::parse(stem).map_err(|e| corrupt(e.to_string()))?;
             let path = dir.join(&name);
-            if !fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
-                return Err(corrupt(format!("{name} is not a regular file (a symbolic link is not followed)")));
+            // (anything else that is not a file fails when it is read: `unreadable_dump`)
+            if fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(corrupt(format!("{name} is a symbolic link (not followed)")));
             }
             crash.add_dump(dump, DumpData::File(path));
         }
@@ -579,7 +580,7 @@ mod tests {
         let e = spool.save(&crash(&new_id()), at(13, 5)).unwrap();
         std::os::unix::fs::symlink(&secret, e.path.join("memory_report.dump")).unwrap();
         let err = spool.load(&e).unwrap_err().to_string();
-        assert!(err.contains("memory_report.dump is not a regular file"), "{err}");
+        assert!(err.contains("memory_report.dump is a symbolic link"), "{err}");
         fs::remove_file(e.path.join("memory_report.dump")).unwrap();
         fs::remove_file(e.path.join(RAW_CRASH_FILE)).unwrap();
         std::os::unix::fs::symlink(&secret, e.path.join(RAW_CRASH_FILE)).unwrap();
