@@ -698,73 +698,73 @@ fn fuzz_queue_and_store_readers_on_hostile_trees() {
 fn check_readers(messages: &[Entry], objects: &[Entry], broken: u8) {
     use crashctl::queue::{CrashQueue, DirQueue, QueueName};
     use crashctl::store::{CrashStore, FsStore};
-        let dir = tempfile::tempdir().unwrap();
-        let secret = dir.path().join("outside/secret");
-        std::fs::create_dir_all(secret.parent().unwrap()).unwrap();
-        std::fs::write(&secret, SECRET).unwrap();
-        // the queue
-        let root = dir.path().join("queue");
-        let q = DirQueue::open(&root, true).unwrap();
-        let pending = root.join("standard/pending");
-        for (i, m) in messages.iter().enumerate() {
-            place(&pending.join(format!("{:020}-1-{i}", i + 1)), m, &secret);
-        }
-        let missing = match broken {
-            0 => Some(root.join("standard/claimed")),
-            1 => Some(root.join("standard/failed")),
-            _ => None,
-        };
-        if let Some(m) = &missing {
-            std::fs::remove_dir(m).unwrap();
-        }
-        let mut claims = 0;
-        loop {
-            match q.claim(&QueueName::ALL, Duration::from_secs(60)) {
-                Ok(Some(c)) => {
-                    claims += 1;
-                    assert!(!c.message.body().contains("fuzz-secret"));
-                    q.ack(&c).unwrap();
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    assert!(missing.is_some() && !messages.is_empty(), "only a broken queue fails: {e}");
-                    break;
-                }
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("outside/secret");
+    std::fs::create_dir_all(secret.parent().unwrap()).unwrap();
+    std::fs::write(&secret, SECRET).unwrap();
+    // the queue
+    let root = dir.path().join("queue");
+    let q = DirQueue::open(&root, true).unwrap();
+    let pending = root.join("standard/pending");
+    for (i, m) in messages.iter().enumerate() {
+        place(&pending.join(format!("{:020}-1-{i}", i + 1)), m, &secret);
+    }
+    let missing = match broken {
+        0 => Some(root.join("standard/claimed")),
+        1 => Some(root.join("standard/failed")),
+        _ => None,
+    };
+    if let Some(m) = &missing {
+        std::fs::remove_dir(m).unwrap();
+    }
+    let mut claims = 0;
+    loop {
+        match q.claim(&QueueName::ALL, Duration::from_secs(60)) {
+            Ok(Some(c)) => {
+                claims += 1;
+                assert!(!c.message.body().contains("fuzz-secret"));
+                q.ack(&c).unwrap();
             }
-            assert!(claims <= messages.len(), "more claims than messages");
+            Ok(None) => break,
+            Err(e) => {
+                assert!(missing.is_some() && !messages.is_empty(), "only a broken queue fails: {e}");
+                break;
+            }
         }
-        if missing.is_none() {
-            let left = crashctl::fsutil::sorted_names(&pending).unwrap();
-            assert!(left.is_empty(), "every message claimed or dead-lettered: {left:?}");
-            let failed = q.failed().unwrap();
-            assert_eq!(claims + failed.len(), messages.len());
-        }
-        assert!(!texts_under(&root).contains("fuzz-secret"), "the secret was copied into the queue");
-        // the store: one crash whose objects are hostile
-        let id = CrashId::parse_lax("de1bb258-cbbf-4589-a673-34f800160918").unwrap();
-        let st = dir.path().join("store");
-        let v1 = st.join("v1");
-        place(&v1.join("raw_crash/20160918").join(id.as_str()), &objects[0], &secret);
-        place(&v1.join("dump_names").join(id.as_str()), &objects[1], &secret);
-        place(&v1.join("dump").join(id.as_str()), &objects[2], &secret);
-        place(&v1.join("processed_crash").join(id.as_str()), &objects[3], &secret);
-        let store = FsStore::open(&st, false).unwrap();
-        let results = [
-            store.get_crash(&id).map(|c| format!("{:?}", c.raw)),
-            store.get_processed(&id).map(|p| format!("{p:?}")),
-            store.get_dump(&id, &DumpName::main()).map(|d| String::from_utf8_lossy(&d).into_owned()),
-            store.list_raw(id.date()).map(|l| format!("{l:?}")),
-        ];
-        for r in &results {
-            let text = match r {
-                Ok(t) => t.clone(),
-                Err(e) => e.to_string(),
-            };
-            assert!(!text.contains("fuzz-secret"), "a link was followed: {text}");
-        }
-        let raw_is_file = matches!(objects[0], Entry::File(_));
-        assert_eq!(store.has_raw(&id).unwrap(), raw_is_file);
-        assert_eq!(std::fs::read_to_string(&secret).unwrap(), SECRET);
+        assert!(claims <= messages.len(), "more claims than messages");
+    }
+    if missing.is_none() {
+        let left = crashctl::fsutil::sorted_names(&pending).unwrap();
+        assert!(left.is_empty(), "every message claimed or dead-lettered: {left:?}");
+        let failed = q.failed().unwrap();
+        assert_eq!(claims + failed.len(), messages.len());
+    }
+    assert!(!texts_under(&root).contains("fuzz-secret"), "the secret was copied into the queue");
+    // the store: one crash whose objects are hostile
+    let id = CrashId::parse_lax("de1bb258-cbbf-4589-a673-34f800160918").unwrap();
+    let st = dir.path().join("store");
+    let v1 = st.join("v1");
+    place(&v1.join("raw_crash/20160918").join(id.as_str()), &objects[0], &secret);
+    place(&v1.join("dump_names").join(id.as_str()), &objects[1], &secret);
+    place(&v1.join("dump").join(id.as_str()), &objects[2], &secret);
+    place(&v1.join("processed_crash").join(id.as_str()), &objects[3], &secret);
+    let store = FsStore::open(&st, false).unwrap();
+    let results = [
+        store.get_crash(&id).map(|c| format!("{:?}", c.raw)),
+        store.get_processed(&id).map(|p| format!("{p:?}")),
+        store.get_dump(&id, &DumpName::main()).map(|d| String::from_utf8_lossy(&d).into_owned()),
+        store.list_raw(id.date()).map(|l| format!("{l:?}")),
+    ];
+    for r in &results {
+        let text = match r {
+            Ok(t) => t.clone(),
+            Err(e) => e.to_string(),
+        };
+        assert!(!text.contains("fuzz-secret"), "a link was followed: {text}");
+    }
+    let raw_is_file = matches!(objects[0], Entry::File(_));
+    assert_eq!(store.has_raw(&id).unwrap(), raw_is_file);
+    assert_eq!(std::fs::read_to_string(&secret).unwrap(), SECRET);
 }
 
 // ---------------------------------------------------------------- the long run (not in CI)
