@@ -47,10 +47,16 @@ pub struct Args {
     #[arg(long)]
     pub no_save: bool,
 
-    /// Output: text (a summary on stderr), json (one outcome per crash, JSON Lines) or summary
-    /// (one line per crash: ID, signature, status, tab-separated)
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: OutputFormat,
+    /// Output: text (a summary on stderr; with --dump, the stack as a person reads it, the
+    /// default on a terminal), json (one outcome per crash, JSON Lines; with --dump, the
+    /// processed crash, the default otherwise) or summary (one line per crash: ID, signature,
+    /// status, tab-separated)
+    #[arg(long, value_enum)]
+    pub format: Option<OutputFormat>,
+
+    /// With --dump and --format text: every thread's frames, not only the crashing thread's
+    #[arg(long, requires = "dump")]
+    pub all_threads: bool,
 
     #[command(flatten)]
     pub files: Box<Files>,
@@ -115,12 +121,13 @@ pub enum OutputFormat {
     Summary,
 }
 
-pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
-    if args.print && args.format != OutputFormat::Text {
-        anyhow::bail!(
-            "--print writes processed crashes to stdout; it cannot be combined with --format {:?}",
-            args.format
-        );
+pub fn run(mut args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
+    let dump_default =
+        if std::io::IsTerminal::is_terminal(&std::io::stdout()) { OutputFormat::Text } else { OutputFormat::Json };
+    let format = args.format.unwrap_or(if args.files.dump.is_some() { dump_default } else { OutputFormat::Text });
+    args.format = Some(format);
+    if args.print && format != OutputFormat::Text {
+        anyhow::bail!("--print writes processed crashes to stdout; it cannot be combined with --format {:?}", format);
     }
     let options = ProcessorOptions {
         symbols: SymbolOptions {
@@ -135,6 +142,9 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         concurrency: args.jobs.get(),
     };
     let processor = Processor::new(options)?;
+    for problem in processor.symbol_source_problems() {
+        eprintln!("crashctl: warning: {problem}");
+    }
     if let Some(dump) = &args.files.dump {
         return run_dump(&processor, &args, dump);
     }
@@ -145,8 +155,8 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     if args.no_save && queue_mode {
         anyhow::bail!("--no-save cannot be used with --queue: a consumed message must have its crash saved");
     }
-    let out = Output { print: args.print, pretty: args.pretty, format: args.format };
-    let stdout_data = args.print || args.format != OutputFormat::Text;
+    let out = Output { print: args.print, pretty: args.pretty, format };
+    let stdout_data = args.print || format != OutputFormat::Text;
     let run = RunOptions { save: !args.no_save, progress: ctx.progress("crashes", stdout_data), stop: ctx.stop_flag() };
     let sink = |o: &Outcome, p: Option<&Processed>| {
         out.emit(o, p);
@@ -177,8 +187,24 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
 
 fn run_dump(processor: &Processor, args: &Args, dump: &std::path::Path) -> anyhow::Result<ExitCode> {
     let (outcome, processed) = processor.process_file(dump, args.files.annotations.as_deref())?;
-    let out = Output { print: args.format == OutputFormat::Text, pretty: args.pretty, format: args.format };
-    out.emit(&outcome, Some(&processed));
+    let format = args.format.unwrap_or(OutputFormat::Json);
+    if format == OutputFormat::Text {
+        let options = crashctl::processor::HumanOptions { all_threads: args.all_threads };
+        let mut stdout = std::io::stdout().lock();
+        processed.print_human(&mut stdout, options)?;
+        stdout.flush()?;
+    } else {
+        let out = Output { print: format == OutputFormat::Json, pretty: args.pretty, format };
+        out.emit(&outcome, Some(&processed));
+    }
+    // a dump that cannot be walked fails, as it does for minidump-stackwalk
+    let walked = processed.get("mdsw_status_string").and_then(serde_json::Value::as_str);
+    if outcome.status == Status::StackwalkFailed {
+        let why = processed.get("processor_notes").and_then(serde_json::Value::as_str).unwrap_or("");
+        let why = why.lines().find(|l| l.contains(walked.unwrap_or("\0"))).unwrap_or(why);
+        eprintln!("crashctl: {}: {}: {why}", dump.display(), walked.unwrap_or("unknown"));
+        return Ok(ExitCode::from_failures(1));
+    }
     Ok(ExitCode::from_failures(u64::from(outcome.status.is_failure())))
 }
 

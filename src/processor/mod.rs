@@ -44,6 +44,7 @@
 //!
 //! Rules and fields: see `docs/processing.md` and [`rules`].
 
+pub mod human;
 pub mod json_dump;
 pub mod rules;
 pub mod stackwalk;
@@ -66,6 +67,7 @@ use crate::siggen::{SigLists, SignatureGenerator};
 use crate::store::CrashStore;
 
 pub use batch::RunSummary;
+pub use human::HumanOptions;
 pub use processed::Processed;
 pub use rules::Ruleset;
 pub use stackwalk::{SymbolOptions, DEFAULT_MAX_CACHED_MODULES};
@@ -252,16 +254,47 @@ impl Processor {
             None => RawCrash::new(),
         };
         std::fs::metadata(dump).with_context(|| format!("reading {}", dump.display()))?;
-        let id = raw
-            .get("uuid")
-            .and_then(Value::as_str)
-            .and_then(|s| CrashId::parse_lax(s).ok())
-            .unwrap_or_else(|| CrashId::generate(Throttle::Accept, Utc::now().date_naive()));
+        let given = raw.get("uuid").and_then(Value::as_str).and_then(|s| CrashId::parse_lax(s).ok());
+        let id_given = given.is_some();
+        let id = given.unwrap_or_else(|| CrashId::generate(Throttle::Accept, Utc::now().date_naive()));
+        let unknown = unknown_dump_fields(&raw, id_given);
         let mut crash = Crash::new(id, raw);
         crash.add_dump(DumpName::main(), DumpData::File(dump.to_path_buf()));
-        let processed = self.process_crash(&crash, None, Ruleset::Default);
+        let mut processed = self.process_crash(&crash, None, Ruleset::Default);
+        // a lone dump has no crash ID, submission or crash time unless the annotations give
+        // them: what the rules derived from the stand-in ID is not shown as if it were known
+        if unknown.contains(&"crash_time") {
+            if let Some(Value::String(notes)) = processed.fields.get_mut("processor_notes") {
+                *notes = notes
+                    .lines()
+                    .map(|l| {
+                        if l.starts_with("CrashTime is missing") {
+                            "no CrashTime and no submitted_timestamp in the annotations: crash_time is unknown"
+                        } else {
+                            l
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n");
+            }
+        }
+        for key in unknown {
+            processed.fields.insert(key.into(), Value::Null);
+        }
         let outcome = outcome_of(&crash.id, Ruleset::Default, None, &processed, false);
         Ok((outcome, processed))
+    }
+
+    /// Where this processor looks for symbols, and what is wrong with it: a `--symbols-path`
+    /// that is not a directory, a `--symbols-url` whose host cannot be reached (one line each;
+    /// the run can go on without them). Checks each URL with one bounded connection.
+    pub fn symbol_source_problems(&self) -> Vec<String> {
+        self.tools.stackwalker.source_problems()
+    }
+
+    /// Does this processor have any symbols source (paths or URLs)?
+    pub fn has_symbols(&self) -> bool {
+        self.tools.stackwalker.has_sources()
     }
 
     /// Loads, processes and (when `save`) saves one stored crash.
@@ -308,6 +341,23 @@ impl Processor {
     pub fn concurrency(&self) -> usize {
         self.concurrency
     }
+}
+
+/// The processed fields a lone dump (`process --dump`) cannot know: the crash ID unless the
+/// annotations have a valid `uuid`, the submission time unless they have `submitted_timestamp`,
+/// the crash time (and what is computed from it) unless they have `CrashTime`.
+fn unknown_dump_fields(raw: &RawCrash, id_given: bool) -> Vec<&'static str> {
+    let mut keys = Vec::new();
+    if !id_given {
+        keys.extend(["uuid", "crash_id"]);
+    }
+    if !raw.contains_key("submitted_timestamp") {
+        keys.extend(["submitted_timestamp", "date_processed"]);
+    }
+    if !raw.contains_key("CrashTime") && !raw.contains_key("submitted_timestamp") {
+        keys.extend(["crash_time", "client_crash_date", "uptime", "install_age"]);
+    }
+    keys
 }
 
 fn outcome_of(

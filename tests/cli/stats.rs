@@ -362,7 +362,7 @@ fn watch_reports_arrivals_and_stops_on_sigint_with_130() {
 }
 
 /// Runs `crashctl ARGS` on a pseudo-terminal (util-linux `script`), returning what it printed.
-fn on_terminal(env: &TestEnv, args: &[&str], no_color: bool) -> Option<String> {
+pub(crate) fn on_terminal(env: &TestEnv, args: &[&str], no_color: bool) -> Option<String> {
     if std::process::Command::new("script").arg("--version").output().is_err() {
         eprintln!("skipping: `script` (util-linux) is not installed, no pseudo-terminal to test colors on");
         return None;
