@@ -155,6 +155,9 @@ pub fn run(mut args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     if args.no_save && queue_mode {
         anyhow::bail!("--no-save cannot be used with --queue: a consumed message must have its crash saved");
     }
+    if let Some(warning) = processor.no_symbols_warning(!args.no_save) {
+        eprintln!("crashctl: warning: {warning}");
+    }
     let out = Output { print: args.print, pretty: args.pretty, format };
     let stdout_data = args.print || format != OutputFormat::Text;
     let run = RunOptions { save: !args.no_save, progress: ctx.progress("crashes", stdout_data), stop: ctx.stop_flag() };
@@ -249,6 +252,9 @@ impl Output {
     fn emit(&self, outcome: &Outcome, processed: Option<&Processed>) {
         if let Some(error) = &outcome.error {
             eprintln!("crashctl: {}: {error}", outcome.id);
+        }
+        if let Some(warning) = &outcome.warning {
+            eprintln!("crashctl: warning: crash {}: {warning}", outcome.id);
         }
         let line = match (self.print, self.format, processed) {
             (true, _, Some(p)) if self.pretty => serde_json::to_string_pretty(&p.to_map()).ok(),

@@ -409,6 +409,9 @@ fn run_now(
     input: &IdInput,
 ) -> anyhow::Result<ExitCode> {
     let processor = Processor::new(args.processing.processor_options())?;
+    if let Some(warning) = processor.no_symbols_warning(!args.processing.no_save) {
+        eprintln!("crashctl: warning: {warning}");
+    }
     let json = args.format == Format::Json;
     let run =
         RunOptions { save: !args.processing.no_save, progress: ctx.progress("crashes", json), stop: ctx.stop_flag() };
@@ -423,6 +426,11 @@ fn render_now(r: &NowReport, input: &IdInput, args: &Opts, quiet: bool) -> anyho
     }
     for o in r.outcomes.iter().filter(|o| o.error.is_some()) {
         eprintln!("crashctl: crash {}: {}", o.id, o.error.as_deref().unwrap_or_default());
+    }
+    for o in &r.outcomes {
+        if let Some(warning) = &o.warning {
+            eprintln!("crashctl: warning: crash {}: {warning}", o.id);
+        }
     }
     let changed = r.changed();
     let mut out = std::io::stdout().lock();

@@ -171,6 +171,10 @@ pub struct Outcome {
     pub saved: bool,
     /// Why the crash could not be processed (status `error`).
     pub error: Option<String>,
+    /// Something the caller should tell before trusting the result: a crash processed with
+    /// symbols before whose signature this run (with no symbols source) made worse.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 impl Outcome {
@@ -183,6 +187,7 @@ impl Outcome {
             signature: None,
             saved: false,
             error: Some(error),
+            warning: None,
         }
     }
 }
@@ -330,12 +335,44 @@ impl Processor {
             store.get_crash(id)?
         };
         let processed = self.process_crash(&crash, previous.as_ref(), ruleset);
+        let warning = previous.as_ref().and_then(|old| self.lost_symbols(old, &processed, ruleset));
         if save {
             store
                 .put_processed_json(id, &processed.to_vec())
                 .with_context(|| format!("crash {id}: saving the processed crash"))?;
         }
-        Ok((outcome_of(id, ruleset, previous.as_ref(), &processed, save), processed))
+        let mut outcome = outcome_of(id, ruleset, previous.as_ref(), &processed, save);
+        outcome.warning = warning;
+        Ok((outcome, processed))
+    }
+
+    /// When this run has no symbols source, walked the dump again, and the crash had been
+    /// processed with symbols (some module's symbols loaded) into another signature: says so.
+    fn lost_symbols(&self, previous: &ProcessedCrash, processed: &Processed, ruleset: Ruleset) -> Option<String> {
+        if self.has_symbols() || ruleset.needs_processed() {
+            return None;
+        }
+        let modules = previous.get("json_dump")?.get("modules")?.as_array()?;
+        let with_symbols =
+            modules.iter().filter(|m| m.get("loaded_symbols").and_then(Value::as_bool) == Some(true)).count();
+        let old = previous.get("signature").and_then(Value::as_str)?;
+        let new = processed.get("signature").and_then(Value::as_str).unwrap_or("");
+        (with_symbols > 0 && old != new).then(|| {
+            format!(
+                "processed with symbols before ({with_symbols} modules) and this run has none \
+                 (no --symbols-path or --symbols-url): signature {old} -> {new}"
+            )
+        })
+    }
+
+    /// The warning a caller gives before a run that saves: with no symbols source, a crash
+    /// that was processed with symbols gets a worse signature (`mozilla::dom::Element::SetAttr`
+    /// becomes `XUL`). `None` when there is a symbols source or nothing is saved.
+    pub fn no_symbols_warning(&self, save: bool) -> Option<&'static str> {
+        (save && !self.has_symbols()).then_some(
+            "no symbols source (--symbols-path or --symbols-url): dumps are walked without symbols, and a crash \
+             processed with symbols before gets a worse signature when saved (each one is named)",
+        )
     }
 
     pub fn concurrency(&self) -> usize {
@@ -382,6 +419,7 @@ fn outcome_of(
         signature: signature(&processed.fields),
         saved,
         error: None,
+        warning: None,
     }
 }
 

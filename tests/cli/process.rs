@@ -179,6 +179,34 @@ fn missing_symbol_sources_are_said_once_and_the_run_goes_on() {
     assert_eq!(json(&o)["mdsw_status_string"], "OK");
 }
 
+#[test]
+fn walking_again_without_symbols_warns_before_saving_a_worse_signature() {
+    // Regression: `reprocess --now` with no symbols source silently replaced
+    // `mozilla::dom::Element::SetAttr` with `XUL`.
+    let env = TestEnv::new();
+    let store = FsStore::open(env.store(), true).unwrap();
+    let now = chrono::Utc::now();
+    let crash = crashctl::generate::Generator::new(Some(7), now).submission().into_crash(now);
+    let id = crash.id.to_string();
+    store.put_crash(&crash).unwrap();
+    let symbols = env.path("symbols");
+    crashctl::generate::write_symbols(&symbols).unwrap();
+    let st = store_arg(&env);
+    for args in [vec!["process", "--store", &st, &id], vec!["reprocess", "--store", &st, "--now", &id]] {
+        let o = env.run(&["process", "--store", &st, "--symbols-path", path(&symbols), &id]);
+        assert_code(&o, 0);
+        assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
+        let good = processed(&env, &crash.id).unwrap()["signature"].as_str().unwrap().to_string();
+        let o = env.run(&args);
+        assert_code(&o, 0);
+        let err = stderr(&o);
+        let before = err.find("warning: no symbols source").unwrap_or_else(|| panic!("{args:?}: {err}"));
+        let named = err.find(&format!("crash {id}: processed with symbols before")).unwrap_or_else(|| panic!("{err}"));
+        assert!(before < named, "the run-level warning comes first: {err}");
+        assert!(err.contains(&format!("signature {good} -> ")), "{err}");
+    }
+}
+
 fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
