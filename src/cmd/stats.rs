@@ -61,10 +61,11 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let mut opts = options(&args, ctx)?;
     let thresholds = Thresholds { max_backlog: args.max_backlog, max_age: args.max_age };
     let Some(every) = args.watch else {
-        let Some(stats) = scan(&opts, ctx, args.format)? else { return Ok(ExitCode::Interrupted) };
+        let Some(mut stats) = scan(&opts, ctx, args.format)? else { return Ok(ExitCode::Interrupted) };
         report_problems(&stats);
+        let code = check(&mut stats, &thresholds);
         render(&stats, args.format, false)?;
-        return Ok(check(&stats, &thresholds));
+        return Ok(code);
     };
     let stop = ctx.stop_flag();
     opts.stop = Some(stop.clone());
@@ -75,9 +76,9 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         if let Some(prev) = &prev {
             stats.set_rates(prev);
         }
+        check(&mut stats, &thresholds);
         render(&stats, args.format, true)?;
         report_problems(&stats);
-        check(&stats, &thresholds);
         prev = Some(stats);
         sleep_unless_stopped(Duration::from_secs(every), &stop);
     }
@@ -92,13 +93,24 @@ fn options(args: &Args, ctx: &Context) -> anyhow::Result<StatsOptions> {
     }
     let [spool, queue, store] = locations;
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(2, 8);
+    // a section that cannot be opened is reported with the others (and exits 2)
+    let mut unopened = Vec::new();
+    let spool = spool.and_then(|s| opened("spool", &s, Spool::open(&s, false), &mut unopened));
+    let queue = queue.and_then(|q| opened("queue", &q, crashctl::queue::open(&q, false), &mut unopened));
+    let store = store.and_then(|s| opened("store", &s, crashctl::store::open(&s, false), &mut unopened));
     Ok(StatsOptions {
-        spool: spool.map(|s| Spool::open(s, false)).transpose()?,
-        queue: queue.map(|q| crashctl::queue::open(&q, false)).transpose()?,
-        store: store.map(|s| crashctl::store::open(&s, false)).transpose()?,
+        spool,
+        queue,
+        store,
         scan: ScanOptions { hot_spot: args.hot_spot, threads, track_ids: false },
         stop: None,
+        unopened,
     })
+}
+
+/// The opened location, or `None` with the reason in `unopened`.
+fn opened<T>(section: &str, location: &str, r: anyhow::Result<T>, unopened: &mut Vec<stats::Problem>) -> Option<T> {
+    r.map_err(|e| unopened.push(stats::Problem::unavailable(section, location, format!("{e:#}")))).ok()
 }
 
 /// Which of the embedded default spool, queue and store directories exist (an error when none does).
@@ -162,9 +174,13 @@ fn report_problems(stats: &Stats) {
     }
 }
 
-/// Exit 1 with one line per crossed threshold on stderr.
-fn check(stats: &Stats, thresholds: &Thresholds) -> ExitCode {
-    let crossed = stats.crossed(thresholds);
+/// Exit 2 when a section could not be read, else 1 with one line per crossed threshold on
+/// stderr (kept in the JSON too).
+fn check(stats: &mut Stats, thresholds: &Thresholds) -> ExitCode {
+    let crossed = stats.check_thresholds(thresholds);
+    if stats.unavailable().next().is_some() {
+        return ExitCode::Fatal;
+    }
     if crossed.is_empty() {
         return ExitCode::Success;
     }

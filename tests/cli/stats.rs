@@ -1,5 +1,6 @@
 //! `crashctl stats` on spools, queues and stores built with the library.
 
+use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -277,6 +278,71 @@ fn thresholds_exit_1_with_a_reason() {
     assert_code(&o, 1);
     assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
     assert!(stderr(&o).contains("--max-age 1h"), "{}", stderr(&o));
+    // Regression: a crossed threshold was only on stderr, not in the JSON.
+    let t = &json(&o)["thresholds"];
+    assert_eq!(t["max_age_seconds"], 3600);
+    assert!(t["crossed"][0].as_str().unwrap().contains("--max-age 1h"), "{t}");
+    assert_eq!(json(&run(&["--max-backlog", "2"]))["thresholds"]["crossed"], json!([]));
+}
+
+#[test]
+fn an_unreadable_section_is_a_problem_and_the_others_are_still_shown() {
+    // Regression: `stats --spool s --queue missing --store st` printed nothing but the error.
+    let env = TestEnv::new();
+    save(&spool(&env), Utc::now());
+    FsStore::open(env.store(), true).unwrap();
+    let (sp, st) = (spool_arg(&env), env.store().display().to_string());
+    let missing = env.path("missing").display().to_string();
+    let o = env.run(&["stats", "--spool", &sp, "--queue", &missing, "--store", &st]);
+    assert_code(&o, 2);
+    let out = stdout(&o);
+    for needle in ["!!! UNAVAILABLE queue ", "Spool ", "waiting      1 crashes", "Store ", "Problems: 1"] {
+        assert!(out.contains(needle), "{needle:?} in\n{out}");
+    }
+    assert!(out.contains(&missing), "{out}");
+    let o = env.run(&["stats", "--format", "json", "--spool", &sp, "--queue", &missing, "--store", &st]);
+    assert_code(&o, 2);
+    let v = json(&o);
+    assert_eq!(v["spool"]["crashes"], 1);
+    assert_eq!(v["store"]["raw"], 0);
+    assert_eq!(v["queue"], Value::Null);
+    assert_eq!(v["problems"][0]["kind"], "unavailable");
+    assert_eq!(v["problems"][0]["path"], missing.as_str());
+    assert!(!Path::new(&missing).exists(), "stats creates nothing");
+}
+
+#[test]
+fn histogram_shows_empty_hours_and_the_minutes_of_a_young_spool() {
+    // Regression: hours without crashes were left out, so a gap did not show; a spool written
+    // seconds ago said "58s ago" from minute-precision timestamps.
+    let env = TestEnv::new();
+    let s = spool(&env);
+    let now = Utc::now();
+    save(&s, now - chrono::Duration::minutes(3));
+    save(&s, now);
+    let sp = spool_arg(&env);
+    let out = stdout(&env.run(&["stats", "--spool", &sp]));
+    assert!(out.contains("received per minute (UTC)"), "{out}");
+    let minute = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:%M ").to_string();
+    let empty = now - chrono::Duration::minutes(2);
+    let row = out.lines().find(|l| l.contains(&minute(empty))).unwrap_or_else(|| panic!("{out}"));
+    assert!(row.trim_end().ends_with(" 0"), "an empty minute shows as 0: {row}");
+    assert!(out.contains("(under a minute ago)") || out.contains("(1m ago)"), "{out}");
+    assert!(!out.lines().any(|l| l.contains("s ago")), "no seconds: {out}");
+
+    save(&s, now - chrono::Duration::hours(3));
+    let out = stdout(&env.run(&["stats", "--spool", &sp]));
+    assert!(out.contains("received per hour (UTC)"), "{out}");
+    let hour = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:00 ").to_string();
+    for gap in [1, 2] {
+        let row = out
+            .lines()
+            .find(|l| l.contains(&hour(now - chrono::Duration::hours(gap))))
+            .unwrap_or_else(|| panic!("{out}"));
+        if gap == 2 || chrono::Timelike::minute(&now) >= 3 {
+            assert!(row.trim_end().ends_with(" 0"), "an empty hour shows as 0: {row}");
+        }
+    }
 }
 
 #[test]
@@ -321,7 +387,10 @@ fn table_shows_every_section() {
     let o = env.run(&["stats", "--spool", &sp, "--queue", &q, "--store", &st]);
     assert_code(&o, 0);
     let out = stdout(&o);
-    for needle in ["Spool ", "waiting      1 crashes", "2026-11-20 10:00 ", "Queues ", "standard", "Store ", "total"] {
+    // a spool from days ago: the histogram is per day, up to today
+    let today = Utc::now().format("%Y-%m-%d ").to_string();
+    for needle in ["Spool ", "waiting      1 crashes", "2026-11-20 ", &today, "Queues ", "standard", "Store ", "total"]
+    {
         assert!(out.contains(needle), "{needle:?} in\n{out}");
     }
 }
