@@ -41,6 +41,10 @@ pub struct Args {
     /// Exit 1 when the oldest crash in the spool is older than DURATION (e.g. 30m, 2h, 1d)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub max_age: Option<Duration>,
+    /// Serve an ops page on ADDR (e.g. 127.0.0.1:9100): `/` (HTML, redraws itself), `/metrics`
+    /// (Prometheus), `/stats.json`; scans every --watch SECONDS (default 5); Ctrl-C stops
+    #[arg(long, value_name = "ADDR")]
+    pub serve: Option<String>,
     /// Flag every spool directory with more than N entries as a hot spot
     #[arg(long, value_name = "N", default_value_t = stats::DEFAULT_HOT_SPOT)]
     pub hot_spot: u64,
@@ -60,6 +64,13 @@ pub enum StatsFormat {
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let mut opts = options(&args, ctx)?;
     let thresholds = Thresholds { max_backlog: args.max_backlog, max_age: args.max_age };
+    if let Some(addr) = &args.serve {
+        let listener = std::net::TcpListener::bind(addr).with_context(|| format!("--serve {addr}"))?;
+        eprintln!("crashctl: serving http://{}/ (and /metrics); Ctrl-C stops", listener.local_addr()?);
+        let every = Duration::from_secs(args.watch.unwrap_or(5));
+        stats::serve::serve(listener, opts, &stats::serve::ServeOptions { every }, ctx.stop_flag())?;
+        return Ok(ExitCode::Interrupted);
+    }
     let Some(every) = args.watch else {
         let Some(mut stats) = scan(&opts, ctx, args.format)? else { return Ok(ExitCode::Interrupted) };
         report_problems(&stats);

@@ -3,7 +3,8 @@
 
 mod render;
 
-pub use render::human_bytes;
+pub use render::{human_bytes, human_rate};
+pub mod serve;
 pub mod spool;
 mod store;
 

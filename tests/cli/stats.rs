@@ -463,3 +463,110 @@ fn hot_spots_are_red_on_a_terminal_unless_no_color() {
     assert!(plain.contains("HOT SPOT"), "{plain}");
     assert!(!plain.contains("\x1b[1;31m"), "NO_COLOR turns colors off:\n{plain}");
 }
+
+/// `GET path` on 127.0.0.1:port: (status line, body).
+fn http_get(addr: &str, path: &str) -> std::io::Result<(String, String)> {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(addr)?;
+    conn.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(conn, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    let mut text = String::new();
+    conn.read_to_string(&mut text)?;
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    Ok((head.lines().next().unwrap_or("").to_string(), body.to_string()))
+}
+
+#[test]
+fn serve_answers_metrics_and_a_self_contained_page() {
+    use std::io::BufRead;
+    let env = TestEnv::new();
+    let s = spool(&env);
+    for _ in 0..3 {
+        save(&s, Utc::now());
+    }
+    DirQueue::open(env.queue(), true)
+        .unwrap()
+        .publish(QueueName::Standard, &[Message::new(new_id(Throttle::Accept))])
+        .unwrap();
+    FsStore::open(env.store(), true).unwrap();
+    let (sp, q, st) = (spool_arg(&env), env.queue().display().to_string(), env.store().display().to_string());
+    let expected =
+        stdout(&env.run(&["stats", "--format", "prometheus", "--spool", &sp, "--queue", &q, "--store", &st]));
+    let mut child = env
+        .cmd(&[
+            "stats",
+            "--serve",
+            "127.0.0.1:0",
+            "--watch",
+            "1",
+            "--hot-spot",
+            "2",
+            "--spool",
+            &sp,
+            "--queue",
+            &q,
+            "--store",
+            &st,
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let line = rx.recv_timeout(Duration::from_secs(30)).expect("the server says where it listens");
+    let addr =
+        line.split("http://").nth(1).and_then(|r| r.split('/').next()).unwrap_or_else(|| panic!("{line}")).to_string();
+    // the first scan may still be running: wait for it, bounded
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let metrics = loop {
+        let (status, body) = http_get(&addr, "/metrics").unwrap();
+        if status.contains("200") {
+            break body;
+        }
+        assert!(std::time::Instant::now() < deadline, "no scan within 30 s: {status}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let families = |text: &str| -> std::collections::BTreeSet<String> {
+        text.lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .map(|l| l.split(' ').next().unwrap().to_string())
+            .collect()
+    };
+    let mut served = families(&metrics);
+    // the hot-spot threshold differs: the entries family only has samples here
+    served.remove("crashctl_spool_hot_spot_entries");
+    let mut asked = families(&expected);
+    asked.remove("crashctl_spool_hot_spot_entries");
+    assert_eq!(served, asked, "the families of --format prometheus");
+    assert!(parse_exposition(&metrics).contains(&("crashctl_spool_crashes".to_string(), 3.0)), "{metrics}");
+
+    let (status, page) = http_get(&addr, "/").unwrap();
+    assert!(status.contains("200"), "{status}");
+    assert!(page.contains("<meta http-equiv=\"refresh\" content=\"1\">"), "redraws itself: {page}");
+    for needle in
+        ["Backlog", "Arrival and drain (per minute)", "Oldest waiting crash", "Queue depth", "Hot directories"]
+    {
+        assert!(page.contains(needle), "{needle}: {page}");
+    }
+    assert!(page.contains("1 pending, 0 claimed, 0 failed"), "the standard queue: {page}");
+    assert!(page.matches("<svg").count() >= 4, "{page}");
+    assert!(!page.contains("<script") && !page.contains("src="), "no external assets: {page}");
+    assert!(page.contains("spool backlog<b>3</b>"), "{page}");
+    assert!(http_get(&addr, "/nope").unwrap().0.contains("404"));
+    // SAFETY: sending SIGINT to our own child process, which is still running.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        assert!(std::time::Instant::now() < deadline, "the server did not stop on SIGINT");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(code, Some(130));
+}
