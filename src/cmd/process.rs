@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crashctl::processor::{
-    Outcome, Processed, Processor, ProcessorOptions, Ruleset, RunOptions, RunSummary, Status, SymbolOptions,
+    Outcome, ProcessStatus, Processed, Processor, ProcessorOptions, Ruleset, RunOptions, RunSummary, SymbolOptions,
     DEFAULT_MAX_CACHED_MODULES, DEFAULT_TIMEOUT,
 };
 use crashctl::ExitCode;
@@ -166,7 +166,7 @@ pub fn run(mut args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         // a walk thread cannot be stopped: say how many hold a CPU, so a long --follow run
         // can be restarted before they add up
         let abandoned = processor.abandoned_walks_running();
-        if o.status == Status::Timeout && abandoned > 0 {
+        if o.status == ProcessStatus::Timeout && abandoned > 0 {
             eprintln!("crashctl: {abandoned} stackwalks abandoned at --timeout still running");
         }
     };
@@ -202,7 +202,7 @@ fn run_dump(processor: &Processor, args: &Args, dump: &std::path::Path) -> anyho
     }
     // a dump that cannot be walked fails, as it does for minidump-stackwalk
     let walked = processed.get("mdsw_status_string").and_then(serde_json::Value::as_str);
-    if outcome.status == Status::StackwalkFailed {
+    if outcome.status == ProcessStatus::StackwalkFailed {
         let why = processed.get("processor_notes").and_then(serde_json::Value::as_str).unwrap_or("");
         let why = why.lines().find(|l| l.contains(walked.unwrap_or("\0"))).unwrap_or(why);
         eprintln!("crashctl: {}: {}: {why}", dump.display(), walked.unwrap_or("unknown"));

@@ -4,7 +4,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use crashctl::spool::Spool;
@@ -91,7 +91,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         render(&stats, args.format, true)?;
         report_problems(&stats);
         prev = Some(stats);
-        sleep_unless_stopped(Duration::from_secs(every), &stop);
+        crashctl::stop::sleep_unless_stopped(Duration::from_secs(every), &stop);
     }
     Ok(ExitCode::Interrupted)
 }
@@ -197,15 +197,4 @@ fn check(stats: &mut Stats, thresholds: &Thresholds) -> ExitCode {
     }
     eprintln!("crashctl: threshold crossed: {}", crossed.join("; "));
     ExitCode::SomeFailed
-}
-
-fn sleep_unless_stopped(total: Duration, stop: &std::sync::atomic::AtomicBool) {
-    let end = Instant::now() + total;
-    while !stop.load(Ordering::Relaxed) {
-        let left = end.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return;
-        }
-        std::thread::sleep(left.min(Duration::from_millis(100)));
-    }
 }

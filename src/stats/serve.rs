@@ -9,7 +9,7 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
@@ -110,7 +110,7 @@ pub fn serve(
                     Ok(s) => lock(&history).push(s),
                     Err(e) => lock(&history).error = Some(e.to_string()),
                 }
-                sleep_unless_stopped(every, &stop);
+                crate::stop::sleep_unless_stopped(every, &stop);
             }
         })?
     };
@@ -144,17 +144,6 @@ pub fn serve(
 
 fn lock(history: &Mutex<History>) -> std::sync::MutexGuard<'_, History> {
     history.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn sleep_unless_stopped(total: Duration, stop: &AtomicBool) {
-    let end = Instant::now() + total;
-    while !stop.load(Ordering::Relaxed) {
-        let left = end.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return;
-        }
-        std::thread::sleep(left.min(Duration::from_millis(100)));
-    }
 }
 
 fn busy(mut conn: TcpStream) -> io::Result<()> {
