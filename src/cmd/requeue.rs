@@ -131,7 +131,9 @@ impl Args {
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let sources = args.sources(ctx)?;
     let needs_queue = !(args.quarantined && !args.stale && !args.failed && !args.unprocessed);
-    let queue = if needs_queue { Some(args.queue.open(ctx, !args.dry_run)?) } else { None };
+    // a queue taken from (--stale, --failed) must exist: only a run that only publishes creates it
+    let create = !args.dry_run && !args.stale && !args.failed;
+    let queue = if needs_queue { Some(args.queue.open(ctx, create)?) } else { None };
     let spool = if args.quarantined { Some(args.spool.open(ctx, false)?) } else { None };
     let store = if args.unprocessed { Some(args.store.open(ctx, false)?) } else { None };
     let targets = Targets { queue: queue.as_deref(), spool: spool.as_ref(), store: store.as_deref() };
