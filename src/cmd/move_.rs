@@ -101,13 +101,21 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let spool = args.spool.open(ctx, false)?;
     let stop = ctx.stop_flag();
     let mut out = std::io::stdout().lock();
-    let mut on_event = |event: Event<'_>| report(&mut out, event, json);
+    let progress = ctx.progress("crashes", json);
+    // --follow: one line per batch, or the live status line of the bar on a terminal
+    let batches = args.follow && !ctx.quiet;
+    let live = ctx.show_progress(json);
+    let mut on_event = |event: Event<'_>| match event {
+        Event::Batch(b) if batches && live => progress.message(&b.to_string()),
+        Event::Batch(b) if batches => eprintln!("crashctl: {b}"),
+        Event::Batch(_) => {}
+        event => report(&mut out, event, json),
+    };
     let summary = if args.dry_run {
         mover::plan(&spool, &opts, &stop, &mut on_event)
     } else {
         let store = args.store.open(ctx, true)?;
         let queue = args.queue.open(ctx, true)?;
-        let progress = ctx.progress("crashes", json);
         let backends = mover::Backends { spool: &spool, store: store.as_ref(), queue: queue.as_ref() };
         mover::run(&backends, &opts, progress.as_ref(), &stop, &mut on_event)?
     };
@@ -124,6 +132,7 @@ fn report(out: &mut impl Write, event: Event<'_>, json: bool) {
         }
         Event::Failed(f) => eprintln!("crashctl: {f}"),
         Event::Warning(w) => eprintln!("crashctl: warning: {w}"),
+        Event::Batch(_) => {}
     }
 }
 

@@ -3,7 +3,7 @@
 
 mod render;
 
-pub use render::{human_bytes, human_rate};
+pub use render::{human_bytes, human_rate, thousands as render_thousands};
 pub mod serve;
 pub mod spool;
 mod store;

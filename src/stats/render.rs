@@ -380,7 +380,7 @@ pub fn human_rate(per_second: f64) -> String {
 }
 
 /// `1,234,567`
-pub(crate) fn thousands(n: u64) -> String {
+pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {

@@ -418,3 +418,30 @@ fn a_location_with_an_unknown_scheme_is_an_error_naming_the_known_ones() {
     assert!(!env.path("gs:").exists() && !env.path("pubsub:").exists(), "no local folder named after the scheme");
     assert_eq!(spooled(&env).len(), ids.len(), "nothing moved");
 }
+
+#[test]
+fn follow_logs_one_line_per_batch_when_not_on_a_terminal() {
+    // Regression: `move --follow` logged nothing while it worked.
+    let env = TestEnv::new();
+    seed(&env, 4, minutes_ago(10), Throttle::Accept);
+    let child = spawn_move(&env, &["--follow", "--interval", "50ms", "--batch-size", "2", "-j", "1"]);
+    wait_for(Duration::from_secs(30), "the crashes to move", || spooled(&env).is_empty());
+    // a batch that left the spool is logged even when the stop comes before its line
+    // SAFETY: sending SIGTERM to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let o = child.wait_with_output().unwrap();
+    assert_code(&o, 0);
+    let err = stderr(&o);
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("crashctl: moved ")).collect();
+    let total: u64 =
+        lines.iter().map(|l| l["crashctl: moved ".len()..].split(' ').next().unwrap().parse::<u64>().unwrap()).sum();
+    assert_eq!(total, 4, "one line per batch, all crashes counted: {err}");
+    assert!(lines.len() >= 2, "batches of at most 2: {err}");
+    let re =
+        regex::Regex::new(r"^crashctl: moved \d+ crashes \([\d.]+ [KMG]?i?B\) in \d+\.\ds, [\d,.]+/s; backlog [\d,]+$")
+            .unwrap();
+    for line in &lines {
+        assert!(re.is_match(line), "{line:?}");
+    }
+    assert!(lines.last().unwrap().ends_with("; backlog 0"), "{err}");
+}
