@@ -14,7 +14,8 @@ use crate::ui::Context;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
     crashctl generate -n 20 --store ./crashes --symbols ./symbols\n  \
-    crashctl generate -n 20 --store ./crashes | crashctl process --store ./crashes --symbols-path ./symbols\n  \
+    crashctl generate -n 20 --store ./crashes --symbols ./symbols \\\n      \
+    | crashctl process --store ./crashes --symbols-path ./symbols\n  \
     crashctl submit http://127.0.0.1:8000/submit --from-store ./crashes")]
 pub struct Args {
     /// How many crashes

@@ -129,6 +129,11 @@ pub fn run(mut args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     if args.print && format != OutputFormat::Text {
         anyhow::bail!("--print writes processed crashes to stdout; it cannot be combined with --format {:?}", format);
     }
+    let queue_mode = args.files.dump.is_none() && args.queue.queue.is_some() && args.ids.is_empty();
+    // IDs from a pipe are read to the end before anything is opened: in
+    // `generate --store S --symbols Y | process --store S --symbols-path Y` the store and the
+    // symbols exist once the IDs are all there (no race with the writer of the pipe)
+    let input = if args.files.dump.is_none() && !queue_mode { Some(ctx.read_ids(&args.ids)?) } else { None };
     let options = ProcessorOptions {
         symbols: SymbolOptions {
             paths: args.files.symbols_path.clone(),
@@ -148,7 +153,6 @@ pub fn run(mut args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     if let Some(dump) = &args.files.dump {
         return run_dump(&processor, &args, dump);
     }
-    let queue_mode = args.queue.queue.is_some() && args.ids.is_empty();
     if args.follow && !queue_mode {
         anyhow::bail!("--follow needs --queue (and no crash IDs)");
     }
@@ -175,7 +179,7 @@ pub fn run(mut args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         let queue = args.queue.open(ctx, false)?;
         (processor.consume_queue(store.as_ref(), queue.as_ref(), args.follow, &run, &sink)?, 0)
     } else {
-        let input = ctx.read_ids(&args.ids)?;
+        let input = input.unwrap_or_default();
         if input.ids.is_empty() && input.invalid.is_empty() && !ctx.quiet {
             eprintln!("crashctl: no crash IDs given (as arguments or on stdin) and no --queue: nothing to do");
         }
