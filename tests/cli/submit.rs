@@ -428,3 +428,19 @@ fn generated_crashes_are_the_same_for_a_seed_with_overrides_and_json_extra() {
     let o = submit(&env, &[a.to_str().unwrap(), "--generate", "1", "--dump", "x.dmp"]);
     assert_code(&o, 2);
 }
+
+#[test]
+fn nothing_to_send_is_a_usage_error_and_nothing_is_posted() {
+    // Regression: `submit URL` with nothing to send posted an empty crash.
+    let env = TestEnv::new();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}/submit", listener.local_addr().unwrap());
+    let o = env.run(&["submit", &url]);
+    assert_code(&o, 2);
+    assert!(stderr(&o).contains("nothing to send"), "{}", stderr(&o));
+    assert!(listener.accept().is_err(), "no connection was made");
+    let spool = env.spool().display().to_string();
+    assert_code(&env.run(&["submit", &spool]), 2);
+    assert!(!env.spool().exists(), "no empty crash spooled");
+}
