@@ -71,9 +71,12 @@ impl Context {
         }
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
         let style = ProgressStyle::with_template(&format!(
-            "{{spinner}} {{pos}}/{{len}} {what} [{{bar:30}}] {{per_sec}} ETA {{eta}} {{msg}}"
+            "{{spinner}} {{pos}}/{{len}} {what} [{{bar:30}}] {{rate}} ETA {{eta}} {{msg}}"
         ))
         .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .with_key("rate", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = w.write_str(&crashctl::stats::human_rate(state.per_sec()));
+        })
         .progress_chars("=> ");
         bar.set_style(style);
         bar.enable_steady_tick(Duration::from_millis(200));
@@ -114,5 +117,8 @@ impl Progress for Bar {
     }
     fn finish(&self) {
         self.0.finish_and_clear();
+    }
+    fn suspend(&self, print: &mut dyn FnMut()) {
+        self.0.suspend(print);
     }
 }

@@ -178,7 +178,7 @@ fn summary_text(s: &MoveSummary) -> String {
         return format!("dry run: would move {} crashes (nothing changed)", s.planned);
     }
     let mut text = format!(
-        "moved {} crashes ({} queued, {} deferred), {}; failed {}, quarantined {}; {:.1}s, {:.0} crashes/s",
+        "moved {} crashes ({} queued, {} deferred), {}; failed {}, quarantined {}; {:.1}s, {}",
         s.moved,
         s.queued,
         s.deferred,
@@ -186,7 +186,7 @@ fn summary_text(s: &MoveSummary) -> String {
         s.failed,
         s.quarantined,
         s.elapsed_secs,
-        s.crashes_per_sec
+        crashctl::stats::human_rate(s.crashes_per_sec)
     );
     if s.strays > 0 {
         text.push_str(&format!("; {} stray entries skipped", s.strays));

@@ -220,10 +220,10 @@ fn report(ctx: &Context, summary: &RunSummary, invalid: u64, processor: &Process
     let abandoned = processor.abandoned_walks_running();
     if !ctx.quiet {
         eprintln!(
-            "processed {} crashes in {:.1}s ({:.1}/s): {} ok, {} stackwalk failed, {} timed out, {} errors; {} saved{}{}",
+            "processed {} crashes in {:.1}s ({}): {} ok, {} stackwalk failed, {} timed out, {} errors; {} saved{}{}",
             summary.total(),
             summary.elapsed_secs,
-            summary.per_second(),
+            crashctl::stats::human_rate(summary.per_second()),
             summary.ok,
             summary.stackwalk_failed,
             summary.timeout,

@@ -99,12 +99,17 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let progress = ctx.progress("crashes", json);
     let stop = ctx.stop_flag();
     let mut out = std::io::stdout().lock();
+    let bar = Arc::clone(&progress);
     let mut print = |r: &SubmitResult| {
-        let _ = if json {
-            writeln!(out, "{}", serde_json::to_string(r).unwrap_or_default())
-        } else {
-            writeln!(out, "{}", r.line())
-        };
+        // through the bar: a stale bar line never stays among the CrashID= lines
+        bar.suspend(&mut || {
+            let _ = if json {
+                writeln!(out, "{}", serde_json::to_string(r).unwrap_or_default())
+            } else {
+                writeln!(out, "{}", r.line())
+            };
+            let _ = out.flush();
+        });
     };
     let summary = submitter::submit(sources, &opts, progress, Arc::clone(&stop), &mut print)?;
     if !ctx.quiet {
@@ -170,10 +175,10 @@ fn summary_line(s: &Summary) -> String {
     let reasons = if reasons.is_empty() { String::new() } else { format!(" ({})", reasons.join(", ")) };
     let skipped = if s.skipped > 0 { format!(", {} not sent (stopped)", s.skipped) } else { String::new() };
     format!(
-        "submitted {total} crashes in {:.2}s ({:.1}/s): {} accepted, {} discarded{reasons}, {} failed{skipped}; \
+        "submitted {total} crashes in {:.2}s ({}): {} accepted, {} discarded{reasons}, {} failed{skipped}; \
          latency p50 {:.1} ms, p99 {:.1} ms",
         s.elapsed_s,
-        s.crashes_per_s,
+        crashctl::stats::human_rate(s.crashes_per_s),
         s.accepted,
         s.discarded_total(),
         s.failed,

@@ -444,3 +444,24 @@ fn nothing_to_send_is_a_usage_error_and_nothing_is_posted() {
     assert_code(&env.run(&["submit", &spool]), 2);
     assert!(!env.spool().exists(), "no empty crash spooled");
 }
+
+#[test]
+fn crash_id_lines_never_share_a_line_with_the_progress_bar_on_a_terminal() {
+    // Regression: `submit --generate 600` on a terminal left stale progress-bar lines among the
+    // `CrashID=` lines, and the bar's rate read `4.7842/s`.
+    let env = TestEnv::new();
+    let spool = env.spool().display().to_string();
+    let Some(screen) = crate::stats::on_terminal(&env, &["submit", &spool, "--generate", "40"], true) else { return };
+    let starts: Vec<usize> = screen.match_indices("CrashID=").map(|(i, _)| i).collect();
+    assert_eq!(starts.len(), 40, "{screen}");
+    for i in starts {
+        let before = &screen[..i];
+        assert!(
+            before.ends_with('\n') || before.ends_with("\x1b[2K"),
+            "a CrashID= line printed after a bar line that was not cleared: {:?}",
+            &before[before.len().saturating_sub(60)..]
+        );
+    }
+    let rates = regex::Regex::new(r"\d+\.\d{2,}/s").unwrap();
+    assert!(!rates.is_match(&screen), "rates without noise digits: {screen}");
+}
