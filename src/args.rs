@@ -137,7 +137,7 @@ impl SpoolArg {
 
     /// Opens the spool (flag, env, config file, else the default).
     pub fn open(&self, config: &Config, create: bool) -> anyhow::Result<Spool> {
-        Spool::open(config.location_or_default(Location::Spool, self.spool.as_deref()), create)
+        Spool::open(or_default(config, Location::Spool, self.spool.as_deref()), create)
     }
 }
 
@@ -149,7 +149,7 @@ impl StoreArg {
 
     /// Opens the store (flag, env, config file, else the default).
     pub fn open(&self, config: &Config, remote: &RemoteArgs, create: bool) -> anyhow::Result<Arc<dyn CrashStore>> {
-        let loc = config.location_or_default(Location::Store, self.store.as_deref());
+        let loc = or_default(config, Location::Store, self.store.as_deref());
         crashctl::store::open_with(&loc, create, &remote.s3())
     }
 }
@@ -162,9 +162,18 @@ impl QueueArg {
 
     /// Opens the queues (flag, env, config file, else the default).
     pub fn open(&self, config: &Config, remote: &RemoteArgs, create: bool) -> anyhow::Result<Arc<dyn CrashQueue>> {
-        let loc = config.location_or_default(Location::Queue, self.queue.as_deref());
+        let loc = or_default(config, Location::Queue, self.queue.as_deref());
         crashctl::queue::open_with(&loc, create, &remote.sqs())
     }
+}
+
+/// The location (flag, env, config file), else the default, which is said once on stderr.
+fn or_default(config: &Config, which: Location, flag: Option<&str>) -> String {
+    config.location(which, flag).unwrap_or_else(|| {
+        let path = which.default_path();
+        crate::ui::default_location(which.name(), &path);
+        path
+    })
 }
 
 /// How many at once.

@@ -445,3 +445,24 @@ fn follow_logs_one_line_per_batch_when_not_on_a_terminal() {
     }
     assert!(lines.last().unwrap().ends_with("; backlog 0"), "{err}");
 }
+
+#[test]
+fn a_default_location_is_said_once() {
+    // Regression: `move --spool spool` moved crashes into ./crashctl-data/... and never said so.
+    let env = TestEnv::new();
+    seed(&env, 2, minutes_ago(5), Throttle::Accept);
+    let o = env.run(&["move", "--spool", &env.spool().display().to_string()]);
+    assert_code(&o, 0);
+    let err = stderr(&o);
+    for what in ["store", "queue"] {
+        let line = format!(
+            "no --{what} given (nor CRASHCTL_{}, nor a config file): using crashctl-data/{what}",
+            what.to_uppercase()
+        );
+        assert_eq!(err.matches(&line).count(), 1, "{err}");
+    }
+    assert!(!err.contains("no --spool given"), "{err}");
+    assert!(env.path("crashctl-data/store").is_dir());
+    let o = env.run(&["--quiet", "move", "--spool", &env.spool().display().to_string()]);
+    assert!(!stderr(&o).contains("no --store given"), "--quiet: {}", stderr(&o));
+}
