@@ -28,25 +28,9 @@ pub struct Context {
     stop: OnceLock<Arc<AtomicBool>>,
 }
 
-/// `--quiet`, for the few status lines printed where no [`Context`] is at hand (see
-/// [`default_location`]).
-static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Says (once per location, unless `--quiet`) that a command fell back to the default
-/// location, so data never goes to `./crashctl-data/...` silently.
-pub fn default_location(what: &str, path: &str) {
-    static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-    let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
-    if QUIET.load(std::sync::atomic::Ordering::Relaxed) || said.iter().any(|w| w == what) {
-        return;
-    }
-    said.push(what.to_string());
-    eprintln!("crashctl: no --{what} given (nor CRASHCTL_{}, nor a config file): using {path}", what.to_uppercase());
-}
-
 impl Context {
     pub fn new(global: &GlobalArgs) -> Context {
-        QUIET.store(global.quiet, std::sync::atomic::Ordering::Relaxed);
+        crate::args::QUIET.store(global.quiet, std::sync::atomic::Ordering::Relaxed);
         let ci = std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false);
         Context {
             quiet: global.quiet,
