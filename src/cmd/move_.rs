@@ -117,7 +117,15 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         Event::Batch(b) if batches && live => progress.message(&b.to_string()),
         Event::Batch(b) if batches => eprintln!("crashctl: {b}"),
         Event::Batch(_) => {}
-        event => report(&mut out, event, format),
+        // stdout and stderr lines with the bar out of the way
+        event => {
+            let mut event = Some(event);
+            progress.suspend(&mut || {
+                if let Some(event) = event.take() {
+                    report(&mut out, event, format)
+                }
+            })
+        }
     };
     let summary = if args.dry_run {
         mover::plan(&spool, &opts, &stop, &mut on_event)

@@ -116,7 +116,8 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             o.signature.as_deref().unwrap_or("no signature"),
             if run.save && p.is_some() { ", saved" } else { "" }
         ));
-        out.emit(o, p);
+        // stdout and stderr lines with the bar out of the way
+        run.progress.suspend(&mut || out.emit(o, p));
         // a walk thread cannot be stopped: say how many hold a CPU, so a long --follow run
         // can be restarted before they add up
         let abandoned = processor.abandoned_walks_running();
