@@ -137,7 +137,9 @@ impl SpoolArg {
 
     /// Opens the spool (flag, env, config file, else the default).
     pub fn open(&self, config: &Config, create: bool) -> anyhow::Result<Spool> {
-        Spool::open(or_default(config, Location::Spool, self.spool.as_deref()), create)
+        let loc = or_default(config, Location::Spool, self.spool.as_deref());
+        crashctl::remote::check_scheme("spool", &loc, &[])?; // a spool is a local directory
+        Spool::open(loc, create)
     }
 }
 

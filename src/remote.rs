@@ -224,11 +224,8 @@ pub fn check_scheme(what: &str, location: &str, known: &[&str]) -> anyhow::Resul
     if !looks_like_scheme || known.contains(&scheme) {
         return Ok(());
     }
-    let names: Vec<String> = known.iter().map(|k| format!("{k}://")).collect();
-    anyhow::bail!(
-        "{what} {location}: unknown scheme {scheme}:// (this build knows {}, or a plain directory path)",
-        names.join(", ")
-    )
+    let names: Vec<String> = known.iter().map(|k| format!("{k}://")).chain(["a plain directory path".into()]).collect();
+    anyhow::bail!("{what} {location}: unknown scheme {scheme}:// (this build knows {})", names.join(", "))
 }
 
 #[cfg(test)]

@@ -415,6 +415,10 @@ fn a_location_with_an_unknown_scheme_is_an_error_naming_the_known_ones() {
         env.run(&["move", "--spool", &spool, "--store", &env.store().display().to_string(), "--queue", "pubsub://x"]);
     assert_code(&o, 2);
     assert!(stderr(&o).contains("unknown scheme pubsub://") && stderr(&o).contains("sqs://"), "{}", stderr(&o));
+    let o =
+        env.run(&["move", "--spool", "gs://spool", "--store", &env.store().display().to_string(), "--queue", &queue]);
+    assert_code(&o, 2);
+    assert!(stderr(&o).contains("spool gs://spool: unknown scheme gs://"), "{}", stderr(&o));
     assert!(!env.path("gs:").exists() && !env.path("pubsub:").exists(), "no local folder named after the scheme");
     assert_eq!(spooled(&env).len(), ids.len(), "nothing moved");
 }
@@ -465,4 +469,28 @@ fn a_default_location_is_said_once() {
     assert!(env.path("crashctl-data/store").is_dir());
     let o = env.run(&["--quiet", "move", "--spool", &env.spool().display().to_string()]);
     assert!(!stderr(&o).contains("no --store given"), "--quiet: {}", stderr(&o));
+}
+
+#[test]
+fn follow_shows_batches_on_the_live_status_line_on_a_terminal() {
+    if std::process::Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipping: `script` (util-linux) is not installed, no pseudo-terminal");
+        return;
+    }
+    let env = TestEnv::new();
+    seed(&env, 3, minutes_ago(5), Throttle::Accept);
+    let args = move_args(&env, &["--follow", "--interval", "50ms"]).join(" ");
+    // stopped by SIGINT after 3 s (a --follow run that is interrupted exits 0)
+    let line = format!("timeout -s INT 3 {BIN} {args}");
+    let o = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .current_dir(env.dir.path())
+        .env_remove("CI")
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&o.stdout);
+    let batch = regex::Regex::new(r"moved 3 crashes \([\d.]+ [KMG]?i?B\) in [\d.]+s, [\d,.]+/s; backlog 0").unwrap();
+    assert!(batch.is_match(&screen), "the batch on the bar's status line: {screen}");
+    assert!(!screen.contains("crashctl: moved 3 crashes"), "not a log line on a terminal: {screen}");
+    assert!(spooled(&env).is_empty());
 }
