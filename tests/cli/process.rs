@@ -490,3 +490,20 @@ fn follow_keeps_consuming_until_sigterm() {
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     assert_eq!(child.wait().unwrap().code(), Some(130));
 }
+
+#[test]
+fn the_readme_walks_dumps_again_only_with_symbols() {
+    // Regression: the README's `reprocess --now` line had no symbols source, so it replaced
+    // `mozilla::dom::Element::SetAttr` with `XUL`.
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let walks: Vec<&str> = readme
+        .lines()
+        .filter(|l| l.trim_start().starts_with("crashctl "))
+        .filter(|l| l.contains("reprocess") && l.contains("--now") || l.contains(" process "))
+        .filter(|l| !l.contains("regenerate_signature"))
+        .collect();
+    assert!(!walks.is_empty());
+    for line in walks {
+        assert!(line.contains("--symbols-path") || line.contains("--symbols-url"), "{line}");
+    }
+}
