@@ -148,8 +148,13 @@ fn queue_depths_with_an_expired_claim() {
     q.claim(&std_only, Duration::from_secs(3600)).unwrap().unwrap();
     let failed = q.claim(&std_only, Duration::from_secs(3600)).unwrap().unwrap();
     q.fail(&failed, "boom").unwrap();
-    // The zero-visibility claim's deadline is "now" in ms; make sure the clock has passed it.
-    std::thread::sleep(Duration::from_millis(2));
+    // The zero-visibility claim's deadline is "now" in ms: wait (bounded) until the queue itself
+    // reports it expired, instead of sleeping past it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while q.depths().unwrap().iter().all(|d| d.claimed_expired == 0) {
+        assert!(std::time::Instant::now() < deadline, "the zero-visibility claim never expired");
+        std::thread::yield_now();
+    }
     let v = stats_json(&env, &["--queue", &env.queue().display().to_string()]);
     assert_eq!(v["queue"]["location"], env.queue().display().to_string());
     assert_eq!(
