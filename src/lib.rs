@@ -6,6 +6,7 @@
 pub mod api;
 pub mod collector;
 pub mod config;
+pub mod crashstats;
 pub mod crash;
 pub mod exit;
 pub mod fsutil;
