@@ -58,6 +58,14 @@ pub enum Command {
     Stats(cmd::stats::Args),
     /// Reprocess crashes, on Crash Stats or locally
     Reprocess(cmd::reprocess::Args),
+    /// Search crashes on Crash Stats (Super Search); IDs, tables, CSV, JSON
+    Search(Box<cmd::search::Args>),
+    /// Count crashes on Crash Stats by field, nested field or day (Super Search aggregations)
+    Facet(Box<cmd::facet::Args>),
+    /// Download crashes from Crash Stats into a store (raw crash, dumps, processed crash)
+    Fetch(Box<cmd::fetch::Args>),
+    /// Regenerate the signatures of crashes on Crash Stats locally and compare
+    Signature(Box<cmd::signature::Args>),
     /// Run the whole local pipeline on generated crashes, in a folder of its own
     Demo(cmd::demo::Args),
     /// Generate realistic test crashes (valid minidumps) into a store, with matching symbols

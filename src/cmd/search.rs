@@ -1,0 +1,177 @@
+//! `crashctl search`: Super Search from the command line, output as crashstats-tools'
+//! `supersearch` prints it (tab, csv, markdown byte for byte), as JSON, a table, or crash IDs.
+
+use std::io::Write;
+
+use crashctl::crashstats::format::{self, escape_whitespace, py_str, Ordered, Table};
+use crashctl::crashstats::supersearch::{self, missing_columns, SearchEvent, SearchOptions};
+use crashctl::ExitCode;
+use serde_json::Value;
+
+use super::crashstats::{merged_params, runtime, ApiArgs};
+use crate::ui::Context;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SearchFormat {
+    /// An aligned table
+    Table,
+    /// Tab-separated, as crashstats-tools' supersearch (its default)
+    Tab,
+    /// CSV (excel dialect), as supersearch --format=csv
+    Csv,
+    /// A JSON list of objects, as supersearch --format=json
+    Json,
+    /// Markdown, as supersearch --format=markdown
+    Markdown,
+    /// Crash IDs, one a line (to pipe into fetch, process, reprocess)
+    Ids,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Filters are Super Search's: FIELD=VALUE with an operator at the start of the value: \
+        =exact, ~contains, ^starts with, $ends with, @regex, >= <= > < for numbers and dates, __null__, \
+        __true__; FIELD!=VALUE (or a value starting with !) negates; a field given twice matches either \
+        value. Examples: signature=~OOM product=Firefox date=>=2026-11-01 'platform!=Linux'.\n\n\
+        Results come in pages of 1,000. Super Search stops at 10,000 results: --num all past that \
+        searches date window by window (and says so).")]
+pub struct Args {
+    /// Super Search filters: FIELD=VALUE (e.g. signature=~OOM product=Firefox date=>=2026-11-01)
+    #[arg(value_name = "FIELD=VALUE")]
+    filters: Vec<String>,
+
+    /// A Super Search page (or API) URL whose filters to start from; FIELD=VALUE arguments
+    /// replace its values field by field
+    #[arg(long, value_name = "URL")]
+    url: Option<String>,
+
+    /// Columns to return (Super Search fields), comma-separated [default: uuid]
+    #[arg(long, value_name = "FIELD,...", value_delimiter = ',')]
+    columns: Vec<String>,
+
+    /// Sort order, comma-separated; -FIELD sorts descending [default: -date unless a date filter is given]
+    #[arg(long, value_name = "FIELD,...", value_delimiter = ',', allow_hyphen_values = true)]
+    sort: Vec<String>,
+
+    /// How many results: a number, or `all`
+    #[arg(long, value_name = "N|all", default_value = "100", value_parser = parse_num)]
+    num: Num,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = SearchFormat::Tab)]
+    format: SearchFormat,
+
+    /// Print a header line in tab and csv output (as supersearch --headers)
+    #[arg(long)]
+    headers: bool,
+
+    #[command(flatten)]
+    api: ApiArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Num(Option<usize>);
+
+fn parse_num(s: &str) -> Result<Num, String> {
+    if s == "all" {
+        return Ok(Num(None));
+    }
+    s.parse::<usize>().map(|n| Num(Some(n))).map_err(|_| format!("{s:?}: expected a number or \"all\""))
+}
+
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
+    let mut params = merged_params(args.url.as_deref(), &args.filters, &["_facets", "_aggs", "_histogram", "_cardinality"])?;
+    if !args.columns.is_empty() {
+        params.set("_columns", &args.columns);
+    }
+    if !args.sort.is_empty() {
+        params.set("_sort", &args.sort);
+    }
+    params.set("_facets_size", &["0".to_string()]);
+    if !params.contains("_columns") {
+        params.set("_columns", &["uuid".to_string()]);
+    }
+    if args.format == SearchFormat::Ids && !params.get_all("_columns").contains(&"uuid") {
+        let mut cols: Vec<String> = params.get_all("_columns").iter().map(|s| s.to_string()).collect();
+        cols.insert(0, "uuid".into());
+        params.set("_columns", &cols);
+    }
+    if !params.contains("_sort") && !params.contains("date") {
+        params.set("_sort", &["-date".to_string()]);
+    }
+    let columns: Vec<String> = params.get_all("_columns").iter().map(|s| s.to_string()).collect();
+    let session = args.api.session(ctx)?;
+    let opts = SearchOptions { params, num: args.num.0, now: chrono::Utc::now() };
+    let quiet = ctx.quiet;
+    let on_event = move |e: SearchEvent| {
+        if let (SearchEvent::Windowing { total }, false) = (e, quiet) {
+            eprintln!(
+                "crashctl: {total} crashes match, more than the 10,000 Super Search returns for one query: searching date window by window"
+            );
+        }
+    };
+    let result = runtime()?.block_on(supersearch::search(&session, &opts, &on_event))?;
+    if result.windows > 0 && !ctx.quiet {
+        eprintln!("crashctl: searched {} date windows, {} results", result.windows, result.hits.len());
+    }
+    if result.truncated {
+        eprintln!("crashctl: warning: a one-second window held more than 10,000 crashes; only 10,000 of them were returned");
+    }
+    let missing = missing_columns(&columns, &result.hits);
+    if !missing.is_empty() {
+        eprintln!(
+            "crashctl: warning: the server left out column(s) {} (a field the token may not see is dropped without a word; \
+             check the field name and the token's permissions)",
+            missing.join(", ")
+        );
+    }
+    let shown: Vec<String> = columns.iter().filter(|c| !missing.contains(c)).cloned().collect();
+    let out = render(&result.hits, &shown, args.format, args.headers);
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(out.as_bytes())?;
+    stdout.flush()?;
+    Ok(ExitCode::Success)
+}
+
+const NO_DATA: &str = "<no data>";
+
+/// The output for `hits`, `columns` in order.
+pub fn render(hits: &[serde_json::Map<String, Value>], columns: &[String], fmt: SearchFormat, headers: bool) -> String {
+    let table = Table {
+        headers: columns.to_vec(),
+        rows: hits
+            .iter()
+            .map(|h| columns.iter().map(|c| h.get(c).map(py_str).unwrap_or_else(|| NO_DATA.to_string())).collect())
+            .collect(),
+    };
+    match fmt {
+        SearchFormat::Tab => format::tab(&table, headers),
+        SearchFormat::Csv => format::csv(&table, headers),
+        SearchFormat::Markdown => format::markdown(&table),
+        SearchFormat::Table => format::plain(&table),
+        SearchFormat::Ids => {
+            hits.iter().filter_map(|h| h.get("uuid").and_then(Value::as_str)).map(|id| format!("{id}\n")).collect()
+        }
+        SearchFormat::Json => {
+            let records = hits
+                .iter()
+                .map(|h| {
+                    Ordered::Object(
+                        columns
+                            .iter()
+                            .map(|c| {
+                                let v = match h.get(c) {
+                                    None => Value::from(NO_DATA),
+                                    Some(v) if !crashctl::siggen::py::py_truthy(v) => Value::from(""),
+                                    Some(Value::String(s)) => Value::from(escape_whitespace(s)),
+                                    Some(other) => other.clone(),
+                                };
+                                (c.clone(), Ordered::Value(v))
+                            })
+                            .collect(),
+                    )
+                })
+                .collect();
+            Ordered::Array(records).to_pretty()
+        }
+    }
+}
