@@ -13,6 +13,8 @@ pub const ANONYMOUS_LIMIT_PER_MIN: u32 = 100;
 
 /// After this long without a 429, an adaptive limiter stops pacing altogether.
 const CALM_AFTER: Duration = Duration::from_secs(60);
+/// An adaptive limiter slows down at most this often.
+const ADJUST_EVERY: Duration = Duration::from_secs(1);
 /// The slowest an adaptive limiter goes: one request every 10 s.
 const SLOWEST: Duration = Duration::from_secs(10);
 
@@ -111,12 +113,17 @@ impl RateLimiter {
             s.paused_until = s.paused_until.max(now + after);
         }
         if let RateMode::Adaptive { limit_per_min } = self.mode {
-            let slower = match s.interval {
-                None => interval_for(limit_per_min),
-                Some(iv) => iv.mul_f64(1.5),
-            };
-            s.interval = Some(slower.min(SLOWEST));
-            s.last_throttle = Some(now);
+            // the requests already in flight when the limit was hit answer 429 together: that
+            // is one signal, so slow down at most once a second
+            let recent = s.last_throttle.is_some_and(|at| now.duration_since(at) < ADJUST_EVERY);
+            if !recent || s.interval.is_none() {
+                let slower = match s.interval {
+                    None => interval_for(limit_per_min),
+                    Some(iv) => iv.mul_f64(1.5),
+                };
+                s.interval = Some(slower.min(SLOWEST));
+                s.last_throttle = Some(now);
+            }
         }
     }
 
@@ -162,14 +169,17 @@ mod tests {
         let (a, b) = (rl.reserve(), rl.reserve());
         assert_eq!(b - a, Duration::from_millis(60), "one slot every 60 ms for everyone");
         rl.throttled(None);
-        assert_eq!(rl.state().per_min, Some(667), "slower at a second 429");
+        assert_eq!(rl.state().per_min, Some(1000), "429s of requests in flight together count once");
+        rl.state.lock().unwrap().last_throttle = Some(Instant::now() - ADJUST_EVERY);
+        rl.throttled(None);
+        assert_eq!(rl.state().per_min, Some(667), "slower at a later 429");
         for _ in 0..200 {
             rl.succeeded();
         }
         assert_eq!(rl.state().per_min, Some(1000), "faster on success, not past the limit");
         std::thread::sleep(Duration::from_millis(40));
         rl.reserve();
-        assert_eq!(rl.state(), RateState { per_min: None, throttled: 2 }, "no pacing once calm");
+        assert_eq!(rl.state(), RateState { per_min: None, throttled: 3 }, "no pacing once calm");
     }
 
     #[test]
