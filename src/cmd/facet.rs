@@ -5,7 +5,7 @@ use std::io::Write;
 
 use chrono::{Duration as Span, Local, NaiveDate};
 use crashctl::crashstats::facet::{self, LayoutOptions};
-use crashctl::crashstats::format;
+use crashctl::crashstats::format::{self, Ordered};
 use crashctl::crashstats::SUPERSEARCH_PATH;
 use crashctl::ExitCode;
 
@@ -115,6 +115,14 @@ pub fn parse_relative(s: &str) -> Result<Span, String> {
     }
 }
 
+/// `a.b.c` -> (`a.b`, `c`); `a.b._cardinality.c` -> (`a.b`, `_cardinality.c`).
+fn split_agg(spec: &str) -> Option<(String, String)> {
+    if let Some((path, field)) = spec.split_once("._cardinality.") {
+        return Some((path.to_string(), format!("_cardinality.{field}")));
+    }
+    spec.rsplit_once('.').map(|(p, l)| (p.to_string(), l.to_string()))
+}
+
 fn day(s: &str, today: NaiveDate) -> anyhow::Result<NaiveDate> {
     match s {
         "today" => Ok(today),
@@ -158,8 +166,8 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         }
     }
     for a in &args.agg {
-        let (path, last) = a.rsplit_once('.').ok_or_else(|| anyhow::anyhow!("--agg {a:?}: expected FIELD.SUBFIELD"))?;
-        params.set(&format!("_aggs.{path}"), &[last.to_string()]);
+        let (path, last) = split_agg(a).ok_or_else(|| anyhow::anyhow!("--agg {a:?}: expected FIELD.SUBFIELD"))?;
+        params.set(&format!("_aggs.{path}"), &[last]);
     }
     if let Some(n) = args.size {
         params.set("_facets_size", &[n.to_string()]);
@@ -177,8 +185,17 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let tables = facet::tables(&body, requested_signature, opts);
     let out = match args.format {
         FacetFormat::Raw => {
-            let v: serde_json::Value = serde_json::from_slice(&body)?;
-            format!("{}\n", serde_json::to_string_pretty(&v)?)
+            // the whole answer in the server's key order, without the signature facet the
+            // server adds unasked (as supersearchfacet --format=raw)
+            let mut v: Ordered = serde_json::from_slice(&body)?;
+            if let (Ordered::Object(top), false) = (&mut v, requested_signature) {
+                for (k, facets) in top.iter_mut() {
+                    if let (true, Ordered::Object(f)) = (k == "facets", facets) {
+                        f.retain(|(name, _)| name != "signature");
+                    }
+                }
+            }
+            v.to_pretty()
         }
         FacetFormat::Json if !tables.is_empty() => facet::to_json(&tables).to_pretty(),
         _ => tables
@@ -213,6 +230,17 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nested_aggregation_specs() {
+        assert_eq!(split_agg("product.platform"), Some(("product".into(), "platform".into())));
+        assert_eq!(split_agg("product.version.platform"), Some(("product.version".into(), "platform".into())));
+        assert_eq!(
+            split_agg("product.version._cardinality.install_time"),
+            Some(("product.version".into(), "_cardinality.install_time".into()))
+        );
+        assert_eq!(split_agg("product"), None);
+    }
 
     #[test]
     fn relative_ranges_and_default_dates() {

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use crashctl::crashstats::format::{self, escape_whitespace, py_str, Ordered, Table};
+use crashctl::crashstats::format::{self, escape_whitespace, py_str, Ordered, Table, NO_DATA};
 use crashctl::crashstats::supersearch::{self, missing_columns, SearchEvent, SearchOptions};
 use crashctl::ExitCode;
 use serde_json::Value;
@@ -132,15 +132,14 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::Success)
 }
 
-const NO_DATA: &str = "<no data>";
-
 /// The output for `hits`, `columns` in order.
 pub fn render(hits: &[serde_json::Map<String, Value>], columns: &[String], fmt: SearchFormat, headers: bool) -> String {
     let table = Table {
         headers: columns.to_vec(),
         rows: hits
             .iter()
-            .map(|h| columns.iter().map(|c| h.get(c).map(py_str).unwrap_or_else(|| NO_DATA.to_string())).collect())
+            // a column missing from a later hit is empty (tab, csv), as in crashstats-tools
+            .map(|h| columns.iter().map(|c| h.get(c).map(py_str).unwrap_or_default()).collect())
             .collect(),
     };
     match fmt {

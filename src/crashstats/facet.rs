@@ -156,7 +156,7 @@ fn terms_tables(key: &str, buckets: &[Value], total: u64, opts: LayoutOptions) -
         .map(|(title, rows)| {
             let sum: u64 = rows.iter().map(|(_, c)| c).sum();
             let mut table: Vec<Vec<Value>> = rows.into_iter().map(|(t, c)| vec![t, Value::from(c)]).collect();
-            if opts.leftover_count && !nested {
+            if opts.leftover_count {
                 table.push(vec![Value::from("--"), Value::from(total as i64 - sum as i64)]);
             }
             table.push(vec![Value::from("total"), Value::from(total)]);
@@ -188,11 +188,25 @@ fn histogram_tables(key: &str, buckets: &[Value], opts: LayoutOptions) -> Vec<Fa
             let title = format!("{key}.{sub}");
             let sub_of = |b: &Value| b.get("facets").and_then(|f| f.get(sub)).cloned();
             if sub.starts_with("cardinality_") {
+                // supersearchfacet's leftover here is the sum of the row's numbers: the value
                 let rows = buckets
                     .iter()
-                    .map(|b| vec![histogram_term(&b["term"]), sub_of(b).and_then(|c| c.get("value").cloned()).unwrap_or(Value::from(0))])
+                    .map(|b| {
+                        let value = sub_of(b).and_then(|c| c.get("value").cloned()).unwrap_or(Value::from(0));
+                        let mut row = vec![histogram_term(&b["term"])];
+                        if opts.leftover_count {
+                            row.push(value.clone());
+                        }
+                        row.push(value);
+                        row
+                    })
                     .collect();
-                return FacetTable { title, group: Some(key.to_string()), columns: vec![key.to_string(), "value".into()], rows };
+                let mut columns = vec![key.to_string()];
+                if opts.leftover_count {
+                    columns.push("--".into());
+                }
+                columns.push("value".into());
+                return FacetTable { title, group: Some(key.to_string()), columns, rows };
             }
             let mut cols: Vec<String> = Vec::new();
             for b in &buckets {
@@ -263,14 +277,23 @@ impl FacetTable {
         }
     }
 
-    /// Rows as JSON objects, keys in column order.
+    /// Rows as JSON objects, keys in column order (a histogram's `--` last and as a string,
+    /// as supersearchfacet adds it).
     pub fn json_rows(&self) -> Ordered {
-        Ordered::Array(
-            self.rows
-                .iter()
-                .map(|r| Ordered::Object(self.columns.iter().cloned().zip(r.iter().map(|v| Ordered::Value(v.clone()))).collect()))
-                .collect(),
-        )
+        let row = |r: &Vec<Value>| {
+            let mut items: Vec<(String, Ordered)> = Vec::new();
+            let mut leftover = None;
+            for (c, v) in self.columns.iter().zip(r) {
+                if c == "--" && self.group.is_some() {
+                    leftover = Some(("--".to_string(), Ordered::Value(Value::from(py_str(v)))));
+                } else {
+                    items.push((c.clone(), Ordered::Value(v.clone())));
+                }
+            }
+            items.extend(leftover);
+            Ordered::Object(items)
+        };
+        Ordered::Array(self.rows.iter().map(row).collect())
     }
 
     /// Bars: one line per row, the label, the count (the `total` or `count` column) and a bar

@@ -44,11 +44,21 @@ fn lines_out(lines: Vec<String>) -> String {
     out
 }
 
-/// Tab-separated: each cell whitespace-escaped; headers only when asked.
+/// What crashstats-tools prints for a row that comes out empty.
+pub const NO_DATA: &str = "<no data>";
+
+/// Tab-separated: each cell whitespace-escaped; headers only when asked (and with a first row).
 pub fn tab(table: &Table, headers: bool) -> String {
-    let row = |cells: &[String]| cells.iter().map(|c| escape_whitespace(c)).collect::<Vec<_>>().join("\t");
+    let row = |cells: &[String]| {
+        let line = cells.iter().map(|c| escape_whitespace(c)).collect::<Vec<_>>().join("\t");
+        if line.is_empty() {
+            NO_DATA.to_string()
+        } else {
+            line
+        }
+    };
     let mut lines = Vec::new();
-    if headers {
+    if headers && !table.rows.is_empty() {
         lines.push(row(&table.headers));
     }
     lines.extend(table.rows.iter().map(|r| row(r)));
@@ -71,22 +81,52 @@ pub fn csv(table: &Table, headers: bool) -> String {
         cells.iter().map(|c| csv_field(&escape_whitespace(c), only)).collect::<Vec<_>>().join(",")
     };
     let mut lines = Vec::new();
-    if headers {
+    if headers && !table.rows.is_empty() {
         lines.push(row(&table.headers));
     }
     lines.extend(table.rows.iter().map(|r| row(r)));
-    lines_out(lines)
+    // crashstats-tools prints the csv module's output line by line with str.splitlines()
+    let text = lines.join("\n");
+    lines_out(python_splitlines(&text).into_iter().map(str::to_string).collect())
 }
 
-/// Markdown as crashstats-tools writes it: headers always, one dash per header character,
-/// ` | ` between cells, no outer pipes, `|` in cells escaped.
+/// Python's `str.splitlines()`: splits at \n, \r, \r\n, \v, \f, \x1c-\x1e, \x85, U+2028, U+2029.
+fn python_splitlines(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if matches!(c, '\n' | '\r' | '\x0b' | '\x0c' | '\x1c' | '\x1d' | '\x1e' | '\u{85}' | '\u{2028}' | '\u{2029}') {
+            out.push(&text[start..i]);
+            let mut end = i + c.len_utf8();
+            if c == '\r' {
+                if let Some(&(j, '\n')) = chars.peek() {
+                    chars.next();
+                    end = j + 1;
+                }
+            }
+            start = end;
+        }
+    }
+    if start < text.len() {
+        out.push(&text[start..]);
+    }
+    out
+}
+
+/// Markdown as crashstats-tools writes it: headers always (with a first row), one dash per
+/// header character, ` | ` between cells, no outer pipes, `|` in cells escaped.
 pub fn markdown(table: &Table) -> String {
+    if table.rows.is_empty() {
+        return String::new();
+    }
     let mut lines = vec![
         table.headers.join(" | "),
         table.headers.iter().map(|h| "-".repeat(h.chars().count())).collect::<Vec<_>>().join(" | "),
     ];
     for r in &table.rows {
-        lines.push(r.iter().map(|c| escape_pipes(&escape_whitespace(c))).collect::<Vec<_>>().join(" | "));
+        let line = r.iter().map(|c| escape_pipes(&escape_whitespace(c))).collect::<Vec<_>>().join(" | ");
+        lines.push(if line.is_empty() { NO_DATA.to_string() } else { line });
     }
     lines_out(lines)
 }
@@ -151,6 +191,57 @@ pub enum Ordered {
     Value(Value),
     Array(Vec<Ordered>),
     Object(Vec<(String, Ordered)>),
+}
+
+impl<'de> serde::Deserialize<'de> for Ordered {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Ordered, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Ordered;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("JSON")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Ordered, E> {
+                Ok(Ordered::Value(Value::Bool(v)))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Ordered, E> {
+                Ok(Ordered::Value(Value::from(v)))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Ordered, E> {
+                Ok(Ordered::Value(Value::from(v)))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Ordered, E> {
+                Ok(Ordered::Value(Value::from(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Ordered, E> {
+                Ok(Ordered::Value(Value::from(v)))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Ordered, E> {
+                Ok(Ordered::Value(Value::from(v)))
+            }
+            fn visit_unit<E>(self) -> Result<Ordered, E> {
+                Ok(Ordered::Value(Value::Null))
+            }
+            fn visit_none<E>(self) -> Result<Ordered, E> {
+                Ok(Ordered::Value(Value::Null))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Ordered, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(Ordered::Array(items))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Ordered, A::Error> {
+                let mut items = Vec::new();
+                while let Some(kv) = map.next_entry()? {
+                    items.push(kv);
+                }
+                Ok(Ordered::Object(items))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl Ordered {
@@ -314,6 +405,8 @@ mod tests {
         assert_eq!(tab(&table, false), "id1\tOOM | small\nid2\ta\\tb\\nc\\r\n");
         assert_eq!(tab(&table, true), "uuid\tsignature\nid1\tOOM | small\nid2\ta\\tb\\nc\\r\n");
         assert_eq!(tab(&t(&["uuid"], &[]), false), "", "no hits, no output");
+        assert_eq!(tab(&t(&["uuid"], &[]), true), "", "not even a header");
+        assert_eq!(tab(&t(&["version"], &[&[""]]), false), "<no data>\n", "an empty row");
     }
 
     #[test]
@@ -321,6 +414,7 @@ mod tests {
         let table = t(&["a", "b"], &[&["x,y", "say \"hi\""], &["plain", ""], &["tab\there", "None"]]);
         assert_eq!(csv(&table, true), "a,b\n\"x,y\",\"say \"\"hi\"\"\"\nplain,\ntab\\there,None\n");
         assert_eq!(csv(&t(&["a"], &[&[""]]), false), "\"\"\n", "a lone empty field is quoted");
+        assert_eq!(csv(&t(&["a"], &[&["x\u{2028}y"]]), false), "x\ny\n", "lines split as Python splits them");
     }
 
     #[test]
@@ -329,7 +423,7 @@ mod tests {
         assert_eq!(markdown(&table), "product | count\n------- | -----\nFirefox | 5\nFenix | 4\ntotal | 19\n");
         let sig = t(&["signature"], &[&["OOM | small"]]);
         assert_eq!(markdown(&sig), "signature\n---------\nOOM \\| small\n");
-        assert_eq!(markdown(&t(&["uuid"], &[])), "uuid\n----\n");
+        assert_eq!(markdown(&t(&["uuid"], &[])), "", "headers come with the first row");
     }
 
     #[test]
