@@ -18,6 +18,8 @@ pub enum SignatureFormat {
     Table,
     /// JSON Lines, one object a crash
     Json,
+    /// Crash IDs, one a line (with --changed: what to reprocess)
+    Ids,
 }
 
 #[derive(Debug, clap::Args)]
@@ -71,6 +73,11 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let shown: Vec<_> = rows.iter().filter(|r| r.error.is_none() && (!args.changed || r.changed)).collect();
     let mut out = std::io::stdout().lock();
     match args.format {
+        SignatureFormat::Ids => {
+            for r in &shown {
+                writeln!(out, "{}", r.crash_id)?;
+            }
+        }
         SignatureFormat::Json => {
             for r in &shown {
                 writeln!(out, "{}", serde_json::to_string(r)?)?;

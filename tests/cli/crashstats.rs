@@ -480,6 +480,8 @@ fn signature_shows_old_and_new_and_only_changes_with_changed() {
     let out = stdout(&o);
     assert!(!out.contains(&ids[0]) && out.contains(&ids[1]), "{out}");
     assert!(out.contains("mozilla::dom::Foo") && out.contains(&expected[1]), "{out}");
+    let o = run_tok(&env, &s, &["signature", "--changed", "--format", "ids", &ids[0], &ids[1]]);
+    assert_eq!(stdout(&o), format!("{}\n", ids[1]), "what to pipe into reprocess");
     // other lists, other signatures
     let lists = env.path("lists");
     std::fs::create_dir_all(&lists).unwrap();
