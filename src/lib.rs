@@ -8,6 +8,7 @@ pub mod collector;
 pub mod config;
 pub mod crashstats;
 pub mod crash;
+pub mod error;
 pub mod exit;
 pub mod fsutil;
 pub mod generate;
@@ -23,6 +24,7 @@ pub mod secret;
 pub mod siggen;
 pub mod spool;
 pub mod stats;
+pub mod stop;
 pub mod store;
 pub mod submitter;
 #[cfg(test)]
