@@ -6,8 +6,8 @@
 pub mod api;
 pub mod collector;
 pub mod config;
-pub mod crashstats;
 pub mod crash;
+pub mod crashstats;
 pub mod error;
 pub mod exit;
 pub mod fsutil;

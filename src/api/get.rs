@@ -9,7 +9,8 @@ use reqwest::header::HeaderValue;
 use reqwest::StatusCode;
 
 use super::rate::RateLimiter;
-use super::{error_chain, error_message, parse_retry_after, CrashStatsClient};
+use super::{error_message, parse_retry_after, CrashStatsClient};
+use crate::error::chain as error_chain;
 
 /// Why a GET did not succeed. `name()` gives a stable machine name; `status()` the HTTP status.
 #[derive(Debug, thiserror::Error)]
@@ -147,9 +148,14 @@ impl CrashStatsClient {
         }
         let resp = match req.send().await {
             Err(e) if e.is_builder() => {
-                return Attempt::Fail(GetError::Client { url: shown.to_string(), message: self.scrub(&error_chain(&e)) })
+                return Attempt::Fail(GetError::Client {
+                    url: shown.to_string(),
+                    message: self.scrub(&error_chain(&e)),
+                })
             }
-            Err(e) => return Attempt::Retry { reason: self.scrub(&error_chain(&e)), retry_after: None, throttled: false },
+            Err(e) => {
+                return Attempt::Retry { reason: self.scrub(&error_chain(&e)), retry_after: None, throttled: false }
+            }
             Ok(r) => r,
         };
         let status = resp.status();

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crashctl::api::{
-    find_token, parse_rate, ClientOptions, CrashStatsClient, RateLimiter, RateMode, RetryPolicy, ANONYMOUS_LIMIT_PER_MIN,
-    TOKEN_LIMIT_PER_MIN,
+    find_token, parse_rate, ClientOptions, CrashStatsClient, RateLimiter, RateMode, RetryPolicy,
+    ANONYMOUS_LIMIT_PER_MIN, TOKEN_LIMIT_PER_MIN,
 };
 use crashctl::crashstats::{Session, DEFAULT_HOST};
 use crashctl::secret::Secret;

@@ -127,7 +127,8 @@ fn day(s: &str, today: NaiveDate) -> anyhow::Result<NaiveDate> {
     match s {
         "today" => Ok(today),
         "yesterday" => Ok(today - Span::days(1)),
-        _ => NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| anyhow::anyhow!("{s:?}: expected YYYY-MM-DD, today or yesterday")),
+        _ => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map_err(|_| anyhow::anyhow!("{s:?}: expected YYYY-MM-DD, today or yesterday")),
     }
 }
 
@@ -151,7 +152,8 @@ fn date_filters(start: Option<&str>, end: Option<&str>, range: Span, today: Naiv
 }
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
-    let mut params = merged_params(args.url.as_deref(), &args.filters, &["_columns", "_results_number", "_results_offset"])?;
+    let mut params =
+        merged_params(args.url.as_deref(), &args.filters, &["_columns", "_results_number", "_results_offset"])?;
     let mut facets: Vec<String> = args.facet.clone();
     facets.extend(args.cardinality.iter().map(|c| format!("_cardinality.{c}")));
     if !facets.is_empty() {
@@ -181,7 +183,11 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let requested_signature = params.get_all("_facets").contains(&"signature");
     let session = args.api.session(ctx)?;
     let body = runtime()?.block_on(session.get_bytes(SUPERSEARCH_PATH, params.pairs()))?;
-    let opts = LayoutOptions { leftover_count: args.leftover_count, denote_weekends: args.denote_weekends, ascii_only: args.ascii_only };
+    let opts = LayoutOptions {
+        leftover_count: args.leftover_count,
+        denote_weekends: args.denote_weekends,
+        ascii_only: args.ascii_only,
+    };
     let tables = facet::tables(&body, requested_signature, opts);
     let out = match args.format {
         FacetFormat::Raw => {

@@ -126,7 +126,8 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     if json {
         let mut v = serde_json::to_value(&report)?;
         v["incomplete"] = incomplete.into();
-        v["invalid"] = input.invalid.iter().map(|(t, e)| serde_json::json!({"input": t, "error": e.to_string()})).collect();
+        v["invalid"] =
+            input.invalid.iter().map(|(t, e)| serde_json::json!({"input": t, "error": e.to_string()})).collect();
         writeln!(out, "{v}")?;
     } else if !ctx.quiet {
         let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();

@@ -79,7 +79,8 @@ fn parse_num(s: &str) -> Result<Num, String> {
 }
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
-    let mut params = merged_params(args.url.as_deref(), &args.filters, &["_facets", "_aggs", "_histogram", "_cardinality"])?;
+    let mut params =
+        merged_params(args.url.as_deref(), &args.filters, &["_facets", "_aggs", "_histogram", "_cardinality"])?;
     if !args.columns.is_empty() {
         params.set("_columns", &args.columns);
     }
@@ -114,7 +115,9 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         eprintln!("crashctl: searched {} date windows, {} results", result.windows, result.hits.len());
     }
     if result.truncated {
-        eprintln!("crashctl: warning: a one-second window held more than 10,000 crashes; only 10,000 of them were returned");
+        eprintln!(
+            "crashctl: warning: a one-second window held more than 10,000 crashes; only 10,000 of them were returned"
+        );
     }
     let missing = missing_columns(&columns, &result.hits);
     if !missing.is_empty() {

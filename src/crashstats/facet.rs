@@ -113,7 +113,10 @@ fn sort_columns(cols: &mut [String]) {
 /// The tables of a Super Search answer. `requested_signature`: keep the `signature` facet the
 /// server adds by itself only when it was asked for.
 pub fn tables(response: &[u8], requested_signature: bool, opts: LayoutOptions) -> Vec<FacetTable> {
-    let total = serde_json::from_slice::<Value>(response).ok().and_then(|v| v.get("total").and_then(Value::as_u64)).unwrap_or(0);
+    let total = serde_json::from_slice::<Value>(response)
+        .ok()
+        .and_then(|v| v.get("total").and_then(Value::as_u64))
+        .unwrap_or(0);
     let mut out = Vec::new();
     for (key, value) in ordered_entries(response, "facets") {
         if key == "signature" && !requested_signature {
@@ -148,7 +151,8 @@ fn terms_tables(key: &str, buckets: &[Value], total: u64, opts: LayoutOptions) -
             }
         }
     } else {
-        let rows = buckets.iter().map(|b| (b.get("term").cloned().unwrap_or(Value::Null), as_u64(b.get("count")))).collect();
+        let rows =
+            buckets.iter().map(|b| (b.get("term").cloned().unwrap_or(Value::Null), as_u64(b.get("count")))).collect();
         groups.push((key.to_string(), rows));
     }
     groups
@@ -180,8 +184,14 @@ fn histogram_tables(key: &str, buckets: &[Value], opts: LayoutOptions) -> Vec<Fa
         }
     }
     if subs.is_empty() {
-        let rows = buckets.iter().map(|b| vec![histogram_term(&b["term"]), Value::from(as_u64(b.get("count")))]).collect();
-        return vec![FacetTable { title: key.to_string(), group: None, columns: vec![key.to_string(), "total".into()], rows }];
+        let rows =
+            buckets.iter().map(|b| vec![histogram_term(&b["term"]), Value::from(as_u64(b.get("count")))]).collect();
+        return vec![FacetTable {
+            title: key.to_string(),
+            group: None,
+            columns: vec![key.to_string(), "total".into()],
+            rows,
+        }];
     }
     subs.iter()
         .map(|sub| {
@@ -228,7 +238,9 @@ fn histogram_tables(key: &str, buckets: &[Value], opts: LayoutOptions) -> Vec<Fa
                     let sub_terms = sub_of(b);
                     let list = sub_terms.as_ref().map(terms).unwrap_or(&[]);
                     let count_of = |name: &str| {
-                        list.iter().find(|t| py_str(t.get("term").unwrap_or(&Value::Null)) == name).map(|t| as_u64(t.get("count")))
+                        list.iter()
+                            .find(|t| py_str(t.get("term").unwrap_or(&Value::Null)) == name)
+                            .map(|t| as_u64(t.get("count")))
                     };
                     let total = as_u64(b.get("count"));
                     let sum: u64 = list.iter().map(|t| as_u64(t.get("count"))).sum();
@@ -272,7 +284,11 @@ impl FacetTable {
     /// The stringified table (cells as supersearchfacet prints them).
     pub fn table(&self, opts: LayoutOptions) -> Table {
         Table {
-            headers: self.columns.iter().map(|c| cell(&Value::from(c.as_str()), LayoutOptions { denote_weekends: false, ..opts })).collect(),
+            headers: self
+                .columns
+                .iter()
+                .map(|c| cell(&Value::from(c.as_str()), LayoutOptions { denote_weekends: false, ..opts }))
+                .collect(),
             rows: self.rows.iter().map(|r| r.iter().map(|v| cell(v, opts)).collect()).collect(),
         }
     }
@@ -299,7 +315,11 @@ impl FacetTable {
     /// Bars: one line per row, the label, the count (the `total` or `count` column) and a bar
     /// scaled to `width` columns; weekend dates marked with `*`.
     pub fn bars(&self, width: usize) -> String {
-        let col = self.columns.iter().position(|c| c == "total" || c == "count" || c == "value").unwrap_or(self.columns.len() - 1);
+        let col = self
+            .columns
+            .iter()
+            .position(|c| c == "total" || c == "count" || c == "value")
+            .unwrap_or(self.columns.len() - 1);
         let rows: Vec<(String, u64)> = self
             .rows
             .iter()
@@ -354,12 +374,22 @@ mod tests {
     // Expected outputs follow supersearchfacet's documented behaviour and its own tests.
     #[test]
     fn terms_with_total_and_leftover() {
-        assert_eq!(render_tab(PRODUCT, LayoutOptions::default()), "product\nproduct\tcount\nFirefox\t5\nFenix\t4\ntotal\t19\n");
+        assert_eq!(
+            render_tab(PRODUCT, LayoutOptions::default()),
+            "product\nproduct\tcount\nFirefox\t5\nFenix\t4\ntotal\t19\n"
+        );
         let opts = LayoutOptions { leftover_count: true, ..LayoutOptions::default() };
         assert_eq!(render_tab(PRODUCT, opts), "product\nproduct\tcount\nFirefox\t5\nFenix\t4\n--\t10\ntotal\t19\n");
         let t = &tables(PRODUCT.as_bytes(), false, LayoutOptions::default())[0];
         assert_eq!(csv(&t.table(LayoutOptions::default()), true), "product,count\nFirefox,5\nFenix,4\ntotal,19\n");
-        let want = [" product | count ", "---------|-------", " Firefox | 5     ", " Fenix   | 4     ", " total   | 19    ", ""];
+        let want = [
+            " product | count ",
+            "---------|-------",
+            " Firefox | 5     ",
+            " Fenix   | 4     ",
+            " total   | 19    ",
+            "",
+        ];
         assert_eq!(rich_markdown(&t.table(LayoutOptions::default())), want.join("\n"));
         assert_eq!(
             to_json(&tables(PRODUCT.as_bytes(), false, LayoutOptions::default())).to_pretty(),
@@ -370,7 +400,10 @@ mod tests {
     #[test]
     fn cardinality_and_nested_aggs() {
         let card = r#"{"total": 837148, "facets": {"cardinality_product": {"value": 6}}}"#;
-        assert_eq!(render_tab(card, LayoutOptions::default()), "cardinality_product\ncardinality_product\tvalue\nvalue\t6\n");
+        assert_eq!(
+            render_tab(card, LayoutOptions::default()),
+            "cardinality_product\ncardinality_product\tvalue\nvalue\t6\n"
+        );
         let nested = r#"{"total": 600000, "facets": {"product": [
             {"term": "Firefox", "count": 353039, "facets": {"release_channel": [{"term": "release", "count": 153412}, {"term": "nightly", "count": 10660}]}},
             {"term": "Fenix", "count": 228578, "facets": {"release_channel": [{"term": "release", "count": 216877}]}}]}}"#;

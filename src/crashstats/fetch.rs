@@ -195,7 +195,13 @@ async fn raw_crash(
     }
 }
 
-async fn fetch_raw_and_dumps(session: &Session, target: &Target, id: &CrashId, opts: &FetchOptions, out: &mut CrashOutcome) {
+async fn fetch_raw_and_dumps(
+    session: &Session,
+    target: &Target,
+    id: &CrashId,
+    opts: &FetchOptions,
+    out: &mut CrashOutcome,
+) {
     let Some((raw_bytes, fresh)) = raw_crash(session, target, id, opts, out).await else { return };
     let raw: RawCrash = match serde_json::from_slice(&raw_bytes) {
         Ok(r) => r,
@@ -253,8 +259,10 @@ async fn fetch_raw_and_dumps(session: &Session, target: &Target, id: &CrashId, o
     if !fresh && dumps.is_empty() {
         return;
     }
-    let fetched: Vec<String> =
-        (if fresh { vec!["raw crash".to_string()] } else { vec![] }).into_iter().chain(dumps.iter().map(|(n, _)| format!("dump {n}"))).collect();
+    let fetched: Vec<String> = (if fresh { vec!["raw crash".to_string()] } else { vec![] })
+        .into_iter()
+        .chain(dumps.iter().map(|(n, _)| format!("dump {n}")))
+        .collect();
     let (t, i) = (target.clone(), id.clone());
     let write_names = opts.dumps.then_some(names);
     match blocking(move || t.write_raw(&i, &raw, &raw_bytes, write_names.as_deref(), dumps)).await {
@@ -263,7 +271,13 @@ async fn fetch_raw_and_dumps(session: &Session, target: &Target, id: &CrashId, o
     }
 }
 
-async fn fetch_processed(session: &Session, target: &Target, id: &CrashId, opts: &FetchOptions, out: &mut CrashOutcome) {
+async fn fetch_processed(
+    session: &Session,
+    target: &Target,
+    id: &CrashId,
+    opts: &FetchOptions,
+    out: &mut CrashOutcome,
+) {
     if !opts.overwrite {
         let (t, i) = (target.clone(), id.clone());
         match blocking(move || t.has_processed(&i)).await {
@@ -425,7 +439,8 @@ impl FetchDataDir {
         if root.exists() && !root.is_dir() {
             anyhow::bail!("{} is not a directory", root.display());
         }
-        std::fs::create_dir_all(root).map_err(|e| anyhow::anyhow!("{}: cannot create directory: {e}", root.display()))?;
+        std::fs::create_dir_all(root)
+            .map_err(|e| anyhow::anyhow!("{}: cannot create directory: {e}", root.display()))?;
         Ok(FetchDataDir { root: root.to_path_buf() })
     }
 
@@ -488,7 +503,8 @@ mod tests {
         let d = FetchDataDir::open(dir.path()).unwrap();
         let id = CrashId::parse_lax("de1bb258-cbbf-4589-a673-34f800160918").unwrap();
         let names = [DumpName::main(), DumpName::parse("memory_report").unwrap()];
-        d.write_raw(&id, br#"{"b": "\u00e9", "a": 1}"#, Some(&names), vec![(DumpName::main(), b"MDMP".to_vec())]).unwrap();
+        d.write_raw(&id, br#"{"b": "\u00e9", "a": 1}"#, Some(&names), vec![(DumpName::main(), b"MDMP".to_vec())])
+            .unwrap();
         let r = dir.path();
         assert_eq!(
             std::fs::read_to_string(r.join("raw_crash/20160918").join(id.as_str())).unwrap(),

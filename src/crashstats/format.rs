@@ -429,7 +429,14 @@ mod tests {
     #[test]
     fn rich_markdown_box_pads_cells_and_keeps_trailing_spaces() {
         let table = t(&["product", "count"], &[&["Firefox", "5"], &["Fenix", "4"], &["total", "19"]]);
-        let want = [" product | count ", "---------|-------", " Firefox | 5     ", " Fenix   | 4     ", " total   | 19    ", ""];
+        let want = [
+            " product | count ",
+            "---------|-------",
+            " Firefox | 5     ",
+            " Fenix   | 4     ",
+            " total   | 19    ",
+            "",
+        ];
         assert_eq!(rich_markdown(&table), want.join("\n"));
     }
 

@@ -155,8 +155,14 @@ mod tests {
 
     #[test]
     fn args_with_operators_negation_and_quotes() {
-        let p = Params::from_args(&["signature=~OOM", "product=Firefox", "date=>=2026-11-01", "product!=Fenix", "--version=\"140.0\""])
-            .unwrap();
+        let p = Params::from_args(&[
+            "signature=~OOM",
+            "product=Firefox",
+            "date=>=2026-11-01",
+            "product!=Fenix",
+            "--version=\"140.0\"",
+        ])
+        .unwrap();
         let want: Vec<(String, String)> = [
             ("signature", "~OOM"),
             ("product", "Firefox"),
@@ -189,7 +195,10 @@ mod tests {
     fn date_ranges_are_filled_in_like_super_search() {
         let now = parse_when("2026-11-29T12:00:00Z").unwrap();
         let (s, e) = date_range(&[">=2026-11-01", "<2026-11-08"], now).unwrap();
-        assert_eq!((format_when(s), format_when(e)), ("2026-11-01T00:00:00.000+00:00".into(), "2026-11-08T00:00:00.000+00:00".into()));
+        assert_eq!(
+            (format_when(s), format_when(e)),
+            ("2026-11-01T00:00:00.000+00:00".into(), "2026-11-08T00:00:00.000+00:00".into())
+        );
         let (s, e) = date_range(&[], now).unwrap();
         assert_eq!((e - s).num_days(), 7);
         assert_eq!(e, now);

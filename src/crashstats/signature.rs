@@ -25,12 +25,13 @@ pub struct SignatureRow {
 }
 
 /// Compares signatures of `ids`, `concurrency` crashes at a time, in input order.
-pub async fn compare(session: &Session, generator: &SignatureGenerator, ids: &[CrashId], concurrency: usize) -> Vec<SignatureRow> {
-    stream::iter(ids.iter())
-        .map(|id| one(session, generator, id))
-        .buffered(concurrency.max(1))
-        .collect()
-        .await
+pub async fn compare(
+    session: &Session,
+    generator: &SignatureGenerator,
+    ids: &[CrashId],
+    concurrency: usize,
+) -> Vec<SignatureRow> {
+    stream::iter(ids.iter()).map(|id| one(session, generator, id)).buffered(concurrency.max(1)).collect().await
 }
 
 async fn one(session: &Session, generator: &SignatureGenerator, id: &CrashId) -> SignatureRow {
@@ -41,7 +42,9 @@ async fn one(session: &Session, generator: &SignatureGenerator, id: &CrashId) ->
     let processed: ProcessedCrash = match processed {
         Ok(Value::Object(m)) => m,
         Ok(_) => return failed(id, "the processed crash is not a JSON object".into()),
-        Err(e) if e.status() == Some(404) => return failed(id, format!("crash {id}: no processed crash on the server (HTTP 404)")),
+        Err(e) if e.status() == Some(404) => {
+            return failed(id, format!("crash {id}: no processed crash on the server (HTTP 404)"))
+        }
         Err(e) => return failed(id, format!("crash {id}: {e}")),
     };
     // the raw crash only adds annotations; without it (403, 404) the processed crash is enough
@@ -51,7 +54,13 @@ async fn one(session: &Session, generator: &SignatureGenerator, id: &CrashId) ->
     };
     let old = processed.get("signature").and_then(Value::as_str).map(str::to_string);
     let new = generator.generate(&raw, &processed).signature;
-    SignatureRow { crash_id: id.to_string(), changed: old.as_deref() != Some(new.as_str()), old, new: Some(new), error: None }
+    SignatureRow {
+        crash_id: id.to_string(),
+        changed: old.as_deref() != Some(new.as_str()),
+        old,
+        new: Some(new),
+        error: None,
+    }
 }
 
 fn failed(id: &CrashId, error: String) -> SignatureRow {

@@ -41,8 +41,13 @@ pub struct SearchResult {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SearchEvent {
     /// More than 10,000 results: switching to date windows.
-    Windowing { total: u64 },
-    Page { fetched: usize, total: u64 },
+    Windowing {
+        total: u64,
+    },
+    Page {
+        fetched: usize,
+        total: u64,
+    },
 }
 
 /// Runs the search.
@@ -70,7 +75,8 @@ pub async fn search(
             ),
         });
     };
-    let descending = opts.params.get_all("_sort").first().is_some_and(|s| *s == "-date") || !opts.params.contains("_sort");
+    let descending =
+        opts.params.get_all("_sort").first().is_some_and(|s| *s == "-date") || !opts.params.contains("_sort");
     let mut stack = vec![(start, end)];
     while let Some((s, e)) = stack.pop() {
         if out.hits.len() >= want {

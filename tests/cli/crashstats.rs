@@ -61,7 +61,8 @@ fn search_pages_by_1000_with_offsets_as_supersearch_does() {
     assert_eq!(ids.len(), 1100);
     assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 1100, "no duplicates across pages");
     let reqs = supersearch_requests(&s);
-    let pages: Vec<(&str, &str)> = reqs.iter().map(|r| (r.get("_results_offset")[0], r.get("_results_number")[0])).collect();
+    let pages: Vec<(&str, &str)> =
+        reqs.iter().map(|r| (r.get("_results_offset")[0], r.get("_results_number")[0])).collect();
     assert_eq!(pages, vec![("0", "1000"), ("1000", "100")]);
     for r in &reqs {
         assert_eq!(r.get("_facets_size"), vec!["0"]);
@@ -151,7 +152,10 @@ fn search_warns_when_the_server_drops_columns_the_token_may_not_see() {
 fn search_url_keeps_its_filters_and_arguments_replace_them() {
     let s = server(generate(60, end(), 3));
     let env = TestEnv::new();
-    let url = format!("{}/search/?product=Fenix&signature=~Foo&_facets=signature&_columns=uuid&_columns=product#facet-signature", s.url());
+    let url = format!(
+        "{}/search/?product=Fenix&signature=~Foo&_facets=signature&_columns=uuid&_columns=product#facet-signature",
+        s.url()
+    );
     let o = run_anon(&env, &s, &["search", "--url", &url, "signature=~OOM", "--format", "tab"]);
     assert_code(&o, 0);
     let r = &supersearch_requests(&s)[0];
@@ -165,7 +169,11 @@ fn search_url_keeps_its_filters_and_arguments_replace_them() {
 
 #[test]
 fn search_with_a_bad_token_fails_with_the_servers_message_and_masks_it() {
-    let s = StandIn::start(Config { crashes: generate(3, end(), 1), token: Some("another-token-entirely".into()), ..Config::default() });
+    let s = StandIn::start(Config {
+        crashes: generate(3, end(), 1),
+        token: Some("another-token-entirely".into()),
+        ..Config::default()
+    });
     let env = TestEnv::new();
     let o = run_tok(&env, &s, &["search"]);
     assert_code(&o, 2);
@@ -245,13 +253,18 @@ fn facet_histogram_bars_mark_weekends_and_keep_non_ascii() {
         assert!(line.contains(&format!(" {n} ")), "{line}");
         assert!(line.contains('█'));
     }
-    let o = run_anon(&env, &s, &["facet", "--histogram", "date=product", "--format", "tab", "--denote-weekends", "date=>=2026-11-01"]);
+    let o = run_anon(
+        &env,
+        &s,
+        &["facet", "--histogram", "date=product", "--format", "tab", "--denote-weekends", "date=>=2026-11-01"],
+    );
     assert!(stdout(&o).contains("\n2026-11-28 **\t"), "{}", stdout(&o));
     assert!(stdout(&o).starts_with("histogram_date.product\nhistogram_date\tFenix\tFirefox\tThunderbird\ttotal\n"));
     // the signature facet keeps non-ASCII terms (supersearchfacet drops them)
     let o = run_anon(&env, &s, &["facet", "--facet", "signature", "--format", "tab", "date=>=2026-11-01"]);
     assert!(stdout(&o).contains("Überfunktion\t"), "{}", stdout(&o));
-    let o = run_anon(&env, &s, &["facet", "--facet", "signature", "--format", "tab", "--ascii-only", "date=>=2026-11-01"]);
+    let o =
+        run_anon(&env, &s, &["facet", "--facet", "signature", "--format", "tab", "--ascii-only", "date=>=2026-11-01"]);
     assert!(stdout(&o).contains("\nberfunktion\t"), "{}", stdout(&o));
 }
 
@@ -326,7 +339,10 @@ fn fetch_data_layout_is_byte_for_byte_crashstats_tools() {
     // what Python's json.dump(indent=2, sort_keys=True) writes, computed by Python itself
     let python = |v: &Value| -> Vec<u8> {
         let out = std::process::Command::new("python3")
-            .args(["-c", "import json,sys; sys.stdout.write(json.dumps(json.load(sys.stdin), indent=2, sort_keys=True))"])
+            .args([
+                "-c",
+                "import json,sys; sys.stdout.write(json.dumps(json.load(sys.stdin), indent=2, sort_keys=True))",
+            ])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()
@@ -345,7 +361,10 @@ fn fetch_data_layout_is_byte_for_byte_crashstats_tools() {
         std::fs::read_to_string(env.path("out/dump_names").join(&id)).unwrap(),
         "[\"upload_file_minidump\", \"upload_file_minidump_content\"]"
     );
-    assert_eq!(std::fs::read(env.path("out/upload_file_minidump").join(&id)).unwrap(), format!("MDMP main dump of {id}").into_bytes());
+    assert_eq!(
+        std::fs::read(env.path("out/upload_file_minidump").join(&id)).unwrap(),
+        format!("MDMP main dump of {id}").into_bytes()
+    );
     assert!(env.path("out/upload_file_minidump_content").join(&id).is_file());
     assert!(!env.path("out/v1").exists() && !env.path("out/dump").exists());
 }
@@ -357,7 +376,8 @@ fn fetch_404_names_the_crash_and_the_run_goes_on() {
     let s = server(crashes);
     let env = TestEnv::new();
     let missing = "00000000-dead-4000-a000-000000261101";
-    let o = run_tok(&env, &s, &["fetch", "--store", "st", "--processed", &ids[0], missing, &ids[1], &ids[2], "not-an-id"]);
+    let o =
+        run_tok(&env, &s, &["fetch", "--store", "st", "--processed", &ids[0], missing, &ids[1], &ids[2], "not-an-id"]);
     assert_code(&o, 1);
     let err = stderr(&o);
     assert!(err.contains(&format!("crash {missing}: no raw crash on the server (HTTP 404)")), "{err}");
@@ -375,7 +395,8 @@ fn fetch_403_for_dumps_names_the_permission_and_keeps_the_rest() {
     let ids = ids_of(&crashes);
     let s = StandIn::start(Config { crashes, token: Some(TOKEN.into()), view_rawdump: false, ..Config::default() });
     let env = TestEnv::new();
-    let o = run_tok(&env, &s, &["fetch", "--store", "st", "--dumps", "--processed", "--format", "json", &ids[0], &ids[1]]);
+    let o =
+        run_tok(&env, &s, &["fetch", "--store", "st", "--dumps", "--processed", "--format", "json", &ids[0], &ids[1]]);
     assert_code(&o, 1);
     assert!(stderr(&o).contains("View Raw Dumps"), "{}", stderr(&o));
     let report = json(&o);
@@ -433,7 +454,8 @@ fn fetch_retries_429_and_5xx_per_request() {
 fn fetch_under_a_rate_limit_slows_down_together_and_finishes() {
     let crashes = generate(40, end(), 1);
     let ids = ids_of(&crashes);
-    let s = StandIn::start(Config { crashes, token: Some(TOKEN.into()), per_second_limit: Some(20), ..Config::default() });
+    let s =
+        StandIn::start(Config { crashes, token: Some(TOKEN.into()), per_second_limit: Some(20), ..Config::default() });
     let env = TestEnv::new();
     let mut args = vec!["fetch", "--store", "st", "--processed", "-j", "10", "--retries", "8"];
     args.extend(ids.iter().map(String::as_str));
@@ -466,7 +488,8 @@ fn signature_shows_old_and_new_and_only_changes_with_changed() {
     let ids = ids_of(&crashes);
     let s = server(crashes);
     let env = TestEnv::new();
-    let o = run_tok(&env, &s, &["signature", "--format", "json", &ids[0], &ids[1], "00000000-dead-4000-a000-000000261101"]);
+    let o =
+        run_tok(&env, &s, &["signature", "--format", "json", &ids[0], &ids[1], "00000000-dead-4000-a000-000000261101"]);
     assert_code(&o, 1);
     let rows = json_lines(&o);
     assert_eq!(rows.len(), 2);

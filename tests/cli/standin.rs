@@ -37,7 +37,17 @@ pub struct FakeCrash {
 
 /// A crash ID for a day (valid shape, throttle digit 0).
 pub fn crash_id(n: usize, day: NaiveDate) -> String {
-    format!("{:08x}-{:04x}-4{:03x}-a{:03x}-{:05x}0{:02}{:02}{:02}", n as u32, n % 0xffff, n % 0xfff, n % 0xfff, n % 0xfffff, day.year() % 100, day.month(), day.day())
+    format!(
+        "{:08x}-{:04x}-4{:03x}-a{:03x}-{:05x}0{:02}{:02}{:02}",
+        n as u32,
+        n % 0xffff,
+        n % 0xfff,
+        n % 0xfff,
+        n % 0xfffff,
+        day.year() % 100,
+        day.month(),
+        day.day()
+    )
 }
 
 impl FakeCrash {
@@ -115,7 +125,14 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Config {
-        Config { crashes: Vec::new(), token: None, view_rawdump: true, view_pii: true, latency: Duration::ZERO, per_second_limit: None }
+        Config {
+            crashes: Vec::new(),
+            token: None,
+            view_rawdump: true,
+            view_pii: true,
+            latency: Duration::ZERO,
+            per_second_limit: None,
+        }
     }
 }
 
@@ -277,7 +294,11 @@ fn one<'a>(query: &'a [(String, String)], key: &str) -> Option<&'a str> {
     query.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
-async fn raw_crash(State(s): State<Arc<Inner>>, headers: HeaderMap, Query(q): Query<Vec<(String, String)>>) -> Response {
+async fn raw_crash(
+    State(s): State<Arc<Inner>>,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
     if let Err(r) = gate(&s, "/api/RawCrash/", &q, &headers).await {
         return r;
     }
@@ -310,7 +331,11 @@ async fn raw_crash(State(s): State<Arc<Inner>>, headers: HeaderMap, Query(q): Qu
     }
 }
 
-async fn processed_crash(State(s): State<Arc<Inner>>, headers: HeaderMap, Query(q): Query<Vec<(String, String)>>) -> Response {
+async fn processed_crash(
+    State(s): State<Arc<Inner>>,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
     if let Err(r) = gate(&s, "/api/ProcessedCrash/", &q, &headers).await {
         return r;
     }
@@ -349,7 +374,8 @@ fn matches(c: &FakeCrash, field: &str, value: &str) -> bool {
         None => (false, value),
     };
     let hit = if field == "date" {
-        let (op, d) = [">=", "<=", ">", "<"].iter().find_map(|op| v.strip_prefix(op).map(|d| (*op, d))).unwrap_or(("=", v));
+        let (op, d) =
+            [">=", "<=", ">", "<"].iter().find_map(|op| v.strip_prefix(op).map(|d| (*op, d))).unwrap_or(("=", v));
         let Some(d) = parse_date(d) else { return false };
         match op {
             ">=" => c.date >= d,
@@ -393,11 +419,16 @@ fn agg(crashes: &[&FakeCrash], spec: &str, size: usize) -> (String, Value) {
         let n = crashes.iter().map(|c| text_of(c.fields.get(f))).collect::<std::collections::HashSet<_>>().len();
         return (format!("cardinality_{f}"), json!({"value": n}));
     }
-    let buckets: Vec<Value> = terms_of(crashes, spec, size).into_iter().map(|(t, cs)| json!({"term": t, "count": cs.len()})).collect();
+    let buckets: Vec<Value> =
+        terms_of(crashes, spec, size).into_iter().map(|(t, cs)| json!({"term": t, "count": cs.len()})).collect();
     (spec.to_string(), Value::Array(buckets))
 }
 
-async fn supersearch(State(s): State<Arc<Inner>>, headers: HeaderMap, Query(q): Query<Vec<(String, String)>>) -> Response {
+async fn supersearch(
+    State(s): State<Arc<Inner>>,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
     if let Err(r) = gate(&s, "/api/SuperSearch/", &q, &headers).await {
         return r;
     }
@@ -424,8 +455,12 @@ async fn supersearch(State(s): State<Arc<Inner>>, headers: HeaderMap, Query(q): 
         .iter()
         .filter(|c| {
             filters.iter().all(|(f, vals)| {
-                let bare: Vec<&&str> = vals.iter().filter(|v| *f != "date" && !v.starts_with(['~', '^', '$', '=', '!', '@'])).collect();
-                let ops_ok = vals.iter().filter(|v| *f == "date" || v.starts_with(['~', '^', '$', '=', '!', '@'])).all(|v| matches(c, f, v));
+                let bare: Vec<&&str> =
+                    vals.iter().filter(|v| *f != "date" && !v.starts_with(['~', '^', '$', '=', '!', '@'])).collect();
+                let ops_ok = vals
+                    .iter()
+                    .filter(|v| *f == "date" || v.starts_with(['~', '^', '$', '=', '!', '@']))
+                    .all(|v| matches(c, f, v));
                 ops_ok && (bare.is_empty() || bare.iter().any(|v| matches(c, f, v)))
             })
         })
@@ -450,7 +485,8 @@ async fn supersearch(State(s): State<Arc<Inner>>, headers: HeaderMap, Query(q): 
         .skip(offset)
         .take(number)
         .map(|c| {
-            let m: Map<String, Value> = columns.iter().filter_map(|col| c.fields.get(col).map(|v| (col.clone(), v.clone()))).collect();
+            let m: Map<String, Value> =
+                columns.iter().filter_map(|col| c.fields.get(col).map(|v| (col.clone(), v.clone()))).collect();
             Value::Object(m)
         })
         .collect();
