@@ -334,7 +334,7 @@ impl FacetTable {
             let n = ((count as f64 / max as f64) * width as f64).round() as usize;
             let mark = if is_weekend(&label) { "*" } else { " " };
             let pad = " ".repeat(label_w - label.chars().count());
-            out.push_str(&format!("{label}{pad} {mark} {count:>num_w$} {}\n", "█".repeat(n)).trim_end().to_string());
+            out.push_str(format!("{label}{pad} {mark} {count:>num_w$} {}", "█".repeat(n)).trim_end());
             out.push('\n');
         }
         out
