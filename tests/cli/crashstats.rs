@@ -326,6 +326,33 @@ fn fetch_into_a_v1_store_that_the_store_reads_whole() {
     assert_eq!(names, ["dump", "upload_file_minidump_content"].iter().map(|s| s.to_string()).collect());
 }
 
+/// The shared test data (minidumps, symbols); under CI=true its absence fails the test.
+fn testdata() -> Option<std::path::PathBuf> {
+    let dir = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testdata"));
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    assert!(std::env::var("CI").is_err(), "{} is absent (CI=true: no test passes by skipping)", dir.display());
+    None
+}
+
+#[test]
+fn fetched_crashes_are_processed_by_process_store_at_once() {
+    let Some(data) = testdata() else { return };
+    let mut crashes = generate(1, end(), 1);
+    crashes[0].dumps[0].1 = std::fs::read(data.join("minidumps/test.dmp")).unwrap();
+    let id = crashes[0].id.clone();
+    let s = server(crashes);
+    let env = TestEnv::new();
+    assert_code(&run_tok(&env, &s, &["fetch", "--store", "st", "--dumps", &id]), 0);
+    let symbols = data.join("symbols");
+    let o = env.run(&["process", "--store", "st", "--symbols-path", symbols.to_str().unwrap(), &id]);
+    assert_code(&o, 0);
+    let store = FsStore::open(env.path("st"), false).unwrap();
+    let p = store.get_processed(&CrashId::parse_lax(&id).unwrap()).unwrap().expect("processed");
+    assert_eq!(p["json_dump"]["crashing_thread"]["frames"][0]["function"], "`anonymous namespace'::CrashFunction");
+}
+
 #[test]
 fn fetch_data_layout_is_byte_for_byte_crashstats_tools() {
     let crashes = generate(2, end(), 1);
