@@ -18,6 +18,7 @@ pub mod processor;
 pub mod progress;
 pub mod queue;
 pub mod remote;
+pub mod report;
 pub mod reprocess;
 pub mod requeue;
 pub mod secret;
@@ -31,3 +32,4 @@ pub mod submitter;
 mod testutil;
 
 pub use exit::ExitCode;
+pub use report::Format;

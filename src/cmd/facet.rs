@@ -9,28 +9,16 @@ use crashctl::crashstats::format::{self, Ordered};
 use crashctl::crashstats::SUPERSEARCH_PATH;
 use crashctl::ExitCode;
 
-use super::crashstats::{merged_params, runtime, ApiArgs};
+use crashctl::crashstats::params::Params;
+use crashctl::crashstats::{runtime, Session};
+
+use crate::args::{formats, retry_notifier, CrashStatsArgs, Format, OutputArgs};
 use crate::ui::Context;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum FacetFormat {
-    /// supersearchfacet's table (markdown box)
-    Table,
-    /// Tab-separated
-    Tab,
-    /// CSV
-    Csv,
-    /// Markdown
-    Markdown,
-    /// The tables as JSON
-    Json,
-    /// The server's whole answer, pretty-printed
-    Raw,
-    /// Bars, one a row (histograms: counts per day, weekends marked *)
-    Bars,
-}
-
 #[derive(Debug, clap::Args)]
+#[command(mut_arg("format", |a| a.value_parser(formats(&[
+    Format::Text, Format::Tab, Format::Csv, Format::Markdown, Format::Json, Format::Raw, Format::Bars,
+]))))]
 #[command(after_help = "Examples:\n  crashctl facet product=Firefox --facet version\n  \
         crashctl facet signature=~OOM --histogram date --format bars\n  \
         crashctl facet --agg product.version --cardinality install_time\n\n\
@@ -82,9 +70,9 @@ pub struct Args {
     #[arg(long, value_name = "RANGE", default_value = "7d", value_parser = parse_relative)]
     relative_range: Span,
 
-    /// Output format
-    #[arg(long, value_enum, default_value_t = FacetFormat::Table)]
-    format: FacetFormat,
+    /// Output: text is supersearchfacet's table
+    #[command(flatten)]
+    output: OutputArgs,
 
     /// Add `--` rows (and histogram columns): what the listed terms leave out
     #[arg(long)]
@@ -99,7 +87,7 @@ pub struct Args {
     ascii_only: bool,
 
     #[command(flatten)]
-    api: ApiArgs,
+    api: CrashStatsArgs,
 }
 
 /// `Nh`, `Nd`, `Nw` (supersearchfacet's relative ranges).
@@ -152,8 +140,9 @@ fn date_filters(start: Option<&str>, end: Option<&str>, range: Span, today: Naiv
 }
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
+    let format = args.output.get();
     let mut params =
-        merged_params(args.url.as_deref(), &args.filters, &["_columns", "_results_number", "_results_offset"])?;
+        Params::merged(args.url.as_deref(), &args.filters, &["_columns", "_results_number", "_results_offset"])?;
     let mut facets: Vec<String> = args.facet.clone();
     facets.extend(args.cardinality.iter().map(|c| format!("_cardinality.{c}")));
     if !facets.is_empty() {
@@ -181,7 +170,9 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     }
     params.set("_results_number", &["0".to_string()]);
     let requested_signature = params.get_all("_facets").contains(&"signature");
-    let session = args.api.session(ctx)?;
+    let (session, note) = Session::open(&args.api.options(), &std::env::current_dir()?, ctx.stop_flag())?;
+    ctx.status(note);
+    let session = session.with_notify(retry_notifier(ctx.quiet));
     let body = runtime()?.block_on(session.get_bytes(SUPERSEARCH_PATH, params.pairs()))?;
     let opts = LayoutOptions {
         leftover_count: args.leftover_count,
@@ -189,8 +180,8 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         ascii_only: args.ascii_only,
     };
     let tables = facet::tables(&body, requested_signature, opts);
-    let out = match args.format {
-        FacetFormat::Raw => {
+    let out = match format {
+        Format::Raw => {
             // the whole answer in the server's key order, without the signature facet the
             // server adds unasked (as supersearchfacet --format=raw)
             let mut v: Ordered = serde_json::from_slice(&body)?;
@@ -203,16 +194,16 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             }
             v.to_pretty()
         }
-        FacetFormat::Json if !tables.is_empty() => facet::to_json(&tables).to_pretty(),
+        Format::Json if !tables.is_empty() => facet::to_json(&tables).to_pretty(),
         _ => tables
             .iter()
             .map(|t| {
                 let table = t.table(opts);
-                let body = match args.format {
-                    FacetFormat::Tab => format::tab(&table, true),
-                    FacetFormat::Csv => format::csv(&table, true),
-                    FacetFormat::Markdown => format::markdown(&table),
-                    FacetFormat::Bars => t.bars(50),
+                let body = match format {
+                    Format::Tab => format::tab(&table, true),
+                    Format::Csv => format::csv(&table, true),
+                    Format::Markdown => format::markdown(&table),
+                    Format::Bars => t.bars(50),
                     _ => format::rich_markdown(&table),
                 };
                 format!("{}\n{body}", t.title)

@@ -10,8 +10,10 @@ use std::sync::atomic::Ordering;
 use crashctl::crashstats::fetch::{self, CrashOutcome, FetchDataDir, FetchOptions, Target};
 use crashctl::ExitCode;
 
-use super::crashstats::{runtime, ApiArgs};
-use crate::cli::StoreArg;
+use crashctl::config::Location;
+use crashctl::crashstats::{runtime, Session};
+
+use crate::args::{retry_notifier, CrashStatsArgs, Format, OutputArgs, RemoteArgs, StoreArg};
 use crate::ui::Context;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -22,16 +24,12 @@ pub enum FetchLayout {
     FetchData,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum FetchFormat {
-    /// A summary line (problems on stderr as they happen)
-    Text,
-    /// One JSON report: every crash, what was fetched, skipped and why not
-    Json,
-}
-
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Dumps need a token with the \"View Raw Dumps\" permission; protected annotations need \
+#[command(after_help = "Examples:\n  \
+        crashctl fetch --store store --dumps --processed < ids.txt\n  \
+        crashctl search signature=~OOM --format ids | crashctl fetch --dumps\n  \
+        crashctl fetch --layout fetch-data --store crashdata --dumps bp-ID\n\n\
+        Dumps need a token with the \"View Raw Dumps\" permission; protected annotations need \
         \"View Personal Identifiable Information\". A crash the server does not have (404) or a dump the token \
         may not see (403) is reported and the run goes on; the exit code is 1 when any crash is incomplete. \
         What is already in the store is skipped (rerun to resume) unless --overwrite.")]
@@ -42,6 +40,9 @@ pub struct Args {
 
     #[command(flatten)]
     store: StoreArg,
+
+    #[command(flatten)]
+    remote: RemoteArgs,
 
     /// How to lay the files out
     #[arg(long, value_enum, default_value_t = FetchLayout::V1)]
@@ -64,15 +65,15 @@ pub struct Args {
     overwrite: bool,
 
     /// Crashes in flight at once
-    #[arg(short = 'j', long = "concurrency", value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100))]
+    #[arg(short = 'j', long = "concurrency", value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100), help_heading = crate::args::TUNING)]
     concurrency: u32,
 
-    /// Output format
-    #[arg(long, value_enum, default_value_t = FetchFormat::Text)]
-    format: FetchFormat,
+    /// Output: text is a summary on stderr; json one report on stdout
+    #[command(flatten)]
+    output: OutputArgs,
 
     #[command(flatten)]
-    api: ApiArgs,
+    api: CrashStatsArgs,
 }
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
@@ -84,9 +85,9 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         anyhow::bail!("no valid crash IDs given (as arguments, or one a line on stdin)");
     }
     let target = match args.layout {
-        FetchLayout::V1 => Target::Store(args.store.open(ctx, true)?),
+        FetchLayout::V1 => Target::Store(args.store.open(ctx.config()?, &args.remote, true)?),
         FetchLayout::FetchData => {
-            let loc = ctx.config()?.store_or_default(args.store.store.as_deref());
+            let loc = ctx.config()?.location_or_default(Location::Store, args.store.store.as_deref());
             if loc.contains("://") && !loc.starts_with("file://") {
                 anyhow::bail!("--layout fetch-data writes a local directory, not {loc}");
             }
@@ -103,8 +104,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     if !opts.raw && !opts.processed {
         anyhow::bail!("nothing to fetch: --no-raw without --processed");
     }
-    let session = args.api.session(ctx)?;
-    let json = args.format == FetchFormat::Json;
+    let (session, note) = Session::open(&args.api.options(), &std::env::current_dir()?, ctx.stop_flag())?;
+    ctx.status(note);
+    let session = session.with_notify(retry_notifier(ctx.quiet));
+    let json = args.output.get() == Format::Json;
     let progress = ctx.progress("crashes", json);
     let stop = ctx.stop_flag();
     let quiet = ctx.quiet;

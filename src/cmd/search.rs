@@ -8,27 +8,20 @@ use crashctl::crashstats::supersearch::{self, missing_columns, SearchEvent, Sear
 use crashctl::ExitCode;
 use serde_json::Value;
 
-use super::crashstats::{merged_params, runtime, ApiArgs};
+use crashctl::crashstats::params::Params;
+use crashctl::crashstats::{runtime, Session};
+
+use crate::args::{formats, retry_notifier, CrashStatsArgs, Format, OutputArgs};
 use crate::ui::Context;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum SearchFormat {
-    /// An aligned table
-    Table,
-    /// Tab-separated, as crashstats-tools' supersearch (its default)
-    Tab,
-    /// CSV (excel dialect), as supersearch --format=csv
-    Csv,
-    /// A JSON list of objects, as supersearch --format=json
-    Json,
-    /// Markdown, as supersearch --format=markdown
-    Markdown,
-    /// Crash IDs, one a line (to pipe into fetch, process, reprocess)
-    Ids,
-}
-
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Filters are Super Search's: FIELD=VALUE with an operator at the start of the value: \
+#[command(mut_arg("format", |a| a.value_parser(formats(&[Format::Text, Format::Tab, Format::Csv, Format::Json, Format::Markdown, Format::Ids]))))]
+#[command(after_help = "Examples:\n  \
+        crashctl search signature=~OOM product=Firefox 'date=>=2026-11-01'\n  \
+        crashctl search --columns uuid,signature,version --format csv --headers\n  \
+        crashctl search --url 'https://crash-stats.mozilla.org/search/?product=Fenix'\n  \
+        crashctl search signature=~OOM --num all --format ids > ids.txt\n\n\
+        Filters are Super Search's: FIELD=VALUE with an operator at the start of the value: \
         =exact, ~contains, ^starts with, $ends with, @regex, >= <= > < for numbers and dates, __null__, \
         __true__; FIELD!=VALUE (or a value starting with !) negates; a field given twice matches either \
         value. Examples: signature=~OOM product=Firefox date=>=2026-11-01 'platform!=Linux'.\n\n\
@@ -56,16 +49,15 @@ pub struct Args {
     #[arg(long, value_name = "N|all", default_value = "100", value_parser = parse_num)]
     num: Num,
 
-    /// Output format
-    #[arg(long, value_enum, default_value_t = SearchFormat::Tab)]
-    format: SearchFormat,
+    #[command(flatten)]
+    output: OutputArgs,
 
     /// Print a header line in tab and csv output (as supersearch --headers)
-    #[arg(long)]
+    #[arg(long, help_heading = crate::args::OUTPUT)]
     headers: bool,
 
     #[command(flatten)]
-    api: ApiArgs,
+    api: CrashStatsArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,8 +71,9 @@ fn parse_num(s: &str) -> Result<Num, String> {
 }
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
+    let format = args.output.get();
     let mut params =
-        merged_params(args.url.as_deref(), &args.filters, &["_facets", "_aggs", "_histogram", "_cardinality"])?;
+        Params::merged(args.url.as_deref(), &args.filters, &["_facets", "_aggs", "_histogram", "_cardinality"])?;
     if !args.columns.is_empty() {
         params.set("_columns", &args.columns);
     }
@@ -91,7 +84,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     if !params.contains("_columns") {
         params.set("_columns", &["uuid".to_string()]);
     }
-    if args.format == SearchFormat::Ids && !params.get_all("_columns").contains(&"uuid") {
+    if format == Format::Ids && !params.get_all("_columns").contains(&"uuid") {
         let mut cols: Vec<String> = params.get_all("_columns").iter().map(|s| s.to_string()).collect();
         cols.insert(0, "uuid".into());
         params.set("_columns", &cols);
@@ -100,7 +93,9 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         params.set("_sort", &["-date".to_string()]);
     }
     let columns: Vec<String> = params.get_all("_columns").iter().map(|s| s.to_string()).collect();
-    let session = args.api.session(ctx)?;
+    let (session, note) = Session::open(&args.api.options(), &std::env::current_dir()?, ctx.stop_flag())?;
+    ctx.status(note);
+    let session = session.with_notify(retry_notifier(ctx.quiet));
     let opts = SearchOptions { params, num: args.num.0, now: chrono::Utc::now() };
     let quiet = ctx.quiet;
     let on_event = move |e: SearchEvent| {
@@ -128,7 +123,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         );
     }
     let shown: Vec<String> = columns.iter().filter(|c| !missing.contains(c)).cloned().collect();
-    let out = render(&result.hits, &shown, args.format, args.headers);
+    let out = render(&result.hits, &shown, format, args.headers);
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(out.as_bytes())?;
     stdout.flush()?;
@@ -136,7 +131,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
 }
 
 /// The output for `hits`, `columns` in order.
-pub fn render(hits: &[serde_json::Map<String, Value>], columns: &[String], fmt: SearchFormat, headers: bool) -> String {
+pub fn render(hits: &[serde_json::Map<String, Value>], columns: &[String], fmt: Format, headers: bool) -> String {
     let table = Table {
         headers: columns.to_vec(),
         rows: hits
@@ -146,14 +141,14 @@ pub fn render(hits: &[serde_json::Map<String, Value>], columns: &[String], fmt: 
             .collect(),
     };
     match fmt {
-        SearchFormat::Tab => format::tab(&table, headers),
-        SearchFormat::Csv => format::csv(&table, headers),
-        SearchFormat::Markdown => format::markdown(&table),
-        SearchFormat::Table => format::plain(&table),
-        SearchFormat::Ids => {
+        Format::Tab => format::tab(&table, headers),
+        Format::Csv => format::csv(&table, headers),
+        Format::Markdown => format::markdown(&table),
+        Format::Text | Format::Prometheus | Format::Raw | Format::Bars => format::plain(&table),
+        Format::Ids => {
             hits.iter().filter_map(|h| h.get("uuid").and_then(Value::as_str)).map(|id| format!("{id}\n")).collect()
         }
-        SearchFormat::Json => {
+        Format::Json => {
             let records = hits
                 .iter()
                 .map(|h| {

@@ -9,21 +9,17 @@ use crashctl::crashstats::signature;
 use crashctl::siggen::{SigLists, SignatureGenerator};
 use crashctl::ExitCode;
 
-use super::crashstats::{runtime, ApiArgs};
+use crashctl::crashstats::{runtime, Session};
+
+use crate::args::{formats, retry_notifier, CrashStatsArgs, Format, OutputArgs};
 use crate::ui::Context;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum SignatureFormat {
-    /// crash ID, old and new signature, one crash a row
-    Table,
-    /// JSON Lines, one object a crash
-    Json,
-    /// Crash IDs, one a line (with --changed: what to reprocess)
-    Ids,
-}
-
 #[derive(Debug, clap::Args)]
-#[command(after_help = "What `crashctl reprocess --host URL --ruleset regenerate_signature` would change, before \
+#[command(mut_arg("format", |a| a.value_parser(formats(&[Format::Text, Format::Json, Format::Ids]))))]
+#[command(after_help = "Examples:\n  \
+        crashctl signature --siglists siglists/ < ids.txt\n  \
+        crashctl signature --changed --format ids < ids.txt\n\n\
+        What `crashctl reprocess --host URL --ruleset regenerate_signature` would change, before \
         doing it: each crash's processed crash is fetched and its signature generated here with --siglists \
         (default: the built-in lists).")]
 pub struct Args {
@@ -39,16 +35,16 @@ pub struct Args {
     #[arg(long)]
     changed: bool,
 
-    /// Output format
-    #[arg(long, value_enum, default_value_t = SignatureFormat::Table)]
-    format: SignatureFormat,
+    /// Output: text is a table (crash ID, changed, old, new); json JSON Lines
+    #[command(flatten)]
+    output: OutputArgs,
 
     /// Crashes in flight at once
-    #[arg(short = 'j', long = "concurrency", value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100))]
+    #[arg(short = 'j', long = "concurrency", value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100), help_heading = crate::args::TUNING)]
     concurrency: u32,
 
     #[command(flatten)]
-    api: ApiArgs,
+    api: CrashStatsArgs,
 }
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
@@ -64,7 +60,9 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         None => SigLists::builtin(),
     };
     let generator = SignatureGenerator::new(lists);
-    let session = args.api.session(ctx)?;
+    let (session, note) = Session::open(&args.api.options(), &std::env::current_dir()?, ctx.stop_flag())?;
+    ctx.status(note);
+    let session = session.with_notify(retry_notifier(ctx.quiet));
     let rows = runtime()?.block_on(signature::compare(&session, &generator, &input.ids, args.concurrency as usize));
     let errors = rows.iter().filter(|r| r.error.is_some()).count();
     for r in rows.iter().filter_map(|r| r.error.as_ref()) {
@@ -72,18 +70,18 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     }
     let shown: Vec<_> = rows.iter().filter(|r| r.error.is_none() && (!args.changed || r.changed)).collect();
     let mut out = std::io::stdout().lock();
-    match args.format {
-        SignatureFormat::Ids => {
+    match args.output.get() {
+        Format::Ids => {
             for r in &shown {
                 writeln!(out, "{}", r.crash_id)?;
             }
         }
-        SignatureFormat::Json => {
+        Format::Json => {
             for r in &shown {
                 writeln!(out, "{}", serde_json::to_string(r)?)?;
             }
         }
-        SignatureFormat::Table => {
+        _ => {
             let table = Table {
                 headers: vec!["crash_id".into(), "changed".into(), "old".into(), "new".into()],
                 rows: shown

@@ -7,21 +7,35 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use crashctl::config::Location;
 use crashctl::spool::Spool;
 use crashctl::stats::{self, ScanOptions, Stats, StatsOptions, Thresholds};
 use crashctl::ExitCode;
 
-use crate::cli::{parse_duration, QueueArg, SpoolArg, StoreArg};
+use crate::args::{
+    formats, parse_duration, parse_interval, Format, OutputArgs, QueueArg, RemoteArgs, SpoolArg, StoreArg,
+};
 use crate::ui::Context;
 
 /// At most this many problems are printed on stderr (all are in `--format json`).
 const MAX_PROBLEM_LINES: usize = 20;
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "With none of --spool, --queue, --store (nor their environment variables or config file \
+#[command(
+    after_help = "Examples:\n  \
+    crashctl stats\n  \
+    crashctl stats --spool ./spool --queue ./queue --store ./store --json\n  \
+    crashctl stats --watch 5s\n  \
+    crashctl stats --format prometheus > /var/lib/node_exporter/crashctl.prom\n  \
+    crashctl stats --max-backlog 1000 --max-age 30m || alert\n\n\
+    With none of --spool, --queue, --store (nor their environment variables or config file \
                         keys), stats shows whichever of ./crashctl-data/{spool,queue,store} exist.\n\n\
                         Exit codes: 0 ok, 1 a threshold was crossed (or a directory could not be read), \
-                        2 a directory is missing or fatal error, 130 interrupted (--watch).")]
+                        2 a directory is missing or fatal error, 130 interrupted (--watch).",
+    mut_arg("format", |a| a.value_parser(formats(&[Format::Text, Format::Json, Format::Prometheus]))
+        .help("Output: text (a table for people), json (one document; JSON Lines with --watch), or \
+               prometheus (text exposition, for a node-exporter textfile) [default: text]"))
+)]
 pub struct Args {
     #[command(flatten)]
     pub spool: SpoolArg,
@@ -29,12 +43,14 @@ pub struct Args {
     pub queue: QueueArg,
     #[command(flatten)]
     pub store: StoreArg,
-    /// Output: a table for people, JSON (JSON Lines with --watch), or Prometheus text exposition
-    #[arg(long, value_enum, default_value_t = StatsFormat::Table)]
-    pub format: StatsFormat,
-    /// Scan again every SECONDS and redraw, with arrival and drain rates (Ctrl-C stops)
-    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
-    pub watch: Option<u64>,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Scan again every DURATION (e.g. 5s, 1m; a bare number is seconds) and redraw, with
+    /// arrival and drain rates (Ctrl-C stops)
+    #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
+    pub watch: Option<Duration>,
     /// Exit 1 when the spool holds more than N crashes or any queue has more than N pending messages
     #[arg(long, value_name = "N")]
     pub max_backlog: Option<u64>,
@@ -46,24 +62,14 @@ pub struct Args {
     pub hot_spot: u64,
 }
 
-/// How `stats` prints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum StatsFormat {
-    /// A table with a per-hour histogram
-    Table,
-    /// JSON (one document; JSON Lines with --watch)
-    Json,
-    /// Prometheus text exposition (for a node-exporter textfile)
-    Prometheus,
-}
-
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
+    let format = args.output.get();
     let mut opts = options(&args, ctx)?;
     let thresholds = Thresholds { max_backlog: args.max_backlog, max_age: args.max_age };
     let Some(every) = args.watch else {
-        let Some(stats) = scan(&opts, ctx, args.format)? else { return Ok(ExitCode::Interrupted) };
+        let Some(stats) = scan(&opts, ctx, format)? else { return Ok(ExitCode::Interrupted) };
         report_problems(&stats);
-        render(&stats, args.format, false)?;
+        render(&stats, format, false)?;
         return Ok(check(&stats, &thresholds));
     };
     let stop = ctx.stop_flag();
@@ -71,22 +77,23 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     opts.scan.track_ids = true;
     let mut prev: Option<Stats> = None;
     while !stop.load(Ordering::Relaxed) {
-        let Some(mut stats) = scan(&opts, ctx, args.format)? else { break };
+        let Some(mut stats) = scan(&opts, ctx, format)? else { break };
         if let Some(prev) = &prev {
             stats.set_rates(prev);
         }
-        render(&stats, args.format, true)?;
+        render(&stats, format, true)?;
         report_problems(&stats);
         check(&stats, &thresholds);
         prev = Some(stats);
-        crashctl::stop::sleep_unless_stopped(Duration::from_secs(every), &stop);
+        crashctl::stop::sleep_unless_stopped(every, &stop);
     }
     Ok(ExitCode::Interrupted)
 }
 
 /// The locations (any combination; the existing defaults when none is given), opened.
 fn options(args: &Args, ctx: &Context) -> anyhow::Result<StatsOptions> {
-    let mut locations = [args.spool.location(ctx)?, args.queue.location(ctx)?, args.store.location(ctx)?];
+    let config = ctx.config()?;
+    let mut locations = [args.spool.location(config), args.queue.location(config), args.store.location(config)];
     if locations.iter().all(Option::is_none) {
         locations = default_locations(ctx)?;
     }
@@ -94,8 +101,8 @@ fn options(args: &Args, ctx: &Context) -> anyhow::Result<StatsOptions> {
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(2, 8);
     Ok(StatsOptions {
         spool: spool.map(|s| Spool::open(s, false)).transpose()?,
-        queue: queue.map(|q| crashctl::queue::open(&q, false)).transpose()?,
-        store: store.map(|s| crashctl::store::open(&s, false)).transpose()?,
+        queue: queue.map(|q| crashctl::queue::open_with(&q, false, &args.remote.sqs())).transpose()?,
+        store: store.map(|s| crashctl::store::open_with(&s, false, &args.remote.s3())).transpose()?,
         scan: ScanOptions { hot_spot: args.hot_spot, threads, track_ids: false },
         stop: None,
     })
@@ -104,7 +111,7 @@ fn options(args: &Args, ctx: &Context) -> anyhow::Result<StatsOptions> {
 /// Which of the embedded default spool, queue and store directories exist (an error when none does).
 fn default_locations(ctx: &Context) -> anyhow::Result<[Option<String>; 3]> {
     let cfg = ctx.config()?;
-    let defaults = [cfg.spool_or_default(None), cfg.queue_or_default(None), cfg.store_or_default(None)];
+    let defaults = [Location::Spool, Location::Queue, Location::Store].map(|l| cfg.location_or_default(l, None));
     let found = defaults.map(|loc| Path::new(&loc).is_dir().then_some(loc));
     let names: Vec<&str> = found.iter().flatten().map(String::as_str).collect();
     if names.is_empty() {
@@ -114,15 +121,13 @@ fn default_locations(ctx: &Context) -> anyhow::Result<[Option<String>; 3]> {
             crashctl::config::DEFAULT_DATA_DIR
         );
     }
-    if !ctx.quiet {
-        eprintln!("crashctl: no --spool, --queue or --store given: showing {}", names.join(", "));
-    }
+    ctx.status(format!("crashctl: no --spool, --queue or --store given: showing {}", names.join(", ")));
     Ok(found)
 }
 
 /// One scan, with a progress bar on a terminal; `None` when interrupted.
-fn scan(opts: &StatsOptions, ctx: &Context, format: StatsFormat) -> anyhow::Result<Option<Stats>> {
-    let progress = ctx.progress("directories", format != StatsFormat::Table);
+fn scan(opts: &StatsOptions, ctx: &Context, format: Format) -> anyhow::Result<Option<Stats>> {
+    let progress = ctx.progress("directories", format != Format::Text);
     match stats::collect(opts, progress.as_ref()) {
         Ok(stats) => Ok(Some(stats)),
         Err(e) if e.is_interrupted() => Ok(None),
@@ -130,12 +135,15 @@ fn scan(opts: &StatsOptions, ctx: &Context, format: StatsFormat) -> anyhow::Resu
     }
 }
 
-fn render(stats: &Stats, format: StatsFormat, watching: bool) -> anyhow::Result<()> {
+fn render(stats: &Stats, format: Format, watching: bool) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let terminal = stdout.is_terminal();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match format {
-        StatsFormat::Table => {
+        Format::Json if watching => stats.print_json_line(&mut out)?,
+        Format::Json => stats.print_json(&mut out)?,
+        Format::Prometheus => stats.print_prometheus(&mut out)?,
+        _ => {
             if watching && terminal {
                 write!(out, "\x1b[2J\x1b[H")?;
             }
@@ -144,9 +152,6 @@ fn render(stats: &Stats, format: StatsFormat, watching: bool) -> anyhow::Result<
             }
             stats.print_table(&mut out, terminal && crate::ui::color_allowed())?;
         }
-        StatsFormat::Json if watching => stats.print_json_line(&mut out)?,
-        StatsFormat::Json => stats.print_json(&mut out)?,
-        StatsFormat::Prometheus => stats.print_prometheus(&mut out)?,
     }
     out.flush().context("writing to stdout")
 }

@@ -89,6 +89,18 @@ impl Params {
         Ok(p)
     }
 
+    /// Filters given as `FIELD=VALUE` over the parameters of a Super Search URL (the arguments
+    /// win, key by key); URL keys starting with one of `drop` are left out.
+    pub fn merged<S: AsRef<str>>(url: Option<&str>, filters: &[S], drop: &[&str]) -> Result<Params, ParamError> {
+        let mut params = match url {
+            Some(u) => Params::from_url(u)?,
+            None => Params::new(),
+        };
+        params.remove_prefixed(drop);
+        params.overlay(&Params::from_args(filters)?);
+        Ok(params)
+    }
+
     /// The parameters of a Super Search page or API URL (`?a=1&a=2&b=3`; the fragment ignored).
     pub fn from_url(url: &str) -> Result<Params, ParamError> {
         let parsed = reqwest::Url::parse(url).map_err(|e| ParamError::BadUrl(url.to_string(), e.to_string()))?;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::worker::{Outcome, Stored};
 use super::{cutoff, is_old_enough, is_queued, Backends, Committed, Event, FailKind, Failure, MoveError};
-use super::{MoveOptions, MoveSummary, Msg, MAX_LISTED_FAILURES};
+use super::{MoveOptions, MoveReport, Msg, MAX_LISTED_FAILURES};
 use crate::crash::CrashId;
 use crate::progress::Progress;
 use crate::spool::{SpoolEntry, SpoolIter};
@@ -39,7 +39,7 @@ pub(super) struct Coordinator<'a, 'e> {
     progress: &'a dyn Progress,
     stop: &'a AtomicBool,
     on_event: &'e mut dyn FnMut(Event<'_>),
-    summary: MoveSummary,
+    summary: MoveReport,
     /// Crashes with failed attempts on record (their record is cleared when they move).
     failing: HashSet<CrashId>,
     /// Stored, waiting for the committer.
@@ -66,7 +66,7 @@ impl<'a, 'e> Coordinator<'a, 'e> {
             progress,
             stop,
             on_event,
-            summary: MoveSummary::default(),
+            summary: MoveReport::default(),
             failing: b.spool.failing_ids()?,
             batch: Vec::new(),
             committing: false,
@@ -296,7 +296,7 @@ impl<'a, 'e> Coordinator<'a, 'e> {
         }
     }
 
-    pub fn finish(mut self, elapsed: Duration) -> MoveSummary {
+    pub fn finish(mut self, elapsed: Duration) -> MoveReport {
         self.summary.interrupted = self.stop.load(Ordering::Relaxed);
         self.summary.elapsed_secs = elapsed.as_secs_f64();
         self.summary.crashes_per_sec = super::rate(self.summary.moved, elapsed);

@@ -14,6 +14,7 @@
 
 mod commit;
 mod coordinator;
+mod render;
 mod worker;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -145,7 +146,7 @@ pub enum Event<'a> {
 
 /// The result of a run.
 #[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct MoveSummary {
+pub struct MoveReport {
     pub dry_run: bool,
     /// Crashes written to the store (and removed from the spool unless `keep`).
     pub moved: u64,
@@ -217,7 +218,7 @@ pub fn run(
     progress: &dyn Progress,
     stop: &AtomicBool,
     on_event: &mut dyn FnMut(Event<'_>),
-) -> Result<MoveSummary, MoveError> {
+) -> Result<MoveReport, MoveError> {
     let _lock = spool_lock(b.spool)?;
     b.spool.cleanup(TMP_GRACE)?;
     // what killed movers left in the store's and the queue's temporary directories: worth a
@@ -288,9 +289,9 @@ fn rate(n: u64, elapsed: Duration) -> f64 {
 
 /// A dry run: reports (oldest first) the crashes a run with `opts` would take, and where they
 /// would go. Reads the spool only; needs neither store nor queue.
-pub fn plan(spool: &Spool, opts: &MoveOptions, stop: &AtomicBool, on_event: &mut dyn FnMut(Event<'_>)) -> MoveSummary {
+pub fn plan(spool: &Spool, opts: &MoveOptions, stop: &AtomicBool, on_event: &mut dyn FnMut(Event<'_>)) -> MoveReport {
     let started = Instant::now();
-    let mut summary = MoveSummary { dry_run: true, ..MoveSummary::default() };
+    let mut summary = MoveReport { dry_run: true, ..MoveReport::default() };
     let cutoff = cutoff(opts);
     for item in spool.iter() {
         if stop.load(Ordering::Relaxed) || opts.limit.is_some_and(|l| summary.planned >= l) {

@@ -23,12 +23,12 @@
 //!   URLs, cache), `siglists` folder (else `SigLists::builtin()`), per-dump `timeout`,
 //!   `concurrency` (worker threads of a batch).
 //! - [`Processor::process_ids`]`(&self, &dyn CrashStore, &[(CrashId, Option<String>)], &RunOptions, sink)
-//!   -> RunSummary`: processes each crash with its ruleset (`None` = `default`; a name from a
+//!   -> ProcessReport`: processes each crash with its ruleset (`None` = `default`; a name from a
 //!   queue message is checked here), saves (with one `store.sync()` at the end) unless
 //!   `RunOptions::save` is false, reports each [`Outcome`] (id, ruleset, status, old signature, new
 //!   signature, saved, error) and the [`Processed`] crash to `sink` as it finishes (from worker
 //!   threads, in completion order), ticks `RunOptions::progress`, and stops taking new crashes
-//!   once `RunOptions::stop` is set (`RunSummary::interrupted`).
+//!   once `RunOptions::stop` is set (`ProcessReport::interrupted`).
 //! - [`Processor::consume_queue`]: the same over a [`CrashQueue`] (priority, standard, then
 //!   reprocessing), acking after the save is durable, dead-lettering crashes that cannot be
 //!   processed at all.
@@ -50,6 +50,7 @@ pub mod stackwalk;
 
 mod batch;
 mod processed;
+mod render;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -120,7 +121,7 @@ impl Default for RunOptions {
 
 /// Counts of a run.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct RunSummary {
+pub struct ProcessReport {
     pub ok: u64,
     pub stackwalk_failed: u64,
     pub timeout: u64,
@@ -133,7 +134,7 @@ pub struct RunSummary {
     pub fatal: Option<String>,
 }
 
-impl RunSummary {
+impl ProcessReport {
     pub fn total(&self) -> u64 {
         self.ok + self.stackwalk_failed + self.timeout + self.error
     }

@@ -6,6 +6,7 @@ mod common;
 mod crashstats;
 mod demo;
 mod direct;
+mod exit_codes;
 mod faults;
 mod general;
 mod generate;

@@ -32,7 +32,7 @@ fn ids_from_arguments_validated_and_deduplicated() {
     let args =
         [a.as_str(), &url, &bp, "not-a-crash-id", "--queue-name", "priority", "--ruleset", "regenerate_signature"];
     let o = requeue(&env, &args);
-    assert_code(&o, 1); // one input was invalid
+    assert_code(&o, 2); // one input was invalid (the valid ones were requeued all the same)
     let r = json(&o);
     assert_eq!(r["duplicates"], 1);
     assert_eq!(r["invalid"][0]["input"], "not-a-crash-id");

@@ -334,7 +334,7 @@ fn watch_reports_arrivals_and_stops_on_sigint_with_130() {
     let gone = save(&s, at(20, 10, 15));
     let sp = spool_arg(&env);
     let mut child = env
-        .cmd(&["stats", "--watch", "1", "--format", "json", "--spool", &sp])
+        .cmd(&["stats", "--watch", "1s", "--json", "--spool", &sp])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -362,7 +362,7 @@ fn watch_reports_arrivals_and_stops_on_sigint_with_130() {
 }
 
 /// Runs `crashctl ARGS` on a pseudo-terminal (util-linux `script`), returning what it printed.
-fn on_terminal(env: &TestEnv, args: &[&str], no_color: bool) -> Option<String> {
+pub fn on_terminal(env: &TestEnv, args: &[&str], no_color: bool) -> Option<String> {
     if std::process::Command::new("script").arg("--version").output().is_err() {
         eprintln!("skipping: `script` (util-linux) is not installed, no pseudo-terminal to test colors on");
         return None;
