@@ -17,7 +17,7 @@ VENV=target/bench-venv-cst210
 [ -x "$VENV/bin/fetch-data" ] || { python3 -m venv "$VENV" && "$VENV/bin/pip" install -q "crashstats-tools==2.1.0"; }
 WORK=$(mktemp -d)
 SERVER=
-trap '[ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; rm -rf "$WORK"' EXIT
+trap '[ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
 
 "$STANDIN" "$N" "$LATENCY" "$TOKEN" "$WORK/ids.txt" > "$WORK/url" & SERVER=$!
 for _ in $(seq 100); do [ -s "$WORK/url" ] && break; sleep 0.1; done
@@ -33,6 +33,13 @@ run() { # name outdir cmd...
     printf '%-22s %7.2fs  exit %-3s  files %5s (want %s)\n' "$1" "$(echo "$end - $start" | bc)" "$rc" "$files" "$((N * 5))"
     echo "$end - $start" | bc > "$WORK/$1.time"
 }
+
+# crashstats-tools' workers race to create the same directory (os.path.exists, then os.makedirs:
+# FileExistsError ends the run on a fresh folder), so both tools get the folders made beforehand
+for out in "$WORK/cc" "$WORK/cst"; do
+    mkdir -p "$out"/{dump_names,processed_crash,upload_file_minidump,upload_file_minidump_content}
+    sed -E 's/.*(.{6})$/20\1/' "$WORK/ids.txt" | sort -u | while read -r day; do mkdir -p "$out/raw_crash/$day"; done
+done
 
 echo "== $N crashes (raw + 2 dumps + processed: $((N * 4)) requests), ${LATENCY} ms latency per request, $(nproc) cores"
 run crashctl "$WORK/cc" "$BIN" --quiet fetch --host "$HOST" --store "$WORK/cc" --layout fetch-data --dumps --processed -j 10
