@@ -138,7 +138,9 @@ impl SpoolArg {
 
     /// Opens the spool (flag, env, config file, else the default).
     pub fn open(&self, config: &Config, create: bool) -> anyhow::Result<Spool> {
-        Spool::open(config.location_or_default(Location::Spool, self.spool.as_deref()), create)
+        let loc = or_default(config, Location::Spool, self.spool.as_deref());
+        crashctl::remote::check_scheme("spool", &loc, &[])?; // a spool is a local directory
+        Spool::open(loc, create)
     }
 }
 
@@ -150,7 +152,7 @@ impl StoreArg {
 
     /// Opens the store (flag, env, config file, else the default).
     pub fn open(&self, config: &Config, remote: &RemoteArgs, create: bool) -> anyhow::Result<Arc<dyn CrashStore>> {
-        let loc = config.location_or_default(Location::Store, self.store.as_deref());
+        let loc = or_default(config, Location::Store, self.store.as_deref());
         crashctl::store::open_with(&loc, create, &remote.s3())
     }
 }
@@ -163,9 +165,34 @@ impl QueueArg {
 
     /// Opens the queues (flag, env, config file, else the default).
     pub fn open(&self, config: &Config, remote: &RemoteArgs, create: bool) -> anyhow::Result<Arc<dyn CrashQueue>> {
-        let loc = config.location_or_default(Location::Queue, self.queue.as_deref());
+        let loc = or_default(config, Location::Queue, self.queue.as_deref());
         crashctl::queue::open_with(&loc, create, &remote.sqs())
     }
+}
+
+/// `--quiet`, for the few status lines printed where no `ui::Context` is at hand (set by it) (see
+/// [`default_location`]).
+pub static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Says (once per location, unless `--quiet`) that a command fell back to the default
+/// location, so data never goes to `./crashctl-data/...` silently.
+pub fn default_location(what: &str, path: &str) {
+    static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
+    if QUIET.load(std::sync::atomic::Ordering::Relaxed) || said.iter().any(|w| w == what) {
+        return;
+    }
+    said.push(what.to_string());
+    eprintln!("crashctl: no --{what} given (nor CRASHCTL_{}, nor a config file): using {path}", what.to_uppercase());
+}
+
+/// The location (flag, env, config file), else the default, which is said once on stderr.
+fn or_default(config: &Config, which: Location, flag: Option<&str>) -> String {
+    config.location(which, flag).unwrap_or_else(|| {
+        let path = which.default_path();
+        default_location(which.name(), &path);
+        path
+    })
 }
 
 /// How many at once.

@@ -30,6 +30,7 @@ pub struct Context {
 
 impl Context {
     pub fn new(global: &GlobalArgs) -> Context {
+        crate::args::QUIET.store(global.quiet, std::sync::atomic::Ordering::Relaxed);
         let ci = std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false);
         Context {
             quiet: global.quiet,
@@ -90,9 +91,12 @@ impl Context {
         }
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
         let style = ProgressStyle::with_template(&format!(
-            "{{spinner}} {{pos}}/{{len}} {what} [{{bar:30}}] {{per_sec}} ETA {{eta}} {{msg}}"
+            "{{spinner}} {{pos}}/{{len}} {what} [{{bar:30}}] {{rate}} ETA {{eta}} {{msg}}"
         ))
         .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .with_key("rate", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = w.write_str(&crashctl::stats::human_rate(state.per_sec()));
+        })
         .progress_chars("=> ");
         bar.set_style(style);
         bar.enable_steady_tick(Duration::from_millis(200));
@@ -161,5 +165,8 @@ impl Progress for Bar {
     }
     fn finish(&self) {
         self.0.finish_and_clear();
+    }
+    fn suspend(&self, print: &mut dyn FnMut()) {
+        self.0.suspend(print);
     }
 }

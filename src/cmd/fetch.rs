@@ -112,10 +112,13 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let stop = ctx.stop_flag();
     let quiet = ctx.quiet;
     let on_done = |o: &CrashOutcome| {
-        if !quiet {
-            for p in &o.problems {
-                eprintln!("crashctl: {}", p.message);
-            }
+        if !quiet && !o.problems.is_empty() {
+            // printed above the progress bar, not through it
+            progress.suspend(&mut || {
+                for p in &o.problems {
+                    eprintln!("crashctl: {}", p.message);
+                }
+            });
         }
     };
     let started = std::time::Instant::now();

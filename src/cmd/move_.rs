@@ -109,13 +109,29 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let stop = ctx.stop_flag();
     ctx.detail(format_args!("spool {}", spool.root().display()));
     let mut out = std::io::stdout().lock();
-    let mut on_event = |event: Event<'_>| report(&mut out, event, format);
+    let progress = ctx.progress("crashes", json);
+    // --follow: one line per batch, or the live status line of the bar on a terminal
+    let batches = args.follow && !ctx.quiet;
+    let live = ctx.show_progress(json);
+    let mut on_event = |event: Event<'_>| match event {
+        Event::Batch(b) if batches && live => progress.message(&b.to_string()),
+        Event::Batch(b) if batches => eprintln!("crashctl: {b}"),
+        Event::Batch(_) => {}
+        // stdout and stderr lines with the bar out of the way
+        event => {
+            let mut event = Some(event);
+            progress.suspend(&mut || {
+                if let Some(event) = event.take() {
+                    report(&mut out, event, format)
+                }
+            })
+        }
+    };
     let summary = if args.dry_run {
         mover::plan(&spool, &opts, &stop, &mut on_event)
     } else {
         let store = args.store.open(config, &args.remote, true)?;
         let queue = args.queue.open(config, &args.remote, true)?;
-        let progress = ctx.progress("crashes", json);
         ctx.detail(format_args!(
             "into {} and the standard queue of {}; {} in flight, batches of {}, {} retries, quarantine after {} failures{}",
             store.describe(),
@@ -142,6 +158,7 @@ fn report(out: &mut impl Write, event: Event<'_>, format: Format) {
         }
         Event::Failed(f) => eprintln!("crashctl: {f}"),
         Event::Warning(w) => eprintln!("crashctl: warning: {w}"),
+        Event::Batch(_) => {}
     }
 }
 

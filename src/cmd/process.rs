@@ -21,8 +21,9 @@ use crate::ui::Context;
     (--follow: keeps waiting). Exit codes: 0 ok or nothing to do, 1 some crashes failed (timeout or \
     could not be processed), 2 usage error, invalid crash ID or fatal error, 130 interrupted.",
     mut_arg("format", |a| a.value_parser(formats(&[Format::Text, Format::Json, Format::Tab]))
-        .help("Output: text (a summary on stderr), json (one outcome per crash, JSON Lines) or tab \
-               (one line per crash: ID, signature, status) [default: text]"))
+        .help("Output: text (a summary on stderr; with --dump, the stack as a person reads it), json \
+               (one outcome per crash, JSON Lines; with --dump, the processed crash) or tab (one line per \
+               crash: ID, signature, status) [default: text; with --dump, text on a terminal, else json]"))
 )]
 pub struct Args {
     /// Crash IDs (ID, bp-ID or report URL) to process; one per line on stdin when none are given
@@ -56,6 +57,14 @@ pub struct Args {
     #[arg(long, value_name = "FILE.json", requires = "dump")]
     pub annotations: Option<PathBuf>,
 
+    /// With --dump: the largest dump file read; a larger one is an error (K/M/G suffixes)
+    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = crate::cmd::collect::parse_size)]
+    pub max_dump_size: u64,
+
+    /// With --dump (text): every thread's frames, not only the crashing thread's
+    #[arg(long, requires = "dump", help_heading = OUTPUT)]
+    pub all_threads: bool,
+
     #[command(flatten)]
     pub remote: RemoteArgs,
 
@@ -79,16 +88,26 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     if args.print && format != Format::Text {
         anyhow::bail!("--print writes processed crashes to stdout; it cannot be combined with --format {format:?}");
     }
-    let processor = Processor::new(args.processing.processor_options())?;
+    let queue_mode = args.dump.is_none() && args.queue.queue.is_some() && args.ids.is_empty();
+    // IDs from a pipe are read to the end before anything is opened: in
+    // `generate --store S --symbols Y | process --store S --symbols-path Y` the store and the
+    // symbols exist once the IDs are all there (no race with the writer of the pipe)
+    let input = if args.dump.is_none() && !queue_mode { Some(ctx.read_ids(&args.ids)?) } else { None };
+    let processor = Processor::new(args.processing.processor_options())?.with_max_dump_size(args.max_dump_size);
+    for problem in processor.symbol_source_problems() {
+        eprintln!("crashctl: warning: {problem}");
+    }
     if let Some(dump) = &args.dump {
         return run_dump(&processor, &args, dump);
     }
-    let queue_mode = args.queue.queue.is_some() && args.ids.is_empty();
     if args.follow && !queue_mode {
         anyhow::bail!("--follow needs --queue (and no crash IDs)");
     }
     if args.no_save && queue_mode {
         anyhow::bail!("--no-save cannot be used with --queue: a consumed message must have its crash saved");
+    }
+    if let Some(warning) = processor.no_symbols_warning(!args.no_save) {
+        eprintln!("crashctl: warning: {warning}");
     }
     let out = Output { print: args.print, pretty: args.pretty, format };
     let stdout_data = args.print || format != Format::Text;
@@ -101,7 +120,8 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             o.signature.as_deref().unwrap_or("no signature"),
             if run.save && p.is_some() { ", saved" } else { "" }
         ));
-        out.emit(o, p);
+        // stdout and stderr lines with the bar out of the way
+        run.progress.suspend(&mut || out.emit(o, p));
         // a walk thread cannot be stopped: say how many hold a CPU, so a long --follow run
         // can be restarted before they add up
         let abandoned = processor.abandoned_walks_running();
@@ -117,7 +137,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         ctx.detail(format_args!("consuming the queues of {}", queue.describe()));
         (processor.consume_queue(store.as_ref(), queue.as_ref(), args.follow, &run, &sink)?, 0)
     } else {
-        let input = ctx.read_ids(&args.ids)?;
+        let input = input.unwrap_or_default();
         if input.ids.is_empty() && input.invalid.is_empty() {
             ctx.status("crashctl: no crash IDs given (as arguments or on stdin) and no --queue: nothing to do");
         }
@@ -132,9 +152,31 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
 
 fn run_dump(processor: &Processor, args: &Args, dump: &std::path::Path) -> anyhow::Result<ExitCode> {
     let (outcome, processed) = processor.process_file(dump, args.annotations.as_deref())?;
-    let format = args.output.get();
-    let out = Output { print: format == Format::Text, pretty: args.pretty, format };
-    out.emit(&outcome, Some(&processed));
+    // text (the stack as a person reads it) on a terminal, else the processed crash as JSON
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let format = match (args.output.json, args.output.format) {
+        (true, _) => Format::Json,
+        (false, Some(format)) => format,
+        (false, None) if terminal => Format::Text,
+        (false, None) => Format::Json,
+    };
+    if format == Format::Text {
+        let options = crashctl::processor::HumanOptions { all_threads: args.all_threads };
+        let mut stdout = std::io::stdout().lock();
+        processed.print_human(&mut stdout, options)?;
+        stdout.flush()?;
+    } else {
+        let out = Output { print: format == Format::Json, pretty: args.pretty, format };
+        out.emit(&outcome, Some(&processed));
+    }
+    // a dump that cannot be walked fails, as it does for minidump-stackwalk
+    if outcome.status == ProcessStatus::StackwalkFailed {
+        let walked = processed.get("mdsw_status_string").and_then(serde_json::Value::as_str).unwrap_or("unknown");
+        let notes = processed.get("processor_notes").and_then(serde_json::Value::as_str).unwrap_or("");
+        let why = notes.lines().find(|l| l.contains(walked)).unwrap_or(notes);
+        eprintln!("crashctl: {}: {walked}: {why}", dump.display());
+        return Ok(ExitCode::from_failures(1));
+    }
     Ok(ExitCode::from_failures(u64::from(outcome.status.is_failure())))
 }
 
@@ -168,6 +210,9 @@ impl Output {
     fn emit(&self, outcome: &Outcome, processed: Option<&Processed>) {
         if let Some(error) = &outcome.error {
             eprintln!("crashctl: {}: {error}", outcome.id);
+        }
+        if let Some(warning) = &outcome.warning {
+            eprintln!("crashctl: warning: crash {}: {warning}", outcome.id);
         }
         let line = match (self.print, self.format, processed) {
             (true, _, Some(p)) if self.pretty => serde_json::to_string_pretty(&p.to_map()).ok(),

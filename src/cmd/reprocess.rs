@@ -345,6 +345,12 @@ fn run_now(
     input: &IdInput,
 ) -> anyhow::Result<ExitCode> {
     let processor = Processor::new(args.processing.processor_options())?;
+    for problem in processor.symbol_source_problems() {
+        eprintln!("crashctl: warning: {problem}");
+    }
+    if let Some(warning) = processor.no_symbols_warning(!args.no_save) {
+        eprintln!("crashctl: warning: {warning}");
+    }
     let json = args.output.get() == Format::Json;
     let run = RunOptions { save: !args.no_save, progress: ctx.progress("crashes", json), stop: ctx.stop_flag() };
     let report = reprocess::process_now(&processor, store, sel, args.ruleset.as_deref(), &run)?;
@@ -363,6 +369,11 @@ fn render_now(r: &NowReport, input: &IdInput, args: &Opts, ctx: &Context) -> any
     }
     for o in r.outcomes.iter().filter(|o| o.error.is_some()) {
         eprintln!("crashctl: crash {}: {}", o.id, o.error.as_deref().unwrap_or_default());
+    }
+    for o in &r.outcomes {
+        if let Some(warning) = &o.warning {
+            eprintln!("crashctl: warning: crash {}: {warning}", o.id);
+        }
     }
     r.render(args.output.get(), input, args.changed, &mut std::io::stdout().lock())?;
     ctx.status(format!("crashctl: {}", r.summary_line()));

@@ -146,7 +146,9 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     }
     let config = ctx.config()?;
     let needs_queue = !(args.quarantined && !args.stale && !args.failed && !args.unprocessed);
-    let queue = if needs_queue { Some(args.queue.open(config, &args.remote, !args.dry_run)?) } else { None };
+    // a queue taken from (--stale, --failed) must exist: only a run that only publishes creates it
+    let create = !args.dry_run && !args.stale && !args.failed;
+    let queue = if needs_queue { Some(args.queue.open(config, &args.remote, create)?) } else { None };
     let spool = if args.quarantined { Some(args.spool.open(config, false)?) } else { None };
     let store = if args.unprocessed { Some(args.store.open(config, &args.remote, false)?) } else { None };
     let targets = Targets { queue: queue.as_deref(), spool: spool.as_ref(), store: store.as_deref() };

@@ -27,11 +27,13 @@ const MAX_PROBLEM_LINES: usize = 20;
     crashctl stats --spool ./spool --queue ./queue --store ./store --json\n  \
     crashctl stats --watch 5s\n  \
     crashctl stats --format prometheus > /var/lib/node_exporter/crashctl.prom\n  \
-    crashctl stats --max-backlog 1000 --max-age 30m || alert\n\n\
+    crashctl stats --max-backlog 1000 --max-age 30m || alert\n  \
+    crashctl stats --serve 127.0.0.1:9100\n\n\
     With none of --spool, --queue, --store (nor their environment variables or config file \
                         keys), stats shows whichever of ./crashctl-data/{spool,queue,store} exist.\n\n\
                         Exit codes: 0 ok, 1 a threshold was crossed (or a directory could not be read), \
-                        2 a directory is missing or fatal error, 130 interrupted (--watch).",
+                        2 a section is missing or unreadable (the others are still shown) or fatal error, \
+                        130 interrupted (--watch, --serve).",
     mut_arg("format", |a| a.value_parser(formats(&[Format::Text, Format::Json, Format::Prometheus]))
         .help("Output: text (a table for people), json (one document; JSON Lines with --watch), or \
                prometheus (text exposition, for a node-exporter textfile) [default: text]"))
@@ -57,6 +59,10 @@ pub struct Args {
     /// Exit 1 when the oldest crash in the spool is older than DURATION (e.g. 30m, 2h, 1d)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub max_age: Option<Duration>,
+    /// Serve an ops page on ADDR (e.g. 127.0.0.1:9100): `/` (HTML, redraws itself), `/metrics`
+    /// (Prometheus), `/stats.json`; scans every --watch DURATION (default 5s); Ctrl-C stops
+    #[arg(long, value_name = "ADDR")]
+    pub serve: Option<String>,
     /// Flag every spool directory with more than N entries as a hot spot
     #[arg(long, value_name = "N", default_value_t = stats::DEFAULT_HOT_SPOT)]
     pub hot_spot: u64,
@@ -66,11 +72,19 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let format = args.output.get();
     let mut opts = options(&args, ctx)?;
     let thresholds = Thresholds { max_backlog: args.max_backlog, max_age: args.max_age };
+    if let Some(addr) = &args.serve {
+        let listener = std::net::TcpListener::bind(addr).with_context(|| format!("--serve {addr}"))?;
+        eprintln!("crashctl: serving http://{}/ (and /metrics); Ctrl-C stops", listener.local_addr()?);
+        let every = args.watch.unwrap_or(Duration::from_secs(5));
+        stats::serve::serve(listener, opts, &stats::serve::ServeOptions { every }, ctx.stop_flag())?;
+        return Ok(ExitCode::Interrupted);
+    }
     let Some(every) = args.watch else {
-        let Some(stats) = scan(&opts, ctx, format)? else { return Ok(ExitCode::Interrupted) };
+        let Some(mut stats) = scan(&opts, ctx, format)? else { return Ok(ExitCode::Interrupted) };
         report_problems(&stats);
+        let code = check(&mut stats, &thresholds);
         render(&stats, format, false)?;
-        return Ok(check(&stats, &thresholds));
+        return Ok(code);
     };
     let stop = ctx.stop_flag();
     opts.stop = Some(stop.clone());
@@ -81,9 +95,9 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         if let Some(prev) = &prev {
             stats.set_rates(prev);
         }
+        check(&mut stats, &thresholds);
         render(&stats, format, true)?;
         report_problems(&stats);
-        check(&stats, &thresholds);
         prev = Some(stats);
         crashctl::stop::sleep_unless_stopped(every, &stop);
     }
@@ -98,14 +112,33 @@ fn options(args: &Args, ctx: &Context) -> anyhow::Result<StatsOptions> {
         locations = default_locations(ctx)?;
     }
     let [spool, queue, store] = locations;
+    let asked = [&spool, &queue, &store].iter().filter(|l| l.is_some()).count();
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(2, 8);
+    // a section that cannot be opened is reported with the others (and exits 2)
+    let mut unopened = Vec::new();
+    let spool = spool.and_then(|s| opened("spool", &s, Spool::open(&s, false), &mut unopened));
+    let queue = queue
+        .and_then(|q| opened("queue", &q, crashctl::queue::open_with(&q, false, &args.remote.sqs()), &mut unopened));
+    let store = store
+        .and_then(|s| opened("store", &s, crashctl::store::open_with(&s, false, &args.remote.s3()), &mut unopened));
+    if unopened.len() == asked {
+        // nothing could be opened: a plain error
+        let reasons: Vec<&str> = unopened.iter().map(|p| p.message.as_str()).collect();
+        anyhow::bail!("{}", reasons.join("; "));
+    }
     Ok(StatsOptions {
-        spool: spool.map(|s| Spool::open(s, false)).transpose()?,
-        queue: queue.map(|q| crashctl::queue::open_with(&q, false, &args.remote.sqs())).transpose()?,
-        store: store.map(|s| crashctl::store::open_with(&s, false, &args.remote.s3())).transpose()?,
+        spool,
+        queue,
+        store,
         scan: ScanOptions { hot_spot: args.hot_spot, threads, track_ids: false },
         stop: None,
+        unopened,
     })
+}
+
+/// The opened location, or `None` with the reason in `unopened`.
+fn opened<T>(section: &str, location: &str, r: anyhow::Result<T>, unopened: &mut Vec<stats::Problem>) -> Option<T> {
+    r.map_err(|e| unopened.push(stats::Problem::unavailable(section, location, format!("{e:#}")))).ok()
 }
 
 /// Which of the embedded default spool, queue and store directories exist (an error when none does).
@@ -159,7 +192,11 @@ fn render(stats: &Stats, format: Format, watching: bool) -> anyhow::Result<()> {
 /// Problems go to stderr (the first few; all of them are in the JSON).
 fn report_problems(stats: &Stats) {
     for p in stats.problems.iter().take(MAX_PROBLEM_LINES) {
-        eprintln!("crashctl: warning: {} {}: {}", p.kind.as_str(), p.path, p.message);
+        if p.kind == stats::ProblemKind::Unavailable {
+            crate::ui::error(&format!("{} (the other sections are shown)", p.message));
+        } else {
+            eprintln!("crashctl: warning: {} {}: {}", p.kind.as_str(), p.path, p.message);
+        }
     }
     let shown = stats.problems.len().min(MAX_PROBLEM_LINES) as u64;
     if stats.problems_total > shown {
@@ -167,9 +204,13 @@ fn report_problems(stats: &Stats) {
     }
 }
 
-/// Exit 1 with one line per crossed threshold on stderr.
-fn check(stats: &Stats, thresholds: &Thresholds) -> ExitCode {
-    let crossed = stats.crossed(thresholds);
+/// Exit 2 when a section could not be read, else 1 with one line per crossed threshold on
+/// stderr (kept in the JSON too).
+fn check(stats: &mut Stats, thresholds: &Thresholds) -> ExitCode {
+    let crossed = stats.check_thresholds(thresholds);
+    if stats.unavailable().next().is_some() {
+        return ExitCode::Fatal;
+    }
     if crossed.is_empty() {
         return ExitCode::Success;
     }

@@ -109,18 +109,23 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         TargetSpec::Spool(dir) => format!("the spool {}", dir.display()),
     };
     ctx.detail(format_args!("sending {} crashes to {target}", sources.len() as u64 * u64::from(args.repeat)));
+    let bar = Arc::clone(&progress);
+    // through the bar: a stale bar line never stays among the CrashID= lines
     let mut print = |r: &SubmitResult| {
-        ctx.detail(format_args!(
-            "crash {} ({}): {} after {} attempt{} in {:.1} ms{}",
-            r.index,
-            r.source.as_deref().unwrap_or("built from the arguments"),
-            r.http_status.map_or("no answer".to_string(), |s| format!("HTTP {s}")),
-            r.attempts,
-            if r.attempts == 1 { "" } else { "s (retried: connection error, 429 or 5xx)" },
-            r.latency_ms,
-            r.reason.as_deref().map(|why| format!(": {why}")).unwrap_or_default(),
-        ));
-        let _ = r.render(format, &mut out);
+        bar.suspend(&mut || {
+            ctx.detail(format_args!(
+                "crash {} ({}): {} after {} attempt{} in {:.1} ms{}",
+                r.index,
+                r.source.as_deref().unwrap_or("built from the arguments"),
+                r.http_status.map_or("no answer".to_string(), |s| format!("HTTP {s}")),
+                r.attempts,
+                if r.attempts == 1 { "" } else { "s (retried: connection error, 429 or 5xx)" },
+                r.latency_ms,
+                r.reason.as_deref().map(|why| format!(": {why}")).unwrap_or_default(),
+            ));
+            let _ = r.render(format, &mut out);
+            let _ = std::io::Write::flush(&mut out);
+        })
     };
     let summary = submitter::submit(sources, &opts, progress, Arc::clone(&stop), &mut print)?;
     ctx.status(summary.summary_line());

@@ -142,6 +142,50 @@ pub enum Event<'a> {
     Failed(&'a Failure),
     /// Something in the spool that is not a crash, or a problem that does not stop the run.
     Warning(String),
+    /// A batch was committed (stored, queued, removed from the spool).
+    Batch(&'a BatchReport),
+}
+
+/// One committed batch, as `move --follow` logs it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct BatchReport {
+    /// Crashes moved by this batch.
+    pub crashes: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Time since the previous batch (or the start of the pass).
+    pub seconds: f64,
+    /// Crashes still waiting of those the pass counted when it started (`--follow` only:
+    /// each pass counts the spool first); crashes that arrived since are not in it.
+    pub backlog: Option<u64>,
+}
+
+impl std::fmt::Display for BatchReport {
+    /// `moved 256 crashes (1.2 MiB) in 0.4s, 640/s; backlog 12,000`
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "moved {} crashes ({}) in {:.1}s, {}",
+            crate::stats::render_thousands(self.crashes),
+            crate::stats::human_bytes(self.bytes),
+            self.seconds,
+            crate::stats::human_rate(self.per_second())
+        )?;
+        if let Some(backlog) = self.backlog {
+            write!(f, "; backlog {}", crate::stats::render_thousands(backlog))?;
+        }
+        Ok(())
+    }
+}
+
+impl BatchReport {
+    pub fn per_second(&self) -> f64 {
+        if self.seconds > 0.0 {
+            self.crashes as f64 / self.seconds
+        } else {
+            0.0
+        }
+    }
 }
 
 /// The result of a run.

@@ -40,7 +40,7 @@ impl MoveReport {
             return format!("dry run: would move {} crashes (nothing changed)", self.planned);
         }
         let mut text = format!(
-            "moved {} crashes ({} queued, {} deferred), {}; failed {}, quarantined {}; {:.1}s, {:.0} crashes/s",
+            "moved {} crashes ({} queued, {} deferred), {}; failed {}, quarantined {}; {:.1}s, {}",
             self.moved,
             self.queued,
             self.deferred,
@@ -48,7 +48,7 @@ impl MoveReport {
             self.failed,
             self.quarantined,
             self.elapsed_secs,
-            self.crashes_per_sec
+            crate::stats::human_rate(self.crashes_per_sec)
         );
         if self.strays > 0 {
             text.push_str(&format!("; {} stray entries skipped", self.strays));

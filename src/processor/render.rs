@@ -25,17 +25,21 @@ impl ProcessReport {
     /// invalid, symbol cache renewals).
     pub fn summary_line(&self, invalid: u64, cache_renewals: u64) -> String {
         format!(
-            "processed {} crashes in {:.1}s ({:.1}/s): {} ok, {} stackwalk failed, {} timed out, {} errors; {} saved{}{}",
+            "processed {} crashes in {:.1}s ({}): {} ok, {} stackwalk failed, {} timed out, {} errors; {} saved{}{}",
             self.total(),
             self.elapsed_secs,
-            self.per_second(),
+            crate::stats::human_rate(self.per_second()),
             self.ok,
             self.stackwalk_failed,
             self.timeout,
             self.error,
             self.saved,
             if invalid > 0 { format!("; {invalid} invalid IDs skipped") } else { String::new() },
-            if cache_renewals > 0 { format!("; symbol cache started afresh {cache_renewals} times") } else { String::new() },
+            if cache_renewals > 0 {
+                format!("; symbol cache started afresh {cache_renewals} times")
+            } else {
+                String::new()
+            },
         )
     }
 }

@@ -25,10 +25,10 @@ impl SubmitReport {
         let reasons = if reasons.is_empty() { String::new() } else { format!(" ({})", reasons.join(", ")) };
         let skipped = if self.skipped > 0 { format!(", {} not sent (stopped)", self.skipped) } else { String::new() };
         format!(
-            "submitted {total} crashes in {:.2}s ({:.1}/s): {} accepted, {} discarded{reasons}, {} failed{skipped}; \
+            "submitted {total} crashes in {:.2}s ({}): {} accepted, {} discarded{reasons}, {} failed{skipped}; \
              latency p50 {:.1} ms, p99 {:.1} ms",
             self.elapsed_s,
-            self.crashes_per_s,
+            crate::stats::human_rate(self.crashes_per_s),
             self.accepted,
             self.discarded_total(),
             self.failed,

@@ -167,3 +167,16 @@ fn usage_errors() {
     assert_code(&requeue(&env, &["--ruleset", "../x", "de1bb258-cbbf-4589-a673-34f800160918"]), 2);
     assert_code(&requeue(&env, &["--queue-name", "normal", "de1bb258-cbbf-4589-a673-34f800160918"]), 2);
 }
+
+#[test]
+fn a_missing_queue_is_an_error_for_stale_and_failed_and_is_not_created() {
+    // Regression: `requeue --stale --queue nosuchdir` created the directory and exited 0.
+    let env = TestEnv::new();
+    let missing = env.path("nosuchdir");
+    for flag in ["--stale", "--failed"] {
+        let o = env.run(&["requeue", flag, "--queue", &missing.display().to_string()]);
+        assert_code(&o, 2);
+        assert!(stderr(&o).contains("nosuchdir"), "{}", stderr(&o));
+        assert!(!missing.exists(), "{flag} created the queue");
+    }
+}
