@@ -8,7 +8,7 @@ use std::io::{self, Write};
 
 use serde_json::Value;
 
-use super::Processed;
+use super::processed::Processed;
 
 /// What the human view shows.
 #[derive(Debug, Clone, Copy, Default)]
