@@ -79,8 +79,8 @@ pub struct SpoolArg {
 /// The crash store.
 #[derive(Debug, Clone, Args)]
 pub struct StoreArg {
-    /// Crash store: a directory (v1 bucket layout, or a fetch-data folder), or s3://BUCKET[/PREFIX] [env: CRASHCTL_STORE; config: store]
-    #[arg(long, env = "CRASHCTL_STORE", value_name = "DIR|s3://BUCKET[/PREFIX]", hide_env = true)]
+    /// Crash store: a directory (v1 bucket layout, or a fetch-data folder), s3://BUCKET[/PREFIX], or gs://BUCKET[/PREFIX] (GCS: $STORAGE_EMULATOR_HOST, else Application Default Credentials) [env: CRASHCTL_STORE; config: store]
+    #[arg(long, env = "CRASHCTL_STORE", value_name = "DIR|s3://BUCKET[/PREFIX]|gs://BUCKET[/PREFIX]", hide_env = true)]
     pub store: Option<String>,
     /// Endpoint of an S3-compatible server for s3:// stores (MinIO, moto, https://storage.googleapis.com) [default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else AWS]
     #[arg(long, value_name = "URL")]
@@ -91,7 +91,7 @@ pub struct StoreArg {
     /// AWS region of the bucket [default: $AWS_REGION, the profile's region, else us-east-1]
     #[arg(long, value_name = "REGION")]
     pub s3_region: Option<String>,
-    /// Create the bucket of an s3:// store when it does not exist (else that is an error)
+    /// Create the bucket of an s3:// or gs:// store when it does not exist (else that is an error)
     #[arg(long)]
     pub create_bucket: bool,
 }
@@ -99,8 +99,8 @@ pub struct StoreArg {
 /// The queues.
 #[derive(Debug, Clone, Args)]
 pub struct QueueArg {
-    /// Queues: a directory holding the priority, standard and reprocessing queues, sqs://PREFIX (queues PREFIX-standard, PREFIX-priority, PREFIX-reprocessing), or sqs://?standard=URL&priority=URL&reprocessing=URL [env: CRASHCTL_QUEUE; config: queue]
-    #[arg(long, env = "CRASHCTL_QUEUE", value_name = "DIR|sqs://PREFIX", hide_env = true)]
+    /// Queues: a directory holding the priority, standard and reprocessing queues, sqs://PREFIX (queues PREFIX-standard, PREFIX-priority, PREFIX-reprocessing), sqs://?standard=URL&priority=URL&reprocessing=URL, or pubsub://PROJECT[?standard=TOPIC:SUB&priority=...&reprocessing=...] (Socorro's PUBSUB_*_NAME settings by default; $PUBSUB_EMULATOR_HOST, else Application Default Credentials) [env: CRASHCTL_QUEUE; config: queue]
+    #[arg(long, env = "CRASHCTL_QUEUE", value_name = "DIR|sqs://PREFIX|pubsub://PROJECT", hide_env = true)]
     pub queue: Option<String>,
     /// Endpoint of an SQS-compatible server for sqs:// queues (moto, ElasticMQ) [default: $AWS_ENDPOINT_URL_SQS, $AWS_ENDPOINT_URL, else AWS]
     #[arg(long, value_name = "URL")]
@@ -108,7 +108,7 @@ pub struct QueueArg {
     /// AWS region of the queues [default: $AWS_REGION, the profile's region, else us-east-1]
     #[arg(long, value_name = "REGION")]
     pub sqs_region: Option<String>,
-    /// Create missing SQS queues and their -failed dead-letter queues (else a missing queue is an error naming it)
+    /// Create missing SQS queues and their -failed dead-letter queues, or Pub/Sub topics and subscriptions and their -failed ones (else a missing one is an error naming it)
     #[arg(long)]
     pub create_queues: bool,
 }

@@ -6,6 +6,7 @@ mod common;
 mod demo;
 mod direct;
 mod faults;
+mod gcs;
 mod general;
 mod generate;
 mod move_;
