@@ -69,23 +69,39 @@ pub fn parse_location(location: &str) -> anyhow::Result<(String, String)> {
     Ok((bucket.to_string(), prefix.trim_matches('/').to_string()))
 }
 
+/// The HTTP status GCS answered with, if it answered (a JSON error, or one the crate could not
+/// parse, as the emulator's empty 404).
+fn status(e: &GcsError) -> Option<u16> {
+    match e {
+        GcsError::Response(r) => Some(r.code),
+        GcsError::HttpClient(e) | GcsError::RawResponse(e, _) => e.status().map(|s| s.as_u16()),
+        _ => None,
+    }
+}
+
 /// Is a GCS error worth another attempt (408, 429, 5xx, a connection or timeout error)?
 fn transient(e: &GcsError) -> bool {
-    match e {
-        GcsError::Response(r) => r.is_retriable(),
-        GcsError::HttpClient(e) | GcsError::RawResponse(e, _) => e.is_connect() || e.is_timeout() || e.is_request(),
-        GcsError::HttpMiddleware(_) => true,
-        GcsError::TokenSource(_) | GcsError::InvalidRangeHeader(_) => false,
+    match (e, status(e)) {
+        (_, Some(code)) => matches!(code, 408 | 429 | 500..=599),
+        (GcsError::HttpClient(e) | GcsError::RawResponse(e, _), None) => {
+            e.is_connect() || e.is_timeout() || e.is_request() || e.is_body()
+        }
+        (GcsError::HttpMiddleware(_), None) => true,
+        _ => false,
     }
 }
 
 fn is_404(e: &GcsError) -> bool {
-    matches!(e, GcsError::Response(r) if r.code == 404)
+    status(e) == Some(404)
 }
 
-/// A missing object, not a missing bucket (a deleted bucket is an error, not a missing crash).
+/// A missing object, not a missing bucket (a deleted bucket is an error, not a missing crash;
+/// GCS says which, an emulator's bare 404 does not and counts as a missing object).
 fn is_missing_object(e: &GcsError) -> bool {
-    matches!(e, GcsError::Response(r) if r.code == 404 && !r.message.to_lowercase().contains("bucket"))
+    match e {
+        GcsError::Response(r) => r.code == 404 && !r.message.to_lowercase().contains("bucket"),
+        _ => is_404(e),
+    }
 }
 
 /// The client configuration: anonymous against `STORAGE_EMULATOR_HOST`, else Application
@@ -141,7 +157,7 @@ impl GcsStore {
             }
             // Allowed to write objects but not to read the bucket's metadata (a collector often
             // is): go on; a real problem shows at the first read or write, naming the key.
-            Err(GcsError::Response(r)) if r.code == 403 && !opts.create => Ok(()),
+            Err(e) if status(&e) == Some(403) && !opts.create => Ok(()),
             Err(e) => Err(format!("cannot reach bucket {}: {}", self.bucket, remote::error_text(&e))),
         }
     }
@@ -157,7 +173,7 @@ impl GcsStore {
         };
         match block_on(self.retry(|| self.client.insert_bucket(&req))) {
             Ok(_) => Ok(()),
-            Err(GcsError::Response(r)) if r.code == 409 => Ok(()), // made meanwhile
+            Err(e) if status(&e) == Some(409) => Ok(()), // made meanwhile
             Err(e) => Err(format!("cannot create bucket {}: {}", self.bucket, remote::error_text(&e))),
         }
     }
