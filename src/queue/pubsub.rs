@@ -241,7 +241,9 @@ impl Resolver<'_> {
             match topic.create(None, Some(self.retry.clone())).await {
                 Ok(()) => {}
                 Err(e) if e.code() == Code::AlreadyExists => {}
-                Err(e) => anyhow::bail!("cannot create Pub/Sub topic {}: {}", topic.fully_qualified_name(), status_text(&e)),
+                Err(e) => {
+                    anyhow::bail!("cannot create Pub/Sub topic {}: {}", topic.fully_qualified_name(), status_text(&e))
+                }
             }
         }
         Ok(Some(topic.new_publisher(None)))
@@ -255,7 +257,8 @@ impl Resolver<'_> {
         create: bool,
     ) -> anyhow::Result<Option<(Subscription, SubscriptionConfig)>> {
         let sub = self.client.subscription(id);
-        let err = |e: Status| anyhow::anyhow!("Pub/Sub subscription {}: {}", sub.fully_qualified_name(), status_text(&e));
+        let err =
+            |e: Status| anyhow::anyhow!("Pub/Sub subscription {}: {}", sub.fully_qualified_name(), status_text(&e));
         if !sub.exists(Some(self.retry.clone())).await.map_err(err)? {
             if !create {
                 return Ok(None);
@@ -341,15 +344,15 @@ impl PubsubQueue {
             if let Some(host) = &emulator {
                 config.environment = gcloud_gax::conn::Environment::Emulator(host.clone());
             } else {
-                config = config
-                    .with_auth()
-                    .await
-                    .map_err(|e| anyhow::anyhow!("queue {location}: {}", remote::no_credentials("PUBSUB_EMULATOR_HOST", &e)))?;
+                config = config.with_auth().await.map_err(|e| {
+                    anyhow::anyhow!("queue {location}: {}", remote::no_credentials("PUBSUB_EMULATOR_HOST", &e))
+                })?;
             }
             let client = Client::new(config)
                 .await
                 .map_err(|e| anyhow::anyhow!("queue {location}: cannot connect to {endpoint}: {e}"))?;
-            let resolver = Resolver { client: &client, create: opts.create, retry: retry.clone(), project: &loc.project };
+            let resolver =
+                Resolver { client: &client, create: opts.create, retry: retry.clone(), project: &loc.project };
             let mut queues = Vec::new();
             for q in QueueName::ALL {
                 let remote = match loc.names(q) {
@@ -526,11 +529,9 @@ impl PubsubQueue {
 
 fn failed_message(q: QueueName, m: ReceivedMessage) -> FailedMessage {
     let msg = m.message.unwrap_or_default();
-    let error = msg
-        .attributes
-        .get(ERROR_ATTRIBUTE)
-        .cloned()
-        .unwrap_or_else(|| "moved here by the subscription's dead-letter policy (delivered too often without an ack)".into());
+    let error = msg.attributes.get(ERROR_ATTRIBUTE).cloned().unwrap_or_else(|| {
+        "moved here by the subscription's dead-letter policy (delivered too often without an ack)".into()
+    });
     FailedMessage { queue: q, body: String::from_utf8_lossy(&msg.data).trim().to_string(), error, receipt: m.ack_id }
 }
 

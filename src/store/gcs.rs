@@ -218,18 +218,19 @@ impl GcsStore {
         let mut media = Media::new(key.clone());
         media.content_type = CONTENT_TYPE.into();
         let kind = UploadType::Simple(media);
-        self.retry(|| self.client.upload_object(&req, body.clone(), &kind)).await.map_err(|e| self.err("write", &key, e))?;
+        self.retry(|| self.client.upload_object(&req, body.clone(), &kind))
+            .await
+            .map_err(|e| self.err("write", &key, e))?;
         Ok(())
     }
 
     async fn put_dump(&self, key: String, data: &DumpData) -> Result<()> {
         let body = match data {
             DumpData::Bytes(b) => b.clone(),
-            DumpData::File(path) => tokio::fs::read(path).await.map_err(|source| StoreError::Io {
-                op: "read",
-                path: path.display().to_string(),
-                source,
-            })?.into(),
+            DumpData::File(path) => tokio::fs::read(path)
+                .await
+                .map_err(|source| StoreError::Io { op: "read", path: path.display().to_string(), source })?
+                .into(),
         };
         self.put(key, body).await
     }

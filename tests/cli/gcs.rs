@@ -156,9 +156,11 @@ fn gcs_store_holds_socorros_keys_and_a_store_copied_dir_to_gcs_to_dir_is_identic
     assert_eq!(want.len(), 4 * 4 + 2, "raw, dump names, 2 dumps each, 2 processed: {want:?}");
     assert_eq!(bucket_files(&remote), want, "the bucket holds the local v1 files, byte for byte");
     let id = &ids[0];
-    let keys: Vec<String> = gcp.store(&format!("gs://{bucket}")).objects("").unwrap().into_iter().map(|o| o.key).collect();
+    let keys: Vec<String> =
+        gcp.store(&format!("gs://{bucket}")).objects("").unwrap().into_iter().map(|o| o.key).collect();
     assert!(keys.iter().all(|k| k.starts_with("prod/eu/v1/")), "{keys:?}");
-    for key in [format!("v1/raw_crash/{}/{id}", id.date_key()), format!("v1/dump/{id}"), format!("v1/dump_names/{id}")] {
+    for key in [format!("v1/raw_crash/{}/{id}", id.date_key()), format!("v1/dump/{id}"), format!("v1/dump_names/{id}")]
+    {
         assert!(keys.contains(&format!("prod/eu/{key}")), "{key}: {keys:?}");
     }
     let back = FsStore::open(tmp.path().join("b"), true).unwrap();
@@ -166,7 +168,9 @@ fn gcs_store_holds_socorros_keys_and_a_store_copied_dir_to_gcs_to_dir_is_identic
     assert_eq!(local_files(&tmp.path().join("b")), want, "dir -> GCS -> dir is identical, file for file");
 
     // reads, existence and deletes
-    assert!(remote.has_raw(id).unwrap() && remote.has_processed(id).unwrap() && !remote.has_processed(&ids[1]).unwrap());
+    assert!(
+        remote.has_raw(id).unwrap() && remote.has_processed(id).unwrap() && !remote.has_processed(&ids[1]).unwrap()
+    );
     remote.delete_crash(id).unwrap();
     assert_eq!(remote.get_raw_crash(id).unwrap_err().name(), "not_found");
     assert_eq!(remote.list_raw(id.date()).unwrap().ids.len(), 3);
@@ -198,8 +202,11 @@ fn pubsub_claims_in_priority_order_drops_test_and_dead_letters_garbage_and_failu
     let (prio, reproc) = (new_id(Throttle::Accept), new_id(Throttle::Accept));
     q.publish(QueueName::Reprocessing, &msgs(std::slice::from_ref(&reproc))).unwrap();
     q.publish(QueueName::Standard, &msgs(&standard)).unwrap();
-    q.publish_bodies(QueueName::Priority, &["test".into(), "not a crash id".into(), format!("{prio}:regenerate_signature")])
-        .unwrap();
+    q.publish_bodies(
+        QueueName::Priority,
+        &["test".into(), "not a crash id".into(), format!("{prio}:regenerate_signature")],
+    )
+    .unwrap();
     let first = q.claim(&QueueName::ALL, VIS).unwrap().unwrap();
     assert_eq!((first.queue, &first.message.id), (QueueName::Priority, &prio), "test dropped, garbage dead-lettered");
     assert_eq!(first.message.ruleset.as_deref(), Some("regenerate_signature"));
@@ -250,7 +257,7 @@ fn pubsub_extended_claims_are_not_handed_out_again_and_expired_ones_are() {
     let slow = q.claim(&[QueueName::Standard], Duration::from_secs(2)).unwrap().unwrap();
     let dead = q.claim(&[QueueName::Standard], Duration::from_secs(2)).unwrap().unwrap();
     q.extend(&slow, Duration::from_secs(60)).unwrap(); // the slow stackwalk's keeper
-    // the dead consumer's claim comes back after its 2 s; the extended one does not
+                                                       // the dead consumer's claim comes back after its 2 s; the extended one does not
     let end = Instant::now() + Duration::from_secs(30);
     let again = loop {
         if let Some(c) = q.claim(&[QueueName::Standard], VIS).unwrap() {
@@ -277,9 +284,11 @@ fn pubsub_missing_topic_is_an_error_naming_it_unless_created_and_socorros_env_na
     // the binary with Socorro's settings: topics and subscriptions by PUBSUB_*_NAME
     let env = TestEnv::new();
     let id = new_id(Throttle::Accept);
-    let mut cmd = env.cmd(&["requeue", id.as_str(), "--queue", "pubsub://", "--create-queues", "--queue-name", "priority"]);
+    let mut cmd =
+        env.cmd(&["requeue", id.as_str(), "--queue", "pubsub://", "--create-queues", "--queue-name", "priority"]);
     cmd.envs(gcp.env()).env("PUBSUB_PROJECT_ID", &p);
-    cmd.env("PUBSUB_PRIORITY_TOPIC_NAME", "local-priority-topic").env("PUBSUB_PRIORITY_SUBSCRIPTION_NAME", "local-priority-sub");
+    cmd.env("PUBSUB_PRIORITY_TOPIC_NAME", "local-priority-topic")
+        .env("PUBSUB_PRIORITY_SUBSCRIPTION_NAME", "local-priority-sub");
     let o = cmd.output().unwrap();
     assert_code(&o, 0);
     let q = gcp.queue(&format!("pubsub://{p}?priority=local-priority-topic:local-priority-sub"));
@@ -471,8 +480,19 @@ fn emulators_going_away_during_a_move_lose_nothing_and_a_rerun_completes() {
     let (gs, ps) = (format!("gs://{}", unique("gone")), format!("pubsub://{}", project()));
     let spool_s = env.spool().to_str().unwrap().to_string();
     let args = [
-        "move", "--spool", &spool_s, "--store", &gs, "--queue", &ps, "--create-bucket", "--create-queues", "-j", "2",
-        "--batch-size", "10",
+        "move",
+        "--spool",
+        &spool_s,
+        "--store",
+        &gs,
+        "--queue",
+        &ps,
+        "--create-bucket",
+        "--create-queues",
+        "-j",
+        "2",
+        "--batch-size",
+        "10",
     ];
     let child = spawn(&env, &via_proxy, &args);
     wait_for_commits(&env.spool(), ids.len() - 20);
@@ -488,7 +508,11 @@ fn emulators_going_away_during_a_move_lose_nothing_and_a_rerun_completes() {
     let queued = drain(&first.gcp.queue(&ps));
     let must_be_queued: BTreeSet<CrashId> = gone.intersection(&accepted).cloned().collect();
     let queued_ids: BTreeSet<CrashId> = queued.keys().map(|(_, id)| id.clone()).collect();
-    assert!(must_be_queued.is_subset(&queued_ids), "a crash left the spool unqueued: {:?}", must_be_queued.difference(&queued_ids));
+    assert!(
+        must_be_queued.is_subset(&queued_ids),
+        "a crash left the spool unqueued: {:?}",
+        must_be_queued.difference(&queued_ids)
+    );
     drop(first);
 
     // fresh emulators (empty): the rerun makes bucket and topics again and moves the rest
@@ -504,4 +528,27 @@ fn emulators_going_away_during_a_move_lose_nothing_and_a_rerun_completes() {
     assert_eq!(requeued.keys().map(|(_, id)| id.clone()).collect::<BTreeSet<_>>(), want);
     assert!(requeued.values().all(|&n| n == 1), "each accepted crash published once: {requeued:?}");
     assert_eq!(stored.union(&left).cloned().collect::<BTreeSet<_>>(), ids, "spool + bucket covered every crash");
+}
+
+#[test]
+fn missing_google_credentials_are_one_line_naming_what_was_looked_for() {
+    // no emulator, no credentials file, an empty home: nothing to authenticate with
+    let env = TestEnv::new();
+    for (args, var) in [
+        (["stats", "--store", "gs://some-bucket"], "STORAGE_EMULATOR_HOST"),
+        (["stats", "--queue", "pubsub://some-project"], "PUBSUB_EMULATOR_HOST"),
+    ] {
+        let mut cmd = env.cmd(&args);
+        cmd.env_remove("STORAGE_EMULATOR_HOST").env_remove("PUBSUB_EMULATOR_HOST");
+        cmd.env_remove("GOOGLE_APPLICATION_CREDENTIALS").env("HOME", env.path("home"));
+        let o = cmd.output().unwrap();
+        assert_code(&o, 2);
+        let err = stderr(&o);
+        assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+        for looked_for in
+            ["GOOGLE_APPLICATION_CREDENTIALS", "application_default_credentials.json", "metadata server", var]
+        {
+            assert!(err.contains(looked_for), "names {looked_for}: {err}");
+        }
+    }
 }
