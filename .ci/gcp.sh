@@ -9,6 +9,8 @@
 #                       (so: eval "$(.ci/gcp.sh start)"; cargo test)
 #   .ci/gcp.sh env      print that environment again (for servers already started)
 #   .ci/gcp.sh stop     stop the servers started by `start`
+#   .ci/gcp.sh install  install what is missing and print where the servers' executables are
+#                       (CRASHCTL_TEST_GCS_SERVER, CRASHCTL_TEST_PUBSUB_SERVER), starting nothing
 #
 # State (pids, addresses, logs, the fake's binary) lives in target/gcp/. Only the servers this
 # script started are stopped.
@@ -132,12 +134,17 @@ stop() {
 case "${1:-}" in
     start) start ;;
     stop) stop ;;
+    install)
+        install
+        echo "export CRASHCTL_TEST_GCS_SERVER=$(gcs_exe)"
+        echo "export CRASHCTL_TEST_PUBSUB_SERVER=$PWD/$FAKE"
+        ;;
     env)
         running || { log "not running; use: .ci/gcp.sh start"; exit 2; }
         print_env
         ;;
     *)
-        echo "usage: .ci/gcp.sh start|stop|env" >&2
+        echo "usage: .ci/gcp.sh start|stop|env|install" >&2
         exit 2
         ;;
 esac
