@@ -158,7 +158,7 @@ impl GcsStore {
             // Allowed to write objects but not to read the bucket's metadata (a collector often
             // is): go on; a real problem shows at the first read or write, naming the key.
             Err(e) if status(&e) == Some(403) && !opts.create => Ok(()),
-            Err(e) => Err(format!("cannot reach bucket {}: {}", self.bucket, remote::error_text(&e))),
+            Err(e) => Err(format!("cannot reach bucket {}: {}", self.bucket, crate::error::chain(&e))),
         }
     }
 
@@ -174,7 +174,7 @@ impl GcsStore {
         match block_on(self.retry(|| self.client.insert_bucket(&req))) {
             Ok(_) => Ok(()),
             Err(e) if status(&e) == Some(409) => Ok(()), // made meanwhile
-            Err(e) => Err(format!("cannot create bucket {}: {}", self.bucket, remote::error_text(&e))),
+            Err(e) => Err(format!("cannot create bucket {}: {}", self.bucket, crate::error::chain(&e))),
         }
     }
 
@@ -209,7 +209,7 @@ impl GcsStore {
     }
 
     fn err(&self, op: &str, key: &str, e: GcsError) -> StoreError {
-        StoreError::Backend(format!("{op} {}: {}", self.url(key), remote::error_text(&e)))
+        StoreError::Backend(format!("{op} {}: {}", self.url(key), crate::error::chain(&e)))
     }
 
     /// One upload; Ok once GCS confirmed it.
