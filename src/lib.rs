@@ -17,6 +17,7 @@ pub mod processor;
 pub mod progress;
 pub mod queue;
 pub mod remote;
+pub mod report;
 pub mod reprocess;
 pub mod requeue;
 pub mod secret;
@@ -30,3 +31,4 @@ pub mod submitter;
 mod testutil;
 
 pub use exit::ExitCode;
+pub use report::Format;

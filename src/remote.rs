@@ -296,3 +296,32 @@ mod tests {
         assert_eq!((plain, from_blocking, from_task, from_current_blocking), (1, 2, 3, 4));
     }
 }
+
+/// Refuses a location with a `scheme://` that is not in `known` (so `gs://bucket` is never a
+/// local folder named `gs:`), naming the schemes this build knows.
+pub fn check_scheme(what: &str, location: &str, known: &[&str]) -> anyhow::Result<()> {
+    let Some((scheme, _)) = location.split_once("://") else { return Ok(()) };
+    let looks_like_scheme = scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c));
+    if !looks_like_scheme || known.contains(&scheme) {
+        return Ok(());
+    }
+    let names: Vec<String> = known.iter().map(|k| format!("{k}://")).chain(["a plain directory path".into()]).collect();
+    anyhow::bail!("{what} {location}: unknown scheme {scheme}:// (this build knows {})", names.join(", "))
+}
+
+#[cfg(test)]
+mod scheme_tests {
+    use super::check_scheme;
+
+    #[test]
+    fn unknown_schemes_are_refused_naming_the_known_ones() {
+        // Regression: `move --store gs://bucket` wrote into a local folder named `gs:`.
+        let e = check_scheme("store", "gs://bucket", &["file", "s3"]).unwrap_err().to_string();
+        assert!(e.contains("unknown scheme gs://") && e.contains("file://, s3://"), "{e}");
+        assert!(check_scheme("store", "S3://b", &["file", "s3"]).is_err(), "schemes are exact");
+        for fine in ["s3://b/p", "file:///tmp/x", "./store", "/srv/store"] {
+            assert!(check_scheme("store", fine, &["file", "s3"]).is_ok(), "{fine}");
+        }
+    }
+}

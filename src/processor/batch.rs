@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
-use super::{Outcome, Processed, Processor, RunOptions, RunSummary};
+use super::{Outcome, ProcessReport, Processed, Processor, RunOptions};
 use crate::crash::CrashId;
 use crate::queue::{Claimed, CrashQueue, QueueName, DEFAULT_VISIBILITY};
 use crate::store::CrashStore;
@@ -29,7 +29,7 @@ struct Shared<'a> {
     store: &'a dyn CrashStore,
     run: &'a RunOptions,
     sink: Sink<'a>,
-    summary: Mutex<RunSummary>,
+    summary: Mutex<ProcessReport>,
 }
 
 impl Shared<'_> {
@@ -45,7 +45,7 @@ impl Shared<'_> {
         outcome
     }
 
-    fn finish(self, started: Instant) -> RunSummary {
+    fn finish(self, started: Instant) -> ProcessReport {
         let mut summary = self.summary.into_inner().unwrap_or_else(|e| e.into_inner());
         summary.interrupted = self.run.stop.load(Ordering::Relaxed);
         summary.elapsed_secs = started.elapsed().as_secs_f64();
@@ -63,7 +63,7 @@ impl Processor {
         jobs: &[(CrashId, Option<String>)],
         run: &RunOptions,
         sink: Sink<'_>,
-    ) -> RunSummary {
+    ) -> ProcessReport {
         let started = Instant::now();
         run.progress.set_total(jobs.len() as u64);
         let shared = Shared { processor: self, store, run, sink, summary: Mutex::default() };
@@ -98,7 +98,7 @@ impl Processor {
         follow: bool,
         run: &RunOptions,
         sink: Sink<'_>,
-    ) -> anyhow::Result<RunSummary> {
+    ) -> anyhow::Result<ProcessReport> {
         anyhow::ensure!(run.save, "consuming a queue saves every processed crash (it cannot be used without saving)");
         let started = Instant::now();
         let pending: u64 = queue.depths().map(|d| d.iter().map(|q| q.pending).sum()).unwrap_or(0);

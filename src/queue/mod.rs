@@ -283,6 +283,7 @@ pub fn open_with(
     create: bool,
     remote: &crate::remote::RemoteOptions,
 ) -> anyhow::Result<Arc<dyn CrashQueue>> {
+    crate::remote::check_scheme("queue", location, SCHEMES)?;
     if location.starts_with("sqs://") {
         return sqs::open(location, remote);
     }
@@ -292,6 +293,10 @@ pub fn open_with(
     let path = location.strip_prefix("file://").unwrap_or(location);
     Ok(Arc::new(DirQueue::open(path, create)?))
 }
+
+/// The location schemes [`open_with`] knows (a plain path is a local directory too); a
+/// location with any other `scheme://` is an error naming these.
+pub const SCHEMES: &[&str] = &["file", "sqs", "pubsub"];
 
 #[cfg(test)]
 mod tests {

@@ -2,6 +2,8 @@
 //! died (stale), dead letters, crashes the mover quarantined, and raw crashes of some days that
 //! were never processed go back to a queue (or, for quarantine, back into the spool).
 
+mod render;
+
 use std::collections::HashSet;
 
 use chrono::{NaiveDate, Utc};

@@ -185,6 +185,7 @@ pub fn open_with(
     create: bool,
     remote: &crate::remote::RemoteOptions,
 ) -> anyhow::Result<Arc<dyn CrashStore>> {
+    crate::remote::check_scheme("store", location, SCHEMES)?;
     if location.starts_with("s3://") {
         return s3::open(location, remote);
     }
@@ -209,6 +210,10 @@ pub(crate) fn usage_by_day(objects: &[Object]) -> BTreeMap<NaiveDate, DayUsage> 
     }
     days
 }
+
+/// The location schemes [`open_with`] knows (a plain path is a local directory too); a
+/// location with any other `scheme://` is an error naming these.
+pub const SCHEMES: &[&str] = &["file", "s3", "gs"];
 
 /// The date a listing key refers to (`YYYYMMDD`).
 pub fn parse_date_key(s: &str) -> Option<NaiveDate> {

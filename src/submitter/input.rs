@@ -101,8 +101,19 @@ impl CrashSpec {
         Ok(raw)
     }
 
-    /// Reads every file and builds the crash.
+    /// Nothing to send: no raw crash, annotation file, `KEY=VALUE` or dump.
+    pub fn is_empty(&self) -> bool {
+        self.raw_crash.is_none() && self.annotation_files.is_empty() && self.pairs.is_empty() && self.dumps.is_empty()
+    }
+
+    /// Reads every file and builds the crash; an [empty](Self::is_empty) spec is an error
+    /// (an empty crash is never what was meant).
     pub fn build(&self) -> anyhow::Result<Outgoing> {
+        anyhow::ensure!(
+            !self.is_empty(),
+            "nothing to send: give --dump FILE, KEY=VALUE annotations, --annotations FILE.json or --raw-crash FILE \
+             (or --from-store DIR, --generate N)"
+        );
         let annotations = self.annotations()?;
         let dumps = self.dumps.iter().map(DumpArg::read).collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Outgoing { annotations, dumps })

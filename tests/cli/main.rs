@@ -5,6 +5,7 @@ mod collect;
 mod common;
 mod demo;
 mod direct;
+mod exit_codes;
 mod faults;
 mod gcs;
 mod general;
