@@ -31,6 +31,7 @@ pub const REMOTE: &str = "Remote backends";
 pub const OUTPUT: &str = "Output";
 pub const PROCESSING: &str = "Processing";
 pub const TUNING: &str = "Tuning";
+pub const CRASH_STATS: &str = "Crash Stats";
 
 /// Options every command takes (before or after the subcommand).
 #[derive(Debug, Clone, Args)]
@@ -378,4 +379,53 @@ mod tests {
         assert!(Both::try_parse_from(["t", "--format", "prometheus"]).is_err(), "not offered here");
         assert!(Both::try_parse_from(["t", "--json", "--format", "text"]).is_err());
     }
+}
+
+/// How to reach Crash Stats (`search`, `facet`, `fetch`, `signature`).
+#[derive(Debug, Clone, Args)]
+pub struct CrashStatsArgs {
+    /// Crash Stats base URL
+    #[arg(long, value_name = "URL", env = "CRASHSTATS_HOST", default_value = crashctl::crashstats::DEFAULT_HOST, help_heading = CRASH_STATS)]
+    pub host: String,
+    /// API token [default: $CRASHSTATS_API_TOKEN, then CRASHSTATS_API_TOKEN=... in ./.env];
+    /// prefer the environment: arguments are visible to other users
+    #[arg(long, value_name = "TOKEN", hide_default_value = true, help_heading = CRASH_STATS)]
+    pub token: Option<crashctl::secret::Secret>,
+    /// At most this many requests a minute (N/min or N/s) instead of adapting to 429 answers
+    #[arg(long, value_name = "N/min", value_parser = crashctl::api::parse_rate, help_heading = CRASH_STATS)]
+    pub rate: Option<u32>,
+    /// Retries of one request after connection errors, 429 and 5xx
+    #[arg(long, value_name = "N", default_value_t = 5, help_heading = TUNING)]
+    pub retries: u32,
+    /// Timeout of one request
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration, help_heading = TUNING)]
+    pub request_timeout: Duration,
+    /// First retry backoff, doubled each retry (for tests)
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration, hide = true)]
+    pub retry_base_delay: Duration,
+}
+
+impl CrashStatsArgs {
+    pub fn options(&self) -> crashctl::crashstats::SessionOptions {
+        crashctl::crashstats::SessionOptions {
+            host: self.host.clone(),
+            token: self.token.clone(),
+            rate_per_min: self.rate,
+            retry: crashctl::api::RetryPolicy {
+                retries: self.retries,
+                base_delay: self.retry_base_delay,
+                ..crashctl::api::RetryPolicy::default()
+            },
+            timeout: self.request_timeout,
+        }
+    }
+}
+
+/// Retry messages of the Crash Stats client on stderr, unless `quiet`.
+pub fn retry_notifier(quiet: bool) -> Arc<dyn Fn(&str) + Send + Sync> {
+    Arc::new(move |m: &str| {
+        if !quiet {
+            eprintln!("crashctl: {m}");
+        }
+    })
 }

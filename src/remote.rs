@@ -218,15 +218,12 @@ where
 /// `cargo test` output).
 #[cfg(test)]
 pub(crate) fn test_options() -> Option<RemoteOptions> {
-    use std::io::Write;
     match std::env::var("CRASHCTL_TEST_S3_ENDPOINT") {
         Ok(url) if !url.is_empty() => {
             Some(RemoteOptions { endpoint_url: Some(url), create: true, max_attempts: Some(2), ..Default::default() })
         }
         _ => {
-            let test = std::thread::current().name().unwrap_or("?").to_string();
-            let line = format!("skipped: CRASHCTL_TEST_S3_ENDPOINT not set (run .ci/moto.sh start) [{test}]\n");
-            let _ = std::io::stderr().write_all(line.as_bytes());
+            crate::testutil::skip("the S3/SQS emulator: CRASHCTL_TEST_S3_ENDPOINT not set (run .ci/moto.sh start)");
             None
         }
     }

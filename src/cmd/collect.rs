@@ -55,6 +55,16 @@ pub struct Args {
     /// Longest time to receive a whole request body, however steadily it trickles in; 408 after
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration, help_heading = TUNING)]
     pub body_timeout: Duration,
+    /// Connections served at once; past it a new connection gets 503 (lowered to what the
+    /// open-file limit allows)
+    #[arg(long, value_name = "N", default_value_t = collector::server::DEFAULT_MAX_CONNECTIONS, help_heading = TUNING)]
+    pub max_connections: usize,
+    /// Dumps kept for one crash; 400 `Discarded=malformed_too_many_dumps` above it
+    #[arg(long, value_name = "N", default_value_t = collector::DEFAULT_MAX_DUMPS, help_heading = TUNING)]
+    pub max_dumps: usize,
+    /// Memory for request bodies in flight, decompressed bytes included; 503 above it
+    #[arg(long, value_name = "SIZE", default_value = "512M", value_parser = parse_size, help_heading = TUNING)]
+    pub max_memory: u64,
     /// Token that lets clients choose their crash ID with a `uuid` annotation (Authorization: Bearer)
     #[arg(long, env = "CRASHCTL_BEARER_TOKEN", value_name = "TOKEN", hide_env_values = true)]
     pub bearer_token: Option<String>,
@@ -112,6 +122,8 @@ pub fn run(args: Args, matches: &ArgMatches, ctx: &Context) -> anyhow::Result<Ex
         throttler,
         bearer_token: args.bearer_token.clone(),
         max_decompressed_size: args.max_decompressed_size,
+        max_dumps: args.max_dumps,
+        max_memory: args.max_memory,
         ..CollectorOptions::default()
     };
     let serve_opts = ServeOptions {
@@ -119,6 +131,7 @@ pub fn run(args: Args, matches: &ArgMatches, ctx: &Context) -> anyhow::Result<Ex
         max_body_size: args.max_body_size,
         read_timeout: args.read_timeout,
         body_timeout: args.body_timeout,
+        max_connections: args.max_connections,
     };
     ctx.status(format!("saving crashes into {}", sink.describe()));
     let collector = Arc::new(Collector::with_sink(sink, opts));
@@ -138,7 +151,8 @@ pub fn run(args: Args, matches: &ArgMatches, ctx: &Context) -> anyhow::Result<Ex
 fn log_event(e: &Event, quiet: bool) {
     match e {
         Event::Listening(addr) => eprintln!("listening on http://{addr}"),
-        Event::Crash(_) | Event::Stopped if quiet => {}
+        Event::Crash(_) | Event::Stopped | Event::ConnectionLimit(_) if quiet => {}
+        Event::ConnectionLimit(n) => eprintln!("serving at most {n} connections at once"),
         Event::Crash(record) => eprintln!("{record}"),
         Event::ShuttingDown { in_flight } => {
             eprintln!("shutting down: no new connections, finishing {in_flight} requests in flight")

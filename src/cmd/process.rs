@@ -57,6 +57,10 @@ pub struct Args {
     #[arg(long, value_name = "FILE.json", requires = "dump")]
     pub annotations: Option<PathBuf>,
 
+    /// With --dump: the largest dump file read; a larger one is an error (K/M/G suffixes)
+    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = crate::cmd::collect::parse_size)]
+    pub max_dump_size: u64,
+
     /// With --dump (text): every thread's frames, not only the crashing thread's
     #[arg(long, requires = "dump", help_heading = OUTPUT)]
     pub all_threads: bool,
@@ -89,7 +93,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     // `generate --store S --symbols Y | process --store S --symbols-path Y` the store and the
     // symbols exist once the IDs are all there (no race with the writer of the pipe)
     let input = if args.dump.is_none() && !queue_mode { Some(ctx.read_ids(&args.ids)?) } else { None };
-    let processor = Processor::new(args.processing.processor_options())?;
+    let processor = Processor::new(args.processing.processor_options())?.with_max_dump_size(args.max_dump_size);
     for problem in processor.symbol_source_problems() {
         eprintln!("crashctl: warning: {problem}");
     }

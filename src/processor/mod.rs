@@ -240,7 +240,12 @@ impl Outcome {
 pub struct Processor {
     tools: Tools,
     concurrency: usize,
+    max_dump_size: u64,
 }
+
+/// Largest dump file `process --dump` reads (`--max-dump-size`): far above real dumps (at
+/// most ~25 MB), far below what `/dev/zero` or a sparse file would make it allocate.
+pub const DEFAULT_MAX_DUMP_SIZE: u64 = 256 * 1024 * 1024;
 
 impl Processor {
     /// How many times the symbol cache was full and started afresh (see
@@ -266,7 +271,13 @@ impl Processor {
             stackwalker: Stackwalker::new(&options.symbols, options.timeout)?,
             signer: SignatureGenerator::new(lists),
         };
-        Ok(Processor { tools, concurrency: options.concurrency.max(1) })
+        Ok(Processor { tools, concurrency: options.concurrency.max(1), max_dump_size: DEFAULT_MAX_DUMP_SIZE })
+    }
+
+    /// Sets the largest dump file [`Processor::process_file`] reads.
+    pub fn with_max_dump_size(mut self, bytes: u64) -> Processor {
+        self.max_dump_size = bytes;
+        self
     }
 
     /// Processes one crash in memory. `previous` is the crash's existing processed crash: its
@@ -302,13 +313,16 @@ impl Processor {
             }
             None => RawCrash::new(),
         };
-        std::fs::metadata(dump).with_context(|| format!("reading {}", dump.display()))?;
+        // a regular file of at most --max-dump-size: not a directory, device or link
+        let bytes = crate::fsutil::read_regular(dump, self.max_dump_size)
+            .and_then(|b| b.ok_or_else(|| std::io::ErrorKind::NotFound.into()))
+            .with_context(|| format!("dump {}", dump.display()))?;
         let given = raw.get("uuid").and_then(Value::as_str).and_then(|s| CrashId::parse_lax(s).ok());
         let id_given = given.is_some();
         let id = given.unwrap_or_else(|| CrashId::generate(Throttle::Accept, Utc::now().date_naive()));
         let unknown = unknown_dump_fields(&raw, id_given);
         let mut crash = Crash::new(id, raw);
-        crash.add_dump(DumpName::main(), DumpData::File(dump.to_path_buf()));
+        crash.add_dump(DumpName::main(), DumpData::Bytes(bytes.into()));
         let mut processed = self.process_crash(&crash, None, Ruleset::Default);
         // a lone dump has no crash ID, submission or crash time unless the annotations give
         // them: what the rules derived from the stand-in ID is not shown as if it were known

@@ -3,6 +3,7 @@
 
 mod collect;
 mod common;
+mod crashstats;
 mod demo;
 mod direct;
 mod exit_codes;
@@ -17,5 +18,6 @@ mod queue;
 mod remote;
 mod reprocess;
 mod requeue;
+mod standin;
 mod stats;
 mod submit;

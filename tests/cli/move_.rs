@@ -11,6 +11,7 @@ use crashctl::crash::{CrashId, Throttle};
 use crashctl::queue::{CrashQueue, DirQueue, QueueName};
 use crashctl::spool::{Spool, RAW_CRASH_FILE};
 use crashctl::store::{CrashStore, FsStore};
+use rand::{Rng, SeedableRng};
 
 use crate::common::*;
 
@@ -313,6 +314,11 @@ fn kill_9_at_random_points_loses_and_duplicates_nothing() {
     let mut all: Vec<CrashId> = Vec::new();
     // CRASHCTL_KILLS=N for a longer soak (docs/reliability.md); 20 in CI
     let target: usize = std::env::var("CRASHCTL_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
+    // the fault points come from one seed, printed first, so a failing run can be replayed
+    let kill_seed: u64 =
+        std::env::var("CRASHCTL_KILL_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or_else(rand::random);
+    eprintln!("kill seed {kill_seed} (replay with CRASHCTL_KILL_SEED={kill_seed})");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(kill_seed);
     let mut kills = 0;
     for round in 0..target * 20 {
         if kills >= target {
@@ -324,14 +330,14 @@ fn kill_9_at_random_points_loses_and_duplicates_nothing() {
             all.extend(seed(&env, 30, minutes_ago(30 + round as i64), Throttle::Defer));
         }
         let mut child = spawn_move(&env, &["-j", "4", "--batch-size", "16", "--quiet"]);
-        std::thread::sleep(Duration::from_millis(rand::random_range(3..200))); // the injected fault
+        std::thread::sleep(Duration::from_millis(rng.random_range(3..200))); // the injected fault
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap(); // SIGKILL
             kills += 1;
         }
         child.wait().unwrap();
     }
-    assert!(kills >= target, "only {kills} runs were killed");
+    assert!(kills >= target, "only {kills} runs were killed (seed {kill_seed})");
     // what the kills left in the store's and the queue's temporary directories, made an hour
     // old: the next run deletes it (younger files could be a write in progress)
     let leftovers: Vec<PathBuf> = [env.store().join(".tmp"), env.queue().join(".tmp")]
@@ -347,6 +353,9 @@ fn kill_9_at_random_points_loses_and_duplicates_nothing() {
         all.len(),
         leftovers.len()
     );
+    // the kills must have landed mid-write, not only between batches: a write cut short leaves
+    // its temporary file behind
+    assert!(!leftovers.is_empty(), "no kill landed inside a store or queue write (seed {kill_seed})");
     let o = mv(&env, &["-j", "4", "--format", "json"]);
     assert_code(&o, 0);
     check_moved_exactly_once(&env, &all);

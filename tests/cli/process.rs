@@ -13,16 +13,6 @@ use test_assembler::{Endian, Section};
 
 use crate::common::*;
 
-fn testdata() -> Option<PathBuf> {
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testdata"));
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("skipping: {} is absent", dir.display());
-        None
-    }
-}
-
 /// A small valid Linux amd64 minidump with one crashed thread.
 fn synth_dump() -> Vec<u8> {
     let context = minidump_synth::amd64_context(Endian::Little, 0x7000_1000, 0x1010);
@@ -228,7 +218,7 @@ fn minidump_stackwalk() -> Option<PathBuf> {
 fn json_dump_is_what_minidump_stackwalk_prints() {
     let Some(data) = testdata() else { return };
     let Some(mdsw) = minidump_stackwalk() else {
-        eprintln!("skipping: minidump-stackwalk not found (set MINIDUMP_STACKWALK or put it on PATH)");
+        skip("minidump-stackwalk not found (set MINIDUMP_STACKWALK or put it on PATH)");
         return;
     };
     let env = TestEnv::new();

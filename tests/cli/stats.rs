@@ -148,8 +148,13 @@ fn queue_depths_with_an_expired_claim() {
     q.claim(&std_only, Duration::from_secs(3600)).unwrap().unwrap();
     let failed = q.claim(&std_only, Duration::from_secs(3600)).unwrap().unwrap();
     q.fail(&failed, "boom").unwrap();
-    // The zero-visibility claim's deadline is "now" in ms; make sure the clock has passed it.
-    std::thread::sleep(Duration::from_millis(2));
+    // The zero-visibility claim's deadline is "now" in ms: wait (bounded) until the queue itself
+    // reports it expired, instead of sleeping past it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while q.depths().unwrap().iter().all(|d| d.claimed_expired == 0) {
+        assert!(std::time::Instant::now() < deadline, "the zero-visibility claim never expired");
+        std::thread::yield_now();
+    }
     let v = stats_json(&env, &["--queue", &env.queue().display().to_string()]);
     assert_eq!(v["queue"]["location"], env.queue().display().to_string());
     assert_eq!(
@@ -433,7 +438,7 @@ fn watch_reports_arrivals_and_stops_on_sigint_with_130() {
 /// Runs `crashctl ARGS` on a pseudo-terminal (util-linux `script`), returning what it printed.
 pub fn on_terminal(env: &TestEnv, args: &[&str], no_color: bool) -> Option<String> {
     if std::process::Command::new("script").arg("--version").output().is_err() {
-        eprintln!("skipping: `script` (util-linux) is not installed, no pseudo-terminal to test colors on");
+        skip("`script` (util-linux) is not installed, no pseudo-terminal to test colors on");
         return None;
     }
     let line = std::iter::once(BIN).chain(args.iter().copied()).collect::<Vec<_>>().join(" ");
