@@ -59,9 +59,10 @@ pub struct SpoolArg {
 /// The crash store.
 #[derive(Debug, Clone, Args)]
 pub struct StoreArg {
-    /// Crash store: a directory (v1 bucket layout, or a fetch-data folder), or
-    /// s3://BUCKET[/PREFIX] [env: CRASHCTL_STORE; config: store; default: ./crashctl-data/store]
-    #[arg(long, env = "CRASHCTL_STORE", value_name = "DIR|s3://BUCKET[/PREFIX]", hide_env = true, help_heading = LOCATIONS)]
+    /// Crash store: a directory (v1 bucket layout, or a fetch-data folder), s3://BUCKET[/PREFIX],
+    /// or gs://BUCKET[/PREFIX] (GCS: $STORAGE_EMULATOR_HOST, else Application Default
+    /// Credentials) [env: CRASHCTL_STORE; config: store; default: ./crashctl-data/store]
+    #[arg(long, env = "CRASHCTL_STORE", value_name = "DIR|s3://BUCKET[/PREFIX]|gs://BUCKET[/PREFIX]", hide_env = true, help_heading = LOCATIONS)]
     pub store: Option<String>,
 }
 
@@ -69,14 +70,17 @@ pub struct StoreArg {
 #[derive(Debug, Clone, Args)]
 pub struct QueueArg {
     /// Queues: a directory holding the priority, standard and reprocessing queues,
-    /// sqs://PREFIX (queues PREFIX-standard, PREFIX-priority, PREFIX-reprocessing), or
-    /// sqs://?standard=URL&priority=URL&reprocessing=URL [env: CRASHCTL_QUEUE; config: queue;
-    /// default: ./crashctl-data/queue]
-    #[arg(long, env = "CRASHCTL_QUEUE", value_name = "DIR|sqs://PREFIX", hide_env = true, help_heading = LOCATIONS)]
+    /// sqs://PREFIX (queues PREFIX-standard, PREFIX-priority, PREFIX-reprocessing),
+    /// sqs://?standard=URL&priority=URL&reprocessing=URL, or
+    /// pubsub://PROJECT[?standard=TOPIC:SUB&priority=...&reprocessing=...] (Google Pub/Sub;
+    /// Socorro's PUBSUB_*_NAME settings by default; $PUBSUB_EMULATOR_HOST, else Application
+    /// Default Credentials) [env: CRASHCTL_QUEUE; config: queue; default: ./crashctl-data/queue]
+    #[arg(long, env = "CRASHCTL_QUEUE", value_name = "DIR|sqs://PREFIX|pubsub://PROJECT", hide_env = true, help_heading = LOCATIONS)]
     pub queue: Option<String>,
 }
 
-/// Settings of the remote backends (s3:// stores, sqs:// queues). A new backend adds its
+/// Settings of the remote backends (s3:// and gs:// stores, sqs:// and pubsub:// queues; the
+/// Google ones take their settings from Google's environment variables). A new backend adds its
 /// flags here, so every command that opens a store or queue gets them.
 #[derive(Debug, Clone, Default, Args)]
 pub struct RemoteArgs {
@@ -91,7 +95,7 @@ pub struct RemoteArgs {
     /// AWS region of the bucket [default: $AWS_REGION, the profile's region, else us-east-1]
     #[arg(long, value_name = "REGION", help_heading = REMOTE)]
     pub s3_region: Option<String>,
-    /// Create the bucket of an s3:// store when it does not exist (else that is an error)
+    /// Create the bucket of an s3:// or gs:// store when it does not exist (else that is an error)
     #[arg(long, help_heading = REMOTE)]
     pub create_bucket: bool,
     /// Endpoint of an SQS-compatible server for sqs:// queues (moto, ElasticMQ)
@@ -101,8 +105,8 @@ pub struct RemoteArgs {
     /// AWS region of the queues [default: $AWS_REGION, the profile's region, else us-east-1]
     #[arg(long, value_name = "REGION", help_heading = REMOTE)]
     pub sqs_region: Option<String>,
-    /// Create missing SQS queues and their -failed dead-letter queues (else a missing queue is
-    /// an error naming it)
+    /// Create missing SQS queues and their -failed dead-letter queues, or Pub/Sub topics and
+    /// subscriptions and their -failed ones (else a missing one is an error naming it)
     #[arg(long, help_heading = REMOTE)]
     pub create_queues: bool,
 }

@@ -8,6 +8,7 @@ mod demo;
 mod direct;
 mod exit_codes;
 mod faults;
+mod gcs;
 mod general;
 mod generate;
 mod move_;
