@@ -41,7 +41,8 @@ pub struct Args {
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let store = args.store.open(ctx, true)?;
     if let Some(dir) = &args.symbols {
-        let n = write_symbols_sized(dir, args.symbols_size.unwrap_or(0)).with_context(|| format!("writing symbols to {}", dir.display()))?;
+        let n = write_symbols_sized(dir, args.symbols_size.unwrap_or(0))
+            .with_context(|| format!("writing symbols to {}", dir.display()))?;
         if !ctx.quiet {
             eprintln!("wrote {n} symbol files to {}", dir.display());
         }

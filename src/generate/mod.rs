@@ -212,7 +212,17 @@ impl Padding {
     }
 
     fn files(&self, s: &mut String) {
-        const DIRS: &[&str] = &["dom/base", "layout/generic", "js/src/jit", "netwerk/protocol/http", "gfx/layers/ipc", "xpcom/threads", "toolkit/components/glean", "media/libcubeb/src", "third_party/rust/wgpu-core/src"];
+        const DIRS: &[&str] = &[
+            "dom/base",
+            "layout/generic",
+            "js/src/jit",
+            "netwerk/protocol/http",
+            "gfx/layers/ipc",
+            "xpcom/threads",
+            "toolkit/components/glean",
+            "media/libcubeb/src",
+            "third_party/rust/wgpu-core/src",
+        ];
         for k in 0..PAD_FILES {
             let dir = DIRS[k % DIRS.len()];
             let ext = if dir.contains("rust") { "rs" } else { "cpp" };
@@ -242,11 +252,74 @@ impl Padding {
     }
 
     fn name(&mut self) -> String {
-        const NS: &[&str] = &["mozilla", "mozilla::dom", "mozilla::layers", "mozilla::net", "mozilla::gfx", "js", "js::jit", "mozilla::ipc", "mozilla::widget", "mozilla::image"];
-        const CLASSES: &[&str] = &["HTMLMediaElement", "CanvasRenderingContext2D", "WebGLContext", "nsDocShell", "PresShell", "HttpChannelChild", "CompositorBridgeChild", "MacroAssembler", "BaselineCompiler", "ContentParent", "BrowserChild", "ImageContainer", "nsRefreshDriver", "ScriptLoader", "WorkerPrivate"];
-        const METHODS: &[&str] = &["Init", "Shutdown", "HandleEvent", "OnStartRequest", "OnDataAvailable", "UpdateStyleSheet", "PaintFrame", "EnsureCapacity", "RecvAsyncMessage", "DispatchToMainThread", "MaybeNotify", "ComputeSize", "Flush", "Visit", "Trace"];
-        const PARAMS: &[&str] = &["int", "bool", "unsigned long", "nsAtom*", "JSContext*", "nsTSubstring<char16_t> const&", "mozilla::ErrorResult&", "RefPtr<mozilla::dom::Promise>&&", "nsIPrincipal*", "mozilla::gfx::IntRectTyped<mozilla::gfx::UnknownUnits> const&", "JS::Handle<JS::Value>", "mozilla::Maybe<unsigned int> const&"];
-        const RUST: &[&str] = &["style::properties::longhands", "wgpu_core::device::resource", "glean_core::metrics::event", "neqo_transport::connection", "webrender::renderer::gpu_cache", "gkrust_shared::panic_hook"];
+        const NS: &[&str] = &[
+            "mozilla",
+            "mozilla::dom",
+            "mozilla::layers",
+            "mozilla::net",
+            "mozilla::gfx",
+            "js",
+            "js::jit",
+            "mozilla::ipc",
+            "mozilla::widget",
+            "mozilla::image",
+        ];
+        const CLASSES: &[&str] = &[
+            "HTMLMediaElement",
+            "CanvasRenderingContext2D",
+            "WebGLContext",
+            "nsDocShell",
+            "PresShell",
+            "HttpChannelChild",
+            "CompositorBridgeChild",
+            "MacroAssembler",
+            "BaselineCompiler",
+            "ContentParent",
+            "BrowserChild",
+            "ImageContainer",
+            "nsRefreshDriver",
+            "ScriptLoader",
+            "WorkerPrivate",
+        ];
+        const METHODS: &[&str] = &[
+            "Init",
+            "Shutdown",
+            "HandleEvent",
+            "OnStartRequest",
+            "OnDataAvailable",
+            "UpdateStyleSheet",
+            "PaintFrame",
+            "EnsureCapacity",
+            "RecvAsyncMessage",
+            "DispatchToMainThread",
+            "MaybeNotify",
+            "ComputeSize",
+            "Flush",
+            "Visit",
+            "Trace",
+        ];
+        const PARAMS: &[&str] = &[
+            "int",
+            "bool",
+            "unsigned long",
+            "nsAtom*",
+            "JSContext*",
+            "nsTSubstring<char16_t> const&",
+            "mozilla::ErrorResult&",
+            "RefPtr<mozilla::dom::Promise>&&",
+            "nsIPrincipal*",
+            "mozilla::gfx::IntRectTyped<mozilla::gfx::UnknownUnits> const&",
+            "JS::Handle<JS::Value>",
+            "mozilla::Maybe<unsigned int> const&",
+        ];
+        const RUST: &[&str] = &[
+            "style::properties::longhands",
+            "wgpu_core::device::resource",
+            "glean_core::metrics::event",
+            "neqo_transport::connection",
+            "webrender::renderer::gpu_cache",
+            "gkrust_shared::panic_hook",
+        ];
         let r = &mut self.rng;
         if r.random_bool(0.15) {
             let path = RUST[r.random_range(0..RUST.len())];
