@@ -17,6 +17,7 @@
 #
 # Usage: bench/process.sh                    (J=$(nproc) N=500 NF=100 NG=100 SYMSIZE=100M ROUNDS=1)
 #        CORPORA="firefox" ROUNDS=3 bench/process.sh
+#        CRASHCTL=/path/to/crashctl bench/process.sh       (another build; nothing is built)
 # Needs: ../shared/testdata (dumps + symbols), /usr/bin/time, a release build (built here), and
 # minidump-stackwalk 0.27 ($MINIDUMP_STACKWALK, .tools/bin/, or PATH; see docs/process.md).
 set -euo pipefail
@@ -42,9 +43,11 @@ fi
 [[ -n "$MDSW" && -x "$MDSW" ]] || { echo "bench: minidump-stackwalk not found (set MINIDUMP_STACKWALK)" >&2; exit 2; }
 [[ -x /usr/bin/time ]] || { echo "bench: /usr/bin/time is needed (CPU and peak RSS)" >&2; exit 2; }
 
-echo "== building crashctl (release)" >&2
-cargo build --release --quiet
-CRASHCTL=$PWD/target/release/crashctl
+if [[ -z ${CRASHCTL:-} ]]; then
+    echo "== building crashctl (release)" >&2
+    cargo build --release --quiet
+    CRASHCTL=$PWD/target/release/crashctl
+fi
 
 # store_from DIR IDS DUMP...: a v1 store (as the store writes it) of the dumps repeated to
 # as many crashes as IDS has lines

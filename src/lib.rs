@@ -7,6 +7,7 @@ pub mod api;
 pub mod collector;
 pub mod config;
 pub mod crash;
+pub mod error;
 pub mod exit;
 pub mod fsutil;
 pub mod generate;
@@ -22,6 +23,7 @@ pub mod secret;
 pub mod siggen;
 pub mod spool;
 pub mod stats;
+pub mod stop;
 pub mod store;
 pub mod submitter;
 #[cfg(test)]

@@ -148,22 +148,6 @@ pub fn sdk_config(opts: &RemoteOptions) -> SdkConfig {
     block_on(load_config(opts))
 }
 
-/// An SDK error with its whole chain of causes (`dispatch failure: io error: connection
-/// refused`), for messages.
-pub(crate) fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let t = c.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        cur = c.source();
-    }
-    s
-}
-
 /// For tests: options for the moto server of `.ci/moto.sh` (`CRASHCTL_TEST_S3_ENDPOINT`), or
 /// `None` after printing why the test is skipped (to stderr directly, so the skip shows in
 /// `cargo test` output).

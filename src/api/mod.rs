@@ -107,7 +107,7 @@ impl CrashStatsClient {
             // A redirect could carry the Auth-Token header to another host: never follow one.
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| ApiError::Client(error_chain(&e)))?;
+            .map_err(|e| ApiError::Client(crate::error::chain(&e)))?;
         Ok(CrashStatsClient { http, host, token: opts.token, retry: opts.retry, stop: opts.stop })
     }
 
@@ -171,8 +171,8 @@ impl CrashStatsClient {
             req = req.header("Auth-Token", value);
         }
         match req.send().await {
-            Err(e) if e.is_builder() => Ok(Outcome::Fail(ApiError::Client(self.scrub(&error_chain(&e))))),
-            Err(e) => Ok(Outcome::Retry { reason: self.scrub(&error_chain(&e)), retry_after: None }),
+            Err(e) if e.is_builder() => Ok(Outcome::Fail(ApiError::Client(self.scrub(&crate::error::chain(&e))))),
+            Err(e) => Ok(Outcome::Retry { reason: self.scrub(&crate::error::chain(&e)), retry_after: None }),
             Ok(resp) => Ok(self.classify(url, resp).await),
         }
     }
@@ -260,21 +260,6 @@ fn error_message(body: String) -> String {
     } else {
         short
     }
-}
-
-/// An error and its sources, `a: b: c`.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        cur = s.source();
-    }
-    out
 }
 
 #[cfg(test)]

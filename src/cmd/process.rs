@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crashctl::processor::{
-    Outcome, Processed, Processor, ProcessorOptions, Ruleset, RunOptions, RunSummary, Status, SymbolOptions,
+    Outcome, ProcessStatus, Processed, Processor, ProcessorOptions, Ruleset, RunOptions, RunSummary, SymbolOptions,
     DEFAULT_MAX_CACHED_MODULES, DEFAULT_TIMEOUT,
 };
 use crashctl::ExitCode;
@@ -153,7 +153,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         // a walk thread cannot be stopped: say how many hold a CPU, so a long --follow run
         // can be restarted before they add up
         let abandoned = processor.abandoned_walks_running();
-        if o.status == Status::Timeout && abandoned > 0 {
+        if o.status == ProcessStatus::Timeout && abandoned > 0 {
             eprintln!("crashctl: {abandoned} stackwalks abandoned at --timeout still running");
         }
     };

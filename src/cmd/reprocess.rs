@@ -15,7 +15,7 @@ use crashctl::processor::{
 };
 use crashctl::progress::{NoProgress, Progress};
 use crashctl::reprocess::{
-    self, LocalOptions, LocalReport, NowReport, RemoteOptions, RemoteReport, Selection, RULESETS,
+    self, LocalOptions, LocalReport, NowReport, RemoteReport, ReprocessJobOptions, Selection, RULESETS,
 };
 use crashctl::secret::Secret;
 use crashctl::store::CrashStore;
@@ -224,8 +224,8 @@ fn run_remote(args: Opts, ctx: &Context) -> anyhow::Result<ExitCode> {
     Ok(remote_exit(&report))
 }
 
-fn remote_options(args: &Opts, token: Option<Secret>) -> RemoteOptions {
-    RemoteOptions {
+fn remote_options(args: &Opts, token: Option<Secret>) -> ReprocessJobOptions {
+    ReprocessJobOptions {
         host: args.host.clone().unwrap_or_default(),
         token,
         ruleset: args.ruleset.clone(),

@@ -6,7 +6,7 @@ use std::io::{IsTerminal, Write};
 use anyhow::Context as _;
 use chrono::NaiveDate;
 use crashctl::queue::{valid_ruleset, QueueName};
-use crashctl::requeue::{self, RequeueOptions, RequeueReport, Source, Targets};
+use crashctl::requeue::{self, RequeueOptions, RequeueReport, RequeueSource, Targets};
 use crashctl::ExitCode;
 
 use crate::cli::{Format, QueueArg, SpoolArg, StoreArg};
@@ -79,7 +79,7 @@ impl Args {
 
     /// The sources asked for; IDs are read only when no source flag is given (or, with
     /// --quarantined, when some are given as arguments).
-    fn sources(&self, ctx: &Context) -> anyhow::Result<Vec<Source>> {
+    fn sources(&self, ctx: &Context) -> anyhow::Result<Vec<RequeueSource>> {
         let mut sources = Vec::new();
         if !self.has_source_flag() {
             if self.ids.is_empty() && std::io::stdin().is_terminal() {
@@ -88,24 +88,24 @@ impl Args {
                      --quarantined or --unprocessed"
                 );
             }
-            sources.push(Source::Ids(ctx.read_ids(&self.ids)?));
+            sources.push(RequeueSource::Ids(ctx.read_ids(&self.ids)?));
         } else if !self.ids.is_empty() && !self.quarantined {
             anyhow::bail!(
                 "crash IDs can be given alone, or with --quarantined; not with --stale, --failed or --unprocessed"
             );
         }
         if self.stale {
-            sources.push(Source::Stale);
+            sources.push(RequeueSource::Stale);
         }
         if self.failed {
-            sources.push(Source::Failed { matching: self.matching.clone() });
+            sources.push(RequeueSource::Failed { matching: self.matching.clone() });
         }
         if self.quarantined {
             let input = crashctl::input::IdInput::parse(&self.ids);
             if let Some((text, e)) = input.invalid.first() {
                 anyhow::bail!("{text}: {e}");
             }
-            sources.push(Source::Quarantined { only: input.ids });
+            sources.push(RequeueSource::Quarantined { only: input.ids });
         }
         if self.unprocessed {
             let (from, to) = match (self.date, self.from, self.to) {
@@ -114,7 +114,7 @@ impl Args {
                 (None, Some(_), Some(_)) => anyhow::bail!("--from must not be after --to"),
                 _ => anyhow::bail!("--unprocessed needs --date YYYY-MM-DD, or --from and --to"),
             };
-            sources.push(Source::Unprocessed { from, to });
+            sources.push(RequeueSource::Unprocessed { from, to });
         }
         Ok(sources)
     }

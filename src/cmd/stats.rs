@@ -4,7 +4,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use crashctl::spool::Spool;
@@ -79,7 +79,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         report_problems(&stats);
         check(&stats, &thresholds);
         prev = Some(stats);
-        sleep_unless_stopped(Duration::from_secs(every), &stop);
+        crashctl::stop::sleep_unless_stopped(Duration::from_secs(every), &stop);
     }
     Ok(ExitCode::Interrupted)
 }
@@ -170,15 +170,4 @@ fn check(stats: &Stats, thresholds: &Thresholds) -> ExitCode {
     }
     eprintln!("crashctl: threshold crossed: {}", crossed.join("; "));
     ExitCode::SomeFailed
-}
-
-fn sleep_unless_stopped(total: Duration, stop: &std::sync::atomic::AtomicBool) {
-    let end = Instant::now() + total;
-    while !stop.load(Ordering::Relaxed) {
-        let left = end.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return;
-        }
-        std::thread::sleep(left.min(Duration::from_millis(100)));
-    }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crashctl::crash::RawCrash;
 use crashctl::submitter::{
-    self, input, CrashSpec, DumpArg, Encoding, Source, SubmitOptions, SubmitResult, Summary, TargetSpec,
+    self, input, CrashSpec, DumpArg, Encoding, SubmitOptions, SubmitResult, SubmitSource, Summary, TargetSpec,
 };
 use crashctl::ExitCode;
 
@@ -114,7 +114,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
 }
 
 /// The crashes to send, from the arguments or a store.
-fn sources(args: &Args, ctx: &Context) -> anyhow::Result<Vec<Source>> {
+fn sources(args: &Args, ctx: &Context) -> anyhow::Result<Vec<SubmitSource>> {
     let (pairs, others): (Vec<_>, Vec<_>) = args.items.iter().partition(|s| input::parse_pair(s).is_some());
     let pairs: Vec<(String, String)> = pairs.iter().filter_map(|s| input::parse_pair(s)).collect();
     let keep_uuid = args.bearer_token.is_some();
@@ -136,7 +136,7 @@ fn sources(args: &Args, ctx: &Context) -> anyhow::Result<Vec<Source>> {
             dumps: args.dumps.clone(),
             keep_uuid,
         };
-        return Ok(vec![Source::Built(Arc::new(spec.build()?))]);
+        return Ok(vec![SubmitSource::Built(Arc::new(spec.build()?))]);
     };
     let store = crashctl::store::open(dir, false)?;
     let others: Vec<String> = others.into_iter().cloned().collect();
@@ -150,7 +150,7 @@ fn sources(args: &Args, ctx: &Context) -> anyhow::Result<Vec<Source>> {
     let overrides = Arc::new(overrides(&args.annotation_files, pairs)?);
     Ok(ids
         .into_iter()
-        .map(|id| Source::Store { store: Arc::clone(&store), id, overrides: Arc::clone(&overrides), keep_uuid })
+        .map(|id| SubmitSource::Store { store: Arc::clone(&store), id, overrides: Arc::clone(&overrides), keep_uuid })
         .collect())
 }
 

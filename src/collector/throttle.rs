@@ -39,7 +39,7 @@ pub const NO_MATCH: &str = "NO_MATCH";
 /// A rule as written in the file.
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RuleSpec {
+struct ThrottleRuleSpec {
     name: String,
     key: String,
     equals: Option<String>,
@@ -76,7 +76,7 @@ impl From<ResultSpec> for Throttle {
 #[serde(deny_unknown_fields)]
 struct RulesFile {
     #[serde(default)]
-    rule: Vec<RuleSpec>,
+    rule: Vec<ThrottleRuleSpec>,
 }
 
 #[derive(Debug, Clone)]
@@ -92,7 +92,7 @@ enum Condition {
 
 /// One compiled rule.
 #[derive(Debug, Clone)]
-pub struct Rule {
+pub struct ThrottleRule {
     pub name: String,
     key: String,
     condition: Condition,
@@ -111,13 +111,13 @@ pub struct Decision {
 /// An ordered list of rules.
 #[derive(Debug, Clone)]
 pub struct Throttler {
-    rules: Vec<Rule>,
+    rules: Vec<ThrottleRule>,
 }
 
 impl Default for Throttler {
     /// Accept everything.
     fn default() -> Throttler {
-        let rule = Rule {
+        let rule = ThrottleRule {
             name: DEFAULT_RULE.into(),
             key: "*".into(),
             condition: Condition::Present,
@@ -144,7 +144,7 @@ impl Throttler {
         Ok(Throttler { rules })
     }
 
-    pub fn rules(&self) -> &[Rule] {
+    pub fn rules(&self) -> &[ThrottleRule] {
         &self.rules
     }
 
@@ -169,7 +169,7 @@ impl Throttler {
     }
 }
 
-fn compile(spec: RuleSpec) -> anyhow::Result<Rule> {
+fn compile(spec: ThrottleRuleSpec) -> anyhow::Result<ThrottleRule> {
     let name = spec.name.clone();
     let valid_name =
         !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
@@ -196,7 +196,7 @@ fn compile(spec: RuleSpec) -> anyhow::Result<Rule> {
         (Some(_), Some(_)) => anyhow::bail!("rule {name}: percent must be between 0 and 100"),
         _ => anyhow::bail!("rule {name}: percent and otherwise go together"),
     };
-    Ok(Rule {
+    Ok(ThrottleRule {
         name,
         key: spec.key,
         condition: given.pop().unwrap_or(Condition::Present),
@@ -205,7 +205,7 @@ fn compile(spec: RuleSpec) -> anyhow::Result<Rule> {
     })
 }
 
-impl Rule {
+impl ThrottleRule {
     fn matches(&self, raw: &RawCrash, received: NaiveDate) -> bool {
         if self.key == "*" {
             return true;

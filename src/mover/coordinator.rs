@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, SyncSender, TrySendError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::worker::{Outcome, Stored};
 use super::{cutoff, is_old_enough, is_queued, Backends, Committed, Event, FailKind, Failure, MoveError};
@@ -113,12 +113,8 @@ impl<'a, 'e> Coordinator<'a, 'e> {
     /// Waits `interval` unless stopped first; returns false when stopped.
     fn wait(&self, interval: Duration) -> bool {
         self.progress.message("waiting for crashes");
-        let until = Instant::now() + interval;
-        while Instant::now() < until {
-            if self.stop.load(Ordering::Relaxed) {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(50).min(interval));
+        if !crate::stop::sleep_unless_stopped(interval, self.stop) {
+            return false;
         }
         self.progress.message("");
         true

@@ -3,15 +3,19 @@
 //! the worker threads; the spool is never changed here.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
 use super::{Backends, FailKind, Failure};
 use crate::crash::{Crash, DumpData, DumpName, RawCrash};
 use crate::spool::{Spool, SpoolEntry};
+use crate::stop::sleep_unless_stopped;
 use crate::store::CrashStore;
+
+/// The stop flag of a caller that has none.
+static NEVER: AtomicBool = AtomicBool::new(false);
 
 /// Longest wait between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
@@ -52,27 +56,12 @@ pub(super) fn with_retries<T, E>(
     loop {
         match f() {
             Ok(v) => return Ok(v),
-            Err(e) if attempt >= retries || !sleep_unless_stopped(delay, stop) => return Err(e),
+            Err(e) if attempt >= retries || !sleep_unless_stopped(delay, stop.unwrap_or(&NEVER)) => return Err(e),
             Err(_) => {
                 delay = (delay * 2).min(MAX_BACKOFF);
                 attempt += 1;
             }
         }
-    }
-}
-
-/// Sleeps `d` in short steps; false as soon as `stop` is set.
-fn sleep_unless_stopped(d: Duration, stop: Option<&AtomicBool>) -> bool {
-    let until = Instant::now() + d;
-    loop {
-        if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
-            return false;
-        }
-        let left = until.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return true;
-        }
-        std::thread::sleep(left.min(Duration::from_millis(50)));
     }
 }
 

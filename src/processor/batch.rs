@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
-use super::{stages, Outcome, Processed, Processor, RunOptions, Status};
+use super::{stages, Outcome, Processed, Processor, RunOptions, RunSummary};
 use crate::crash::CrashId;
 use crate::queue::{Claimed, CrashQueue, QueueName, DEFAULT_VISIBILITY};
 use crate::store::CrashStore;
@@ -19,50 +19,6 @@ pub type Sink<'a> = &'a (dyn Fn(&Outcome, Option<&Processed>) + Sync);
 const ACK_BATCH: usize = 64;
 /// How often `--follow` looks at empty queues again.
 const FOLLOW_POLL: Duration = Duration::from_millis(500);
-
-/// Counts of a run.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct RunSummary {
-    pub ok: u64,
-    pub stackwalk_failed: u64,
-    pub timeout: u64,
-    pub error: u64,
-    pub saved: u64,
-    /// Stopped by the stop flag before the end.
-    pub interrupted: bool,
-    pub elapsed_secs: f64,
-    /// An error that stopped the run itself (a queue or store that stopped working).
-    pub fatal: Option<String>,
-}
-
-impl RunSummary {
-    pub fn total(&self) -> u64 {
-        self.ok + self.stackwalk_failed + self.timeout + self.error
-    }
-
-    /// Crashes that failed (timeouts and errors).
-    pub fn failed(&self) -> u64 {
-        self.timeout + self.error
-    }
-
-    pub fn per_second(&self) -> f64 {
-        if self.elapsed_secs > 0.0 {
-            self.total() as f64 / self.elapsed_secs
-        } else {
-            0.0
-        }
-    }
-
-    fn add(&mut self, o: &Outcome) {
-        match o.status {
-            Status::Ok => self.ok += 1,
-            Status::StackwalkFailed => self.stackwalk_failed += 1,
-            Status::Timeout => self.timeout += 1,
-            Status::Error => self.error += 1,
-        }
-        self.saved += u64::from(o.saved);
-    }
-}
 
 /// What the workers share.
 struct Shared<'a> {

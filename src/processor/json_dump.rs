@@ -24,7 +24,25 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::rules::{HEAD_FRAMES, MAX_FRAMES, TAIL_FRAMES};
+/// Stacks longer than this are truncated (by the `truncate_stacks` rule, and by
+/// [`WalkedDump`] when written after [`WalkedDump::truncate_stacks`]).
+pub const MAX_FRAMES: usize = 500;
+/// Frames kept before the marker frame.
+pub const HEAD_FRAMES: usize = 250;
+/// Frames kept after the marker frame.
+pub const TAIL_FRAMES: usize = 249;
+
+/// Truncates one stack of a `json_dump` in place to [`HEAD_FRAMES`], one marker frame
+/// `{"truncated": {"msg": "N frames truncated"}}` and [`TAIL_FRAMES`]; true when it was cut.
+pub fn truncate_frames(frames: &mut Vec<Value>) -> bool {
+    if frames.len() <= MAX_FRAMES {
+        return false;
+    }
+    let cut = frames.len() - HEAD_FRAMES - TAIL_FRAMES;
+    let marker = serde_json::json!({"truncated": {"msg": format!("{cut} frames truncated")}});
+    frames.splice(HEAD_FRAMES..frames.len() - TAIL_FRAMES, [marker]);
+    true
+}
 
 /// A walked dump waiting to be written: the state and upstream's JSON of everything but the
 /// modules and the frames.
@@ -69,8 +87,8 @@ impl WalkedDump {
         &self.state
     }
 
-    /// From now on, stacks longer than [`MAX_FRAMES`] are written cut as
-    /// [`super::rules::truncate_frames`] cuts them.
+    /// From now on, stacks longer than [`MAX_FRAMES`] are written cut as [`truncate_frames`]
+    /// cuts them.
     pub fn truncate_stacks(&mut self) {
         self.truncate = true;
     }
@@ -430,8 +448,7 @@ mod tests {
         dump.truncate_stacks();
         let cut: Value = serde_json::from_str(dump.to_json().get()).unwrap();
         let mut expected: Value = serde_json::from_slice(&expected).unwrap();
-        let cut_frames =
-            |thread: &mut Value| super::super::rules::truncate_frames(thread["frames"].as_array_mut().unwrap());
+        let cut_frames = |thread: &mut Value| truncate_frames(thread["frames"].as_array_mut().unwrap());
         for thread in expected["threads"].as_array_mut().unwrap() {
             cut_frames(thread);
         }
@@ -506,5 +523,27 @@ mod tests {
             assert_eq!(hex(true), format!("{address:#018x}"));
             assert_eq!(hex(false), format!("{address:#010x}"));
         }
+    }
+
+    fn stack(n: usize) -> Vec<Value> {
+        (0..n).map(|i| serde_json::json!({"frame": i})).collect()
+    }
+
+    #[test]
+    fn stacks_up_to_500_frames_are_kept() {
+        let mut frames = stack(500);
+        assert!(!truncate_frames(&mut frames));
+        assert_eq!(frames, stack(500));
+    }
+
+    #[test]
+    fn longer_stacks_keep_250_head_a_marker_and_249_tail() {
+        let mut frames = stack(1000);
+        assert!(truncate_frames(&mut frames));
+        assert_eq!(frames.len(), 500);
+        assert_eq!(frames[249], serde_json::json!({"frame": 249}));
+        assert_eq!(frames[250], serde_json::json!({"truncated": {"msg": "501 frames truncated"}}));
+        assert_eq!(frames[251], serde_json::json!({"frame": 751}));
+        assert_eq!(frames[499], serde_json::json!({"frame": 999}));
     }
 }

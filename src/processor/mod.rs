@@ -66,7 +66,6 @@ use crate::progress::{NoProgress, Progress};
 use crate::siggen::{SigLists, SignatureGenerator};
 use crate::store::CrashStore;
 
-pub use batch::RunSummary;
 pub use processed::Processed;
 pub use rules::Ruleset;
 pub use stackwalk::{SymbolOptions, DEFAULT_MAX_CACHED_MODULES};
@@ -120,10 +119,54 @@ impl Default for RunOptions {
     }
 }
 
+/// Counts of a run.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct RunSummary {
+    pub ok: u64,
+    pub stackwalk_failed: u64,
+    pub timeout: u64,
+    pub error: u64,
+    pub saved: u64,
+    /// Stopped by the stop flag before the end.
+    pub interrupted: bool,
+    pub elapsed_secs: f64,
+    /// An error that stopped the run itself (a queue or store that stopped working).
+    pub fatal: Option<String>,
+}
+
+impl RunSummary {
+    pub fn total(&self) -> u64 {
+        self.ok + self.stackwalk_failed + self.timeout + self.error
+    }
+
+    /// Crashes that failed (timeouts and errors).
+    pub fn failed(&self) -> u64 {
+        self.timeout + self.error
+    }
+
+    pub fn per_second(&self) -> f64 {
+        if self.elapsed_secs > 0.0 {
+            self.total() as f64 / self.elapsed_secs
+        } else {
+            0.0
+        }
+    }
+
+    pub(super) fn add(&mut self, o: &Outcome) {
+        match o.status {
+            ProcessStatus::Ok => self.ok += 1,
+            ProcessStatus::StackwalkFailed => self.stackwalk_failed += 1,
+            ProcessStatus::Timeout => self.timeout += 1,
+            ProcessStatus::Error => self.error += 1,
+        }
+        self.saved += u64::from(o.saved);
+    }
+}
+
 /// What became of one crash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Status {
+pub enum ProcessStatus {
     /// Processed; the stackwalk worked (or was not part of the ruleset).
     Ok,
     /// Processed, but the main dump could not be walked (empty, corrupt, missing):
@@ -135,23 +178,23 @@ pub enum Status {
     Error,
 }
 
-impl Status {
+impl ProcessStatus {
     pub fn as_str(self) -> &'static str {
         match self {
-            Status::Ok => "ok",
-            Status::StackwalkFailed => "stackwalk_failed",
-            Status::Timeout => "timeout",
-            Status::Error => "error",
+            ProcessStatus::Ok => "ok",
+            ProcessStatus::StackwalkFailed => "stackwalk_failed",
+            ProcessStatus::Timeout => "timeout",
+            ProcessStatus::Error => "error",
         }
     }
 
     /// Does this count as a failed crash (exit code 1)?
     pub fn is_failure(self) -> bool {
-        matches!(self, Status::Timeout | Status::Error)
+        matches!(self, ProcessStatus::Timeout | ProcessStatus::Error)
     }
 }
 
-impl std::fmt::Display for Status {
+impl std::fmt::Display for ProcessStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -162,7 +205,7 @@ impl std::fmt::Display for Status {
 pub struct Outcome {
     pub id: CrashId,
     pub ruleset: String,
-    pub status: Status,
+    pub status: ProcessStatus,
     /// The signature of the processed crash that was there before, if any.
     pub old_signature: Option<String>,
     pub signature: Option<String>,
@@ -177,7 +220,7 @@ impl Outcome {
         Outcome {
             id: id.clone(),
             ruleset: ruleset.to_string(),
-            status: Status::Error,
+            status: ProcessStatus::Error,
             old_signature: None,
             signature: None,
             saved: false,
@@ -334,10 +377,10 @@ fn outcome_of(
 ) -> Outcome {
     let signature = |p: &ProcessedCrash| p.get("signature").and_then(Value::as_str).map(str::to_string);
     let status = match (ruleset, processed.get("mdsw_status_string").and_then(Value::as_str)) {
-        (Ruleset::RegenerateSignature, _) => Status::Ok,
-        (_, Some(stackwalk::STATUS_TIMEOUT)) => Status::Timeout,
-        (_, Some(stackwalk::STATUS_OK)) => Status::Ok,
-        _ => Status::StackwalkFailed,
+        (Ruleset::RegenerateSignature, _) => ProcessStatus::Ok,
+        (_, Some(stackwalk::STATUS_TIMEOUT)) => ProcessStatus::Timeout,
+        (_, Some(stackwalk::STATUS_OK)) => ProcessStatus::Ok,
+        _ => ProcessStatus::StackwalkFailed,
     };
     Outcome {
         id: id.clone(),

@@ -179,7 +179,7 @@ fn process_ids_saves_reports_outcomes_and_errors_per_crash() {
     assert_eq!((summary.ok, summary.error, summary.saved), (1, 2, 1));
     let seen = seen.into_inner().unwrap();
     let missing_outcome = seen.iter().find(|(o, _)| o.id == missing).unwrap();
-    assert_eq!(missing_outcome.0.status, Status::Error);
+    assert_eq!(missing_outcome.0.status, ProcessStatus::Error);
     assert!(!missing_outcome.1);
     assert!(seen.iter().any(|(o, _)| o.error.as_deref().unwrap_or("").contains("unknown ruleset")));
     let saved = store.get_processed(&CrashId::parse_lax(ID).unwrap()).unwrap().unwrap();
@@ -207,7 +207,7 @@ fn real_dumps_are_symbolicated_and_corrupt_ones_named() {
     let p = p.to_map();
     assert_eq!(p["mdsw_status_string"], "MissingThreadList");
     assert_eq!(p["success"], false);
-    assert_eq!(outcome.status, Status::StackwalkFailed);
+    assert_eq!(outcome.status, ProcessStatus::StackwalkFailed);
     assert!(p["signature"].is_string());
 }
 
@@ -312,7 +312,7 @@ fn the_truncate_rule_cuts_every_long_stack_and_flags_the_crashing_thread() {
         .insert("json_dump".into(), json!({"threads": [thread.clone(), {"frames": []}], "crashing_thread": thread}));
     let tools = &processor.tools;
     let mut cx = rules::CrashContext { crash: &crash, processed: previous, json_dump: None, notes: vec![], tools };
-    let rule: Vec<Box<dyn rules::Rule>> = vec![Box::new(rules::TruncateStacks)];
+    let rule: Vec<Box<dyn rules::ProcessorRule>> = vec![Box::new(rules::TruncateStacks)];
     rules::run_rules("default", &rule, &mut cx);
     let dump = &cx.processed["json_dump"];
     assert_eq!(dump["threads"][0]["frames"].as_array().unwrap().len(), 500);

@@ -1,6 +1,8 @@
 //! Crash queues: Socorro's three queues of crash IDs (`priority`, `standard`, `reprocessing`),
-//! behind one small trait, [`CrashQueue`], with a directory backend ([`DirQueue`]) and an SQS
-//! backend ([`SqsQueue`]).
+//! behind one trait, [`CrashQueue`], with a directory backend ([`DirQueue`]) and an SQS
+//! backend ([`SqsQueue`]). The trait has 12 methods (11 a backend must write): a core for
+//! publishing and consuming, and methods only `stats`, `requeue` or the mover use, listed on
+//! the trait.
 
 mod dir;
 mod sqs;
@@ -168,6 +170,16 @@ impl QueueError {
 pub type Result<T, E = QueueError> = std::result::Result<T, E>;
 
 /// Socorro's processing queues.
+///
+/// The core, used by the pipeline (collector, mover, processor): [`describe`](Self::describe),
+/// [`publish`](Self::publish), [`claim`](Self::claim), [`ack`](Self::ack),
+/// [`fail`](Self::fail), [`sync`](Self::sync); and [`release`](Self::release), which gives
+/// a claim back and no stage calls yet (only tests).
+///
+/// Needed by one stage: [`depths`](Self::depths) (`stats`, and the processor and collector
+/// for their reports), [`requeue_stale`](Self::requeue_stale), [`failed`](Self::failed) and
+/// [`requeue_failed`](Self::requeue_failed) (`requeue`), [`cleanup`](Self::cleanup) (the
+/// mover; has a default).
 pub trait CrashQueue: Send + Sync {
     /// Where the queues are, for messages.
     fn describe(&self) -> String;

@@ -50,7 +50,7 @@ const MAX_ERROR_BYTES: usize = 4096;
 
 /// Which queue a location names for one of Socorro's queues.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Source {
+enum QueueAddress {
     Name(String),
     Url(String),
 }
@@ -90,16 +90,16 @@ impl SqsLocation {
             urls.insert(key.to_string(), url.to_string());
         }
         let loc = SqsLocation { prefix: (!prefix.is_empty()).then(|| prefix.to_string()), urls };
-        if let Some(q) = QueueName::ALL.into_iter().find(|q| loc.source(*q).is_none()) {
+        if let Some(q) = QueueName::ALL.into_iter().find(|q| loc.address(*q).is_none()) {
             anyhow::bail!("queue {location}: no queue for {q}: give a prefix (sqs://PREFIX) or {q}=URL");
         }
         Ok(loc)
     }
 
-    fn source(&self, q: QueueName) -> Option<Source> {
+    fn address(&self, q: QueueName) -> Option<QueueAddress> {
         match (self.urls.get(q.as_str()), &self.prefix) {
-            (Some(url), _) => Some(Source::Url(url.clone())),
-            (None, Some(p)) => Some(Source::Name(format!("{p}-{q}"))),
+            (Some(url), _) => Some(QueueAddress::Url(url.clone())),
+            (None, Some(p)) => Some(QueueAddress::Name(format!("{p}-{q}"))),
             (None, None) => None,
         }
     }
@@ -146,7 +146,7 @@ fn is_lost_receipt<E: ProvideErrorMetadata>(e: &SdkError<E>) -> bool {
 }
 
 fn sqs_err<E: std::error::Error + 'static>(op: &str, queue: &Target, e: SdkError<E>) -> QueueError {
-    QueueError::Backend(format!("{op} SQS queue {} ({}): {}", queue.name, queue.url, remote::error_text(&e)))
+    QueueError::Backend(format!("{op} SQS queue {} ({}): {}", queue.name, queue.url, crate::error::chain(&e)))
 }
 
 fn visibility_secs(d: Duration) -> i32 {
@@ -182,20 +182,20 @@ impl Resolver<'_> {
             Err(e) => Some(e),
         };
         if let Some(e) = err {
-            anyhow::bail!("SQS queue {name} at {}: {}", self.endpoint, remote::error_text(&e));
+            anyhow::bail!("SQS queue {name} at {}: {}", self.endpoint, crate::error::chain(&e));
         }
         if !create {
             return Ok(None);
         }
         let made = self.client.create_queue().queue_name(name).send().await;
-        let made = made.map_err(|e| anyhow::anyhow!("cannot create SQS queue {name}: {}", remote::error_text(&e)))?;
+        let made = made.map_err(|e| anyhow::anyhow!("cannot create SQS queue {name}: {}", crate::error::chain(&e)))?;
         Ok(made.queue_url().map(str::to_string))
     }
 
-    async fn main(&self, source: Source) -> anyhow::Result<Target> {
+    async fn main(&self, source: QueueAddress) -> anyhow::Result<Target> {
         match source {
-            Source::Url(url) => Ok(Target { name: name_of_url(&url), url }),
-            Source::Name(name) => match self.lookup(&name, None, self.create).await? {
+            QueueAddress::Url(url) => Ok(Target { name: name_of_url(&url), url }),
+            QueueAddress::Name(name) => match self.lookup(&name, None, self.create).await? {
                 Some(url) => Ok(Target { name, url }),
                 None => anyhow::bail!(
                     "SQS queue {name} does not exist at {} (create it, or rerun with --create-queues)",
@@ -214,7 +214,7 @@ impl Resolver<'_> {
             if is_missing_queue(&e) {
                 anyhow::anyhow!("SQS queue {} ({}) does not exist", main.name, main.url)
             } else {
-                anyhow::anyhow!("SQS queue {} ({}): {}", main.name, main.url, remote::error_text(&e))
+                anyhow::anyhow!("SQS queue {} ({}): {}", main.name, main.url, crate::error::chain(&e))
             }
         })?;
         let policy = attrs.attributes().and_then(|a| a.get(&QueueAttributeName::RedrivePolicy));
@@ -263,7 +263,7 @@ impl SqsQueue {
                 Resolver { client: &client, create: opts.create, endpoint: opts.endpoint_for_messages("SQS") };
             let mut queues = Vec::new();
             for q in QueueName::ALL {
-                let source = loc.source(q).expect("parse checked every queue has a source");
+                let source = loc.address(q).expect("parse checked every queue has an address");
                 let main = resolver.main(source).await.map_err(|e| anyhow::anyhow!("queue {location}: {e}"))?;
                 let dlq = resolver
                     .dlq(&main, loc.failed_url(q))
@@ -609,16 +609,16 @@ mod tests {
     #[test]
     fn locations() {
         let l = SqsLocation::parse("sqs://socorro").unwrap();
-        assert_eq!(l.source(QueueName::Priority), Some(Source::Name("socorro-priority".into())));
+        assert_eq!(l.address(QueueName::Priority), Some(QueueAddress::Name("socorro-priority".into())));
         let u = "https://sqs.us-west-2.amazonaws.com/123456789012/prio";
         let l = SqsLocation::parse(&format!("sqs://socorro?priority={u}&standard-failed={u}-dlq")).unwrap();
-        assert_eq!(l.source(QueueName::Priority), Some(Source::Url(u.into())));
-        assert_eq!(l.source(QueueName::Standard), Some(Source::Name("socorro-standard".into())));
+        assert_eq!(l.address(QueueName::Priority), Some(QueueAddress::Url(u.into())));
+        assert_eq!(l.address(QueueName::Standard), Some(QueueAddress::Name("socorro-standard".into())));
         assert_eq!(l.failed_url(QueueName::Standard).map(|s| name_of_url(s)), Some("prio-dlq".into()));
         let all = format!("sqs://?standard={u}1&priority={u}2&reprocessing={u}3");
         assert_eq!(
-            SqsLocation::parse(&all).unwrap().source(QueueName::Reprocessing),
-            Some(Source::Url(format!("{u}3")))
+            SqsLocation::parse(&all).unwrap().address(QueueName::Reprocessing),
+            Some(QueueAddress::Url(format!("{u}3")))
         );
         let missing = SqsLocation::parse(&format!("sqs://?standard={u}")).unwrap_err().to_string();
         assert!(missing.contains("no queue for priority"), "{missing}");

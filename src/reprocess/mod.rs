@@ -13,7 +13,7 @@ pub use state::{default_state_dir, Job, State, StateFile};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::api::{ApiError, ClientOptions, CrashStatsClient, RetryPolicy};
 use crate::crash::CrashId;
@@ -77,7 +77,7 @@ pub fn check_ruleset(ruleset: Option<&str>) -> Result<(), ReprocessError> {
 
 /// A remote reprocessing job.
 #[derive(Debug, Clone)]
-pub struct RemoteOptions {
+pub struct ReprocessJobOptions {
     pub host: String,
     pub token: Option<Secret>,
     pub ruleset: Option<String>,
@@ -141,7 +141,7 @@ pub struct RemoteReport {
 /// file. Stops at the first group the server does not accept (after retries) or when `stop`
 /// is set (after the current group).
 pub fn run_remote(
-    opts: &RemoteOptions,
+    opts: &ReprocessJobOptions,
     ids: &[CrashId],
     progress: &dyn Progress,
     stop: Arc<AtomicBool>,
@@ -199,7 +199,7 @@ pub fn run_remote(
 
 fn send_groups(
     client: &CrashStatsClient,
-    opts: &RemoteOptions,
+    opts: &ReprocessJobOptions,
     pending: &[&Group],
     state: &mut StateFile,
     report: &mut RemoteReport,
@@ -213,7 +213,7 @@ fn send_groups(
     progress.set_total(pending.len() as u64);
     let total = report.groups;
     for (n, group) in pending.iter().enumerate() {
-        if stopped(stop) || (n > 0 && !pause(opts.sleep, stop)) {
+        if stopped(stop) || (n > 0 && !crate::stop::sleep_unless_stopped(opts.sleep, stop)) {
             report.interrupted = true;
             break;
         }
@@ -257,21 +257,6 @@ fn stopped(stop: &AtomicBool) -> bool {
     stop.load(Ordering::SeqCst)
 }
 
-/// Sleeps `d`, returning false early when `stop` is set.
-fn pause(d: Duration, stop: &AtomicBool) -> bool {
-    let deadline = Instant::now() + d;
-    loop {
-        if stopped(stop) {
-            return false;
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            return true;
-        }
-        std::thread::sleep((deadline - now).min(Duration::from_millis(50)));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,8 +268,8 @@ mod tests {
         assert_eq!(check_ruleset(Some("regen")).unwrap_err().name(), "bad_ruleset");
     }
 
-    fn options() -> RemoteOptions {
-        RemoteOptions {
+    fn options() -> ReprocessJobOptions {
+        ReprocessJobOptions {
             host: "http://127.0.0.1:9".into(),
             token: Some(Secret::new("s3cr3tT0kenValue")),
             ruleset: None,

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use super::{check_ruleset, ReprocessError, Selection};
 use crate::crash::CrashId;
-use crate::processor::{Outcome, Processed, Processor, RunOptions, RunSummary, Status};
+use crate::processor::{Outcome, ProcessStatus, Processed, Processor, RunOptions, RunSummary};
 use crate::store::CrashStore;
 
 /// A crash whose signature changed.
@@ -35,7 +35,7 @@ impl NowReport {
     pub fn changed(&self) -> Vec<Change> {
         self.outcomes
             .iter()
-            .filter(|o| o.status != Status::Error)
+            .filter(|o| o.status != ProcessStatus::Error)
             .filter_map(|o| match (&o.old_signature, &o.signature) {
                 (Some(old), Some(new)) if old != new => {
                     Some(Change { id: o.id.clone(), old_signature: old.clone(), new_signature: new.clone() })

@@ -17,7 +17,7 @@ const PUBLISH_CHUNK: usize = 500;
 
 /// Where the crashes to requeue come from.
 #[derive(Debug, Clone)]
-pub enum Source {
+pub enum RequeueSource {
     /// IDs given by the user (already parsed: invalid ones and duplicates are in the input).
     Ids(IdInput),
     /// Claimed messages whose visibility timeout passed: back to pending, in their own queue.
@@ -32,14 +32,14 @@ pub enum Source {
     Unprocessed { from: NaiveDate, to: NaiveDate },
 }
 
-impl Source {
+impl RequeueSource {
     pub fn name(&self) -> &'static str {
         match self {
-            Source::Ids(_) => "ids",
-            Source::Stale => "stale",
-            Source::Failed { .. } => "failed",
-            Source::Quarantined { .. } => "quarantined",
-            Source::Unprocessed { .. } => "unprocessed",
+            RequeueSource::Ids(_) => "ids",
+            RequeueSource::Stale => "stale",
+            RequeueSource::Failed { .. } => "failed",
+            RequeueSource::Quarantined { .. } => "quarantined",
+            RequeueSource::Unprocessed { .. } => "unprocessed",
         }
     }
 }
@@ -142,15 +142,17 @@ impl RequeueError {
 type Result<T, E = RequeueError> = std::result::Result<T, E>;
 
 /// Requeues from every source, in order, into one report.
-pub fn run(t: &Targets<'_>, sources: &[Source], opts: &RequeueOptions) -> Result<RequeueReport> {
+pub fn run(t: &Targets<'_>, sources: &[RequeueSource], opts: &RequeueOptions) -> Result<RequeueReport> {
     let mut report = RequeueReport { dry_run: opts.dry_run, ..RequeueReport::default() };
     for source in sources {
         match source {
-            Source::Ids(input) => from_ids(t, input, opts, &mut report)?,
-            Source::Stale => stale(queue(t, source.name())?, opts, &mut report)?,
-            Source::Failed { matching } => failed(queue(t, source.name())?, matching.as_deref(), opts, &mut report)?,
-            Source::Quarantined { only } => quarantined(t, only, opts, &mut report)?,
-            Source::Unprocessed { from, to } => unprocessed(t, *from, *to, opts, &mut report)?,
+            RequeueSource::Ids(input) => from_ids(t, input, opts, &mut report)?,
+            RequeueSource::Stale => stale(queue(t, source.name())?, opts, &mut report)?,
+            RequeueSource::Failed { matching } => {
+                failed(queue(t, source.name())?, matching.as_deref(), opts, &mut report)?
+            }
+            RequeueSource::Quarantined { only } => quarantined(t, only, opts, &mut report)?,
+            RequeueSource::Unprocessed { from, to } => unprocessed(t, *from, *to, opts, &mut report)?,
         }
     }
     Ok(report)
@@ -314,7 +316,7 @@ mod tests {
         }
         store.put_processed(&done, &RawCrash::new()).unwrap();
         let t = Targets { queue: Some(&q), store: Some(&store), spool: None };
-        let r = run(&t, &[Source::Unprocessed { from: day, to: day }], &opts()).unwrap();
+        let r = run(&t, &[RequeueSource::Unprocessed { from: day, to: day }], &opts()).unwrap();
         assert_eq!(r.requeued.len(), 1);
         assert_eq!(r.requeued[0].body, format!("{todo}:regenerate_signature"));
         assert_eq!(r.requeued[0].to, "priority");

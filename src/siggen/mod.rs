@@ -29,7 +29,7 @@ use serde_json::Value;
 use crate::crash::{ProcessedCrash, RawCrash};
 
 pub use lists::SigLists;
-pub use rules::{CrashData, Rule, SigResult, DEFAULT_RULESET};
+pub use rules::{CrashData, SigResult, SignatureRule, DEFAULT_RULESET};
 
 /// The result of signature generation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -46,7 +46,7 @@ pub struct Signature {
 #[derive(Clone)]
 pub struct SignatureGenerator {
     lists: Arc<SigLists>,
-    rules: Vec<&'static dyn Rule>,
+    rules: Vec<&'static dyn SignatureRule>,
 }
 
 impl fmt::Debug for SignatureGenerator {
@@ -63,7 +63,7 @@ impl SignatureGenerator {
     }
 
     /// A generator with a custom rule pipeline (rules run in the given order).
-    pub fn with_rules(lists: SigLists, rules: Vec<&'static dyn Rule>) -> SignatureGenerator {
+    pub fn with_rules(lists: SigLists, rules: Vec<&'static dyn SignatureRule>) -> SignatureGenerator {
         SignatureGenerator { lists: Arc::new(lists), rules }
     }
 

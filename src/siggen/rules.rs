@@ -92,7 +92,7 @@ impl SigResult {
 
 /// One rule of the pipeline. `predicate` decides whether `action` runs; an action that fails
 /// adds the note `"<Rule>: Rule failed: <error>"` and the pipeline goes on.
-pub trait Rule: Send + Sync {
+pub trait SignatureRule: Send + Sync {
     fn name(&self) -> &'static str;
     fn predicate(&self, _data: &CrashData<'_>, _result: &SigResult) -> bool {
         true
@@ -101,7 +101,7 @@ pub trait Rule: Send + Sync {
 }
 
 /// `generator.DEFAULT_RULESET`, in upstream order.
-pub static DEFAULT_RULESET: &[&dyn Rule] = &[
+pub static DEFAULT_RULESET: &[&dyn SignatureRule] = &[
     &SignatureGenerationRule,
     &StackwalkerErrorSignatureRule,
     &BadHardware,
@@ -120,7 +120,7 @@ pub static DEFAULT_RULESET: &[&dyn Rule] = &[
 
 /// Runs `rules` over `data`: upstream's `SignatureGenerator.generate`. The debug log is only
 /// recorded when `record_debug` is set (it costs an allocation per frame and rule).
-pub fn run(rules: &[&dyn Rule], lists: &SigLists, data: &CrashData<'_>, record_debug: bool) -> SigResult {
+pub fn run(rules: &[&dyn SignatureRule], lists: &SigLists, data: &CrashData<'_>, record_debug: bool) -> SigResult {
     let mut result = SigResult { record_debug, ..SigResult::default() };
     for rule in rules {
         if rule.predicate(data, &result) {
@@ -175,7 +175,7 @@ impl SignatureGenerationRule {
     }
 }
 
-impl Rule for SignatureGenerationRule {
+impl SignatureRule for SignatureGenerationRule {
     fn name(&self) -> &'static str {
         "SignatureGenerationRule"
     }
@@ -187,7 +187,7 @@ impl Rule for SignatureGenerationRule {
 /// Appends the stackwalker status to an `EMPTY` signature: `EMPTY: ...; <mdsw_status_string>`.
 pub struct StackwalkerErrorSignatureRule;
 
-impl Rule for StackwalkerErrorSignatureRule {
+impl SignatureRule for StackwalkerErrorSignatureRule {
     fn name(&self) -> &'static str {
         "StackwalkerErrorSignatureRule"
     }
@@ -204,7 +204,7 @@ impl Rule for StackwalkerErrorSignatureRule {
 /// Prepends `bad hardware` when the crash reason says the hardware failed (bug #1733904).
 pub struct BadHardware;
 
-impl Rule for BadHardware {
+impl SignatureRule for BadHardware {
     fn name(&self) -> &'static str {
         "BadHardware"
     }
@@ -236,7 +236,7 @@ impl OomSignature {
     }
 }
 
-impl Rule for OomSignature {
+impl SignatureRule for OomSignature {
     fn name(&self) -> &'static str {
         "OOMSignature"
     }
@@ -288,7 +288,7 @@ impl AbortSignature {
     }
 }
 
-impl Rule for AbortSignature {
+impl SignatureRule for AbortSignature {
     fn name(&self) -> &'static str {
         "AbortSignature"
     }
@@ -362,7 +362,7 @@ fn py_type(v: &Value) -> &'static str {
     }
 }
 
-impl Rule for SignatureShutdownTimeout {
+impl SignatureRule for SignatureShutdownTimeout {
     fn name(&self) -> &'static str {
         "SignatureShutdownTimeout"
     }
@@ -387,7 +387,7 @@ impl Rule for SignatureShutdownTimeout {
 /// `shutdownhang | <sig>`: a shutdown hang is signed from thread 0, the thread that hung.
 pub struct SignatureRunWatchDog;
 
-impl Rule for SignatureRunWatchDog {
+impl SignatureRule for SignatureRunWatchDog {
     fn name(&self) -> &'static str {
         "SignatureRunWatchDog"
     }
@@ -404,7 +404,7 @@ impl Rule for SignatureRunWatchDog {
 /// Replaces the signature with `IPCError-browser | <error>` (or `IPCError-content`).
 pub struct SignatureIpcChannelError;
 
-impl Rule for SignatureIpcChannelError {
+impl SignatureRule for SignatureIpcChannelError {
     fn name(&self) -> &'static str {
         "SignatureIPCChannelError"
     }
@@ -424,7 +424,7 @@ impl Rule for SignatureIpcChannelError {
 /// Appends ` | IPC_Message_Name=<name>`.
 pub struct SignatureIpcMessageName;
 
-impl Rule for SignatureIpcMessageName {
+impl SignatureRule for SignatureIpcMessageName {
     fn name(&self) -> &'static str {
         "SignatureIPCMessageName"
     }
@@ -441,7 +441,7 @@ impl Rule for SignatureIpcMessageName {
 /// `stackoverflow | <sig>` for `EXCEPTION_STACK_OVERFLOW` crashes (bug #1796389).
 pub struct StackOverflowSignature;
 
-impl Rule for StackOverflowSignature {
+impl SignatureRule for StackOverflowSignature {
     fn name(&self) -> &'static str {
         "StackOverflowSignature"
     }
@@ -457,7 +457,7 @@ impl Rule for StackOverflowSignature {
 /// `hang: <type> | <sig>` for hangs (bug #1826703).
 pub struct HungProcess;
 
-impl Rule for HungProcess {
+impl SignatureRule for HungProcess {
     fn name(&self) -> &'static str {
         "HungProcess"
     }
@@ -474,7 +474,7 @@ impl Rule for HungProcess {
 /// Trims, turns every white-space character into a space and folds runs of them into one.
 pub struct SigFixWhitespace;
 
-impl Rule for SigFixWhitespace {
+impl SignatureRule for SigFixWhitespace {
     fn name(&self) -> &'static str {
         "SigFixWhitespace"
     }
@@ -490,7 +490,7 @@ impl Rule for SigFixWhitespace {
 /// Cuts signatures longer than 255 characters to 252 characters plus `...`.
 pub struct SigTruncate;
 
-impl Rule for SigTruncate {
+impl SignatureRule for SigTruncate {
     fn name(&self) -> &'static str {
         "SigTruncate"
     }

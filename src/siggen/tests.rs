@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use super::rules::{CrashData, Rule, SigResult};
+use super::rules::{CrashData, SigResult, SignatureRule};
 use super::*;
 
 /// A processed crash whose `json_dump` has these threads.
@@ -397,7 +397,7 @@ fn the_generator_is_shared_across_threads() {
 
 struct FailingRule;
 
-impl Rule for FailingRule {
+impl SignatureRule for FailingRule {
     fn name(&self) -> &'static str {
         "BadRule"
     }
@@ -410,7 +410,7 @@ impl Rule for FailingRule {
 #[test]
 fn a_failing_rule_adds_a_note_and_the_pipeline_goes_on() {
     static FAILING: FailingRule = FailingRule;
-    let rules: Vec<&'static dyn Rule> = vec![&FAILING, &rules::SigFixWhitespace];
+    let rules: Vec<&'static dyn SignatureRule> = vec![&FAILING, &rules::SigFixWhitespace];
     let generator = SignatureGenerator::with_rules(SigLists::builtin(), rules);
     let result = generator.generate_detailed(&RawCrash::new(), &ProcessedCrash::new());
     assert_eq!(result.signature, "");

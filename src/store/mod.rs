@@ -1,7 +1,8 @@
-//! Crash storage: where crashes live for good. One small trait, [`CrashStore`], with a local
+//! Crash storage: where crashes live for good. One trait, [`CrashStore`], with a local
 //! directory backend ([`FsStore`], Socorro's `v1/` bucket layout, and reading crashstats-tools'
 //! `fetch-data` layout) and an S3 backend ([`S3Store`], the same keys in a bucket). Stages see
-//! only the trait.
+//! only the trait. It is not small (19 methods, 14 a backend must write): a core that every
+//! stage uses, and methods only one stage or tool needs, listed on the trait.
 
 mod fs;
 mod s3;
@@ -63,6 +64,21 @@ pub struct DayUsage {
 }
 
 /// Permanent crash storage (Socorro's crash storage: raw crashes, dumps, processed crashes).
+///
+/// The core, used by the pipeline (collector, mover, processor): [`describe`](Self::describe),
+/// [`put_crash`](Self::put_crash), [`get_raw_crash`](Self::get_raw_crash),
+/// [`get_dump_names`](Self::get_dump_names), [`get_dump`](Self::get_dump),
+/// [`get_crash`](Self::get_crash), [`put_processed`](Self::put_processed),
+/// [`get_processed`](Self::get_processed), [`sync`](Self::sync).
+///
+/// Needed by one stage or tool: listings for `stats`, `requeue`, `reprocess` and
+/// `submit --from-store` ([`list_dates`](Self::list_dates), [`list_raw`](Self::list_raw),
+/// [`list_processed`](Self::list_processed), [`has_raw`](Self::has_raw),
+/// [`has_processed`](Self::has_processed), [`usage`](Self::usage)); the processor's fast path
+/// [`put_processed_json`](Self::put_processed_json); the collector's heartbeat
+/// [`check_writable`](Self::check_writable); the mover's [`cleanup`](Self::cleanup); and
+/// [`delete_crash`](Self::delete_crash) for tools. Methods with a default (`get_crash`,
+/// `put_processed_json`, `usage`, `cleanup`, `check_writable`) need no code in a new backend.
 pub trait CrashStore: Send + Sync {
     /// Where this store is, for messages (`/data/store (v1 layout)`, `s3://bucket/prefix`).
     fn describe(&self) -> String;

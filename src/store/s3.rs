@@ -96,7 +96,7 @@ impl S3Store {
             // Allowed to write but not to list (HeadBucket needs s3:ListBucket), as a collector
             // often is: go on; a real problem shows at the first read or write, naming the key.
             Err(e) if status(&e) == Some(403) && !opts.create => Ok(()),
-            Err(e) => Err(format!("cannot reach bucket {}: {}", self.bucket, remote::error_text(&e))),
+            Err(e) => Err(format!("cannot reach bucket {}: {}", self.bucket, crate::error::chain(&e))),
         }
     }
 
@@ -111,7 +111,7 @@ impl S3Store {
         match block_on(req.send()) {
             Ok(_) => Ok(()),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_bucket_already_owned_by_you()) => Ok(()),
-            Err(e) => Err(format!("cannot create bucket {}: {}", self.bucket, remote::error_text(&e))),
+            Err(e) => Err(format!("cannot create bucket {}: {}", self.bucket, crate::error::chain(&e))),
         }
     }
 
@@ -147,7 +147,7 @@ impl S3Store {
     }
 
     fn err<E: std::error::Error + 'static>(&self, op: &str, key: &str, e: SdkError<E>) -> StoreError {
-        StoreError::Backend(format!("{op} {}: {}", self.url(key), remote::error_text(&e)))
+        StoreError::Backend(format!("{op} {}: {}", self.url(key), crate::error::chain(&e)))
     }
 
     /// One PUT; Ok once S3 confirmed it.
@@ -181,7 +181,7 @@ impl S3Store {
                 .body
                 .collect()
                 .await
-                .map_err(|e| StoreError::Backend(format!("read {}: {}", self.url(key), remote::error_text(&e))))?;
+                .map_err(|e| StoreError::Backend(format!("read {}: {}", self.url(key), crate::error::chain(&e))))?;
             Ok(Some(body.into_bytes().to_vec()))
         })
     }

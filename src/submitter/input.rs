@@ -145,7 +145,7 @@ pub fn load_from_store(
 
 /// Where one crash to send comes from.
 #[derive(Clone)]
-pub enum Source {
+pub enum SubmitSource {
     /// Built once (repeats send the same bytes).
     Built(Arc<Outgoing>),
     /// Read from a store when its turn comes.
@@ -156,10 +156,10 @@ pub enum Source {
 }
 
 /// `n` generated crashes for a run seeded with `seed` (random when `None`), received `now`.
-pub fn generated(n: u64, seed: Option<u64>, now: DateTime<Utc>, overrides: RawCrash) -> Vec<Source> {
+pub fn generated(n: u64, seed: Option<u64>, now: DateTime<Utc>, overrides: RawCrash) -> Vec<SubmitSource> {
     let seed = seed.unwrap_or_else(rand::random);
     let overrides = Arc::new(overrides);
-    (0..n).map(|index| Source::Generated { seed, index, now, overrides: Arc::clone(&overrides) }).collect()
+    (0..n).map(|index| SubmitSource::Generated { seed, index, now, overrides: Arc::clone(&overrides) }).collect()
 }
 
 /// A generated crash as a client sends it (dumps under their names, `overrides` on top).
@@ -178,24 +178,24 @@ pub fn generate_one(seed: u64, index: u64, now: DateTime<Utc>, overrides: &RawCr
     Outgoing { annotations, dumps }
 }
 
-impl Source {
+impl SubmitSource {
     /// A label for output (the crash ID for store crashes).
     pub fn label(&self) -> Option<String> {
         match self {
-            Source::Built(_) => None,
-            Source::Store { id, .. } => Some(id.to_string()),
-            Source::Generated { index, .. } => Some(format!("generated:{index}")),
+            SubmitSource::Built(_) => None,
+            SubmitSource::Store { id, .. } => Some(id.to_string()),
+            SubmitSource::Generated { index, .. } => Some(format!("generated:{index}")),
         }
     }
 
     /// The crash (blocking: may read files).
     pub fn load(&self) -> anyhow::Result<Arc<Outgoing>> {
         match self {
-            Source::Built(c) => Ok(Arc::clone(c)),
-            Source::Store { store, id, overrides, keep_uuid } => {
+            SubmitSource::Built(c) => Ok(Arc::clone(c)),
+            SubmitSource::Store { store, id, overrides, keep_uuid } => {
                 load_from_store(store.as_ref(), id, overrides, *keep_uuid).map(Arc::new)
             }
-            Source::Generated { seed, index, now, overrides } => {
+            SubmitSource::Generated { seed, index, now, overrides } => {
                 Ok(Arc::new(generate_one(*seed, *index, *now, overrides)))
             }
         }

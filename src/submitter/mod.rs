@@ -22,7 +22,7 @@ use crate::progress::Progress;
 use crate::spool::Spool;
 
 pub use encode::{Body, DumpPart, Encoding, Outgoing};
-pub use input::{generated, CrashSpec, DumpArg, Source};
+pub use input::{generated, CrashSpec, DumpArg, SubmitSource};
 pub use send::{Reply, Sender, Target};
 
 /// Where to send: a collector URL or a spool directory.
@@ -85,7 +85,7 @@ impl Default for SubmitOptions {
 /// How one crash ended.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Status {
+pub enum SubmitStatus {
     /// Answered `CrashID=bp-...`.
     Accepted,
     /// Answered `Discarded=<reason>` (throttled or malformed).
@@ -101,7 +101,7 @@ pub struct SubmitResult {
     pub index: usize,
     /// Where the crash came from (the store crash ID), when not built from arguments.
     pub source: Option<String>,
-    pub status: Status,
+    pub status: SubmitStatus,
     /// The HTTP status, when there was an answer.
     pub http_status: Option<u16>,
     /// The answer's body (trimmed).
@@ -117,8 +117,8 @@ impl SubmitResult {
     /// The line printed for it: the collector's answer, or `Failed=<reason>`.
     pub fn line(&self) -> String {
         match (&self.status, &self.crash_id) {
-            (Status::Accepted, Some(id)) => format!("CrashID=bp-{id}"),
-            (Status::Discarded, _) => format!("Discarded={}", self.reason.as_deref().unwrap_or("")),
+            (SubmitStatus::Accepted, Some(id)) => format!("CrashID=bp-{id}"),
+            (SubmitStatus::Discarded, _) => format!("Discarded={}", self.reason.as_deref().unwrap_or("")),
             _ => format!("Failed={}", self.reason.as_deref().unwrap_or("unknown")),
         }
     }
@@ -127,7 +127,7 @@ impl SubmitResult {
         let mut r = SubmitResult {
             index: 0,
             source: None,
-            status: Status::Failed,
+            status: SubmitStatus::Failed,
             http_status: None,
             body: String::new(),
             crash_id: None,
@@ -141,12 +141,12 @@ impl SubmitResult {
                 let body = reply.body.trim().to_string();
                 r.http_status = Some(reply.status);
                 if let Some(reason) = body.strip_prefix("Discarded=") {
-                    r.status = Status::Discarded;
+                    r.status = SubmitStatus::Discarded;
                     r.reason = Some(reason.to_string());
                 } else if let (200, Some(id)) = (reply.status, body.strip_prefix("CrashID=")) {
                     match CrashId::from_input(id) {
                         Ok(id) => {
-                            r.status = Status::Accepted;
+                            r.status = SubmitStatus::Accepted;
                             r.crash_id = Some(id);
                         }
                         Err(_) => r.reason = Some("bad_crash_id_in_answer".into()),
@@ -184,9 +184,9 @@ impl Summary {
         let mut s = Summary { skipped, elapsed_s: elapsed.as_secs_f64(), ..Summary::default() };
         for r in results {
             match r.status {
-                Status::Accepted => s.accepted += 1,
-                Status::Discarded => *s.discarded.entry(r.reason.clone().unwrap_or_default()).or_default() += 1,
-                Status::Failed => s.failed += 1,
+                SubmitStatus::Accepted => s.accepted += 1,
+                SubmitStatus::Discarded => *s.discarded.entry(r.reason.clone().unwrap_or_default()).or_default() += 1,
+                SubmitStatus::Failed => s.failed += 1,
             }
         }
         let mut lat: Vec<f64> = results.iter().map(|r| r.latency_ms).collect();
@@ -236,14 +236,14 @@ fn build_sender(opts: &SubmitOptions) -> anyhow::Result<Sender> {
 /// One crash to send: where it comes from and, for crashes built once, its encoded body.
 struct Job {
     index: usize,
-    source: Source,
+    source: SubmitSource,
     body: Option<Arc<Body>>,
 }
 
 /// Sends every source `opts.repeat` times, `opts.concurrency` at once, calling `on_result` as
 /// each finishes (in completion order). Stops starting new crashes when `stop` is set.
 pub fn submit(
-    sources: Vec<Source>,
+    sources: Vec<SubmitSource>,
     opts: &SubmitOptions,
     progress: Arc<dyn Progress>,
     stop: Arc<AtomicBool>,
@@ -254,7 +254,7 @@ pub fn submit(
 }
 
 async fn submit_async(
-    sources: Vec<Source>,
+    sources: Vec<SubmitSource>,
     opts: &SubmitOptions,
     progress: Arc<dyn Progress>,
     stop: Arc<AtomicBool>,
@@ -264,8 +264,8 @@ async fn submit_async(
     let bodies: Vec<Option<Arc<Body>>> = sources
         .iter()
         .map(|s| match s {
-            Source::Built(c) => Some(Arc::new(encode::encode(c, opts.encoding))),
-            Source::Store { .. } | Source::Generated { .. } => None,
+            SubmitSource::Built(c) => Some(Arc::new(encode::encode(c, opts.encoding))),
+            SubmitSource::Store { .. } | SubmitSource::Generated { .. } => None,
         })
         .collect();
     let total = sources.len() * opts.repeat as usize;
@@ -356,14 +356,14 @@ mod tests {
     fn answers_are_classified() {
         let id = "de1bb258-cbbf-4589-a673-34f800160918";
         let a = reply(200, &format!("CrashID=bp-{id}\n"));
-        assert_eq!((a.status.clone(), a.crash_id.as_ref().unwrap().as_str()), (Status::Accepted, id));
+        assert_eq!((a.status.clone(), a.crash_id.as_ref().unwrap().as_str()), (SubmitStatus::Accepted, id));
         assert_eq!(a.line(), format!("CrashID=bp-{id}"));
         let d = reply(200, "Discarded=rule_no_b");
-        assert_eq!((d.status.clone(), d.reason.as_deref()), (Status::Discarded, Some("rule_no_b")));
+        assert_eq!((d.status.clone(), d.reason.as_deref()), (SubmitStatus::Discarded, Some("rule_no_b")));
         let m = reply(400, "Discarded=malformed_no_annotations");
         assert_eq!(m.line(), "Discarded=malformed_no_annotations");
         let big = reply(413, "");
-        assert_eq!((big.status.clone(), big.line()), (Status::Failed, "Failed=http_413".to_string()));
+        assert_eq!((big.status.clone(), big.line()), (SubmitStatus::Failed, "Failed=http_413".to_string()));
         let down = SubmitResult::from_reply(Err("connection refused".into()), 4, Duration::ZERO);
         assert_eq!(down.line(), "Failed=connection: connection refused");
     }

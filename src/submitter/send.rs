@@ -117,7 +117,7 @@ impl Sender {
                         let text = resp.text().await.unwrap_or_default();
                         (Ok(Reply { status, body: text }), retry_after)
                     }
-                    Err(e) => (Err(error_chain(&e)), None),
+                    Err(e) => (Err(crate::error::chain(&e)), None),
                 }
             }
             Target::Spool(collector) => {
@@ -133,18 +133,6 @@ impl Sender {
             }
         }
     }
-}
-
-/// A reqwest error with its causes (`error sending request: connection refused`).
-fn error_chain(e: &reqwest::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(cause) = src {
-        s.push_str(": ");
-        s.push_str(&cause.to_string());
-        src = cause.source();
-    }
-    s
 }
 
 #[cfg(test)]

@@ -3,14 +3,14 @@
 use chrono::{DateTime, NaiveTime, Utc};
 use serde_json::Value;
 
-use super::{annotation, CrashContext, Rule};
+use super::rule::{annotation, CrashContext, ProcessorRule};
 
 /// `product` (`ProductName`), `version` (`Version`), `major_version` (the number before the
 /// first `.`, else 0), `release_channel` (`ReleaseChannel`), `build` (`BuildID`), `productid`
 /// (`ProductID`). Missing annotations give empty strings.
 pub struct Product;
 
-impl Rule for Product {
+impl ProcessorRule for Product {
     fn name(&self) -> &'static str {
         "product"
     }
@@ -39,7 +39,7 @@ pub fn major_version(version: &str) -> u64 {
 /// `process_type` from `ProcessType`; absent, empty or `main` means `parent`.
 pub struct ProcessType;
 
-impl Rule for ProcessType {
+impl ProcessorRule for ProcessType {
     fn name(&self) -> &'static str {
         "process_type"
     }
@@ -57,7 +57,7 @@ impl Rule for ProcessType {
 /// (`crash_time - InstallTime`), `last_crash` (`SecondsSinceLastCrash`).
 pub struct Dates;
 
-impl Rule for Dates {
+impl ProcessorRule for Dates {
     fn name(&self) -> &'static str {
         "dates"
     }

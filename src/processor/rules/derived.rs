@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{annotation, lookup, CrashContext, Rule};
+use super::rule::{annotation, lookup, CrashContext, ProcessorRule};
 
 /// `crashing_thread` (`json_dump.crash_info.crashing_thread`, a note when none),
 /// `crashing_thread_name` (`json_dump.crashing_thread.thread_name`), `address`
@@ -10,7 +10,7 @@ use super::{annotation, lookup, CrashContext, Rule};
 /// `thread_count` (`json_dump.thread_count`).
 pub struct CrashingThread;
 
-impl Rule for CrashingThread {
+impl ProcessorRule for CrashingThread {
     fn name(&self) -> &'static str {
         "crashing_thread"
     }
@@ -39,7 +39,7 @@ impl Rule for CrashingThread {
 /// else `Unknown` and an empty version.
 pub struct OsInfo;
 
-impl Rule for OsInfo {
+impl ProcessorRule for OsInfo {
     fn name(&self) -> &'static str {
         "os_info"
     }
@@ -66,7 +66,7 @@ impl Rule for OsInfo {
 /// `cpu_arch`, `cpu_info`, `cpu_count` from `json_dump.system_info`.
 pub struct CpuInfo;
 
-impl Rule for CpuInfo {
+impl ProcessorRule for CpuInfo {
     fn name(&self) -> &'static str {
         "cpu_info"
     }
@@ -83,7 +83,7 @@ impl Rule for CpuInfo {
 /// in, in stack order, once each, joined by `;`.
 pub struct ModulesInStack;
 
-impl Rule for ModulesInStack {
+impl ProcessorRule for ModulesInStack {
     fn name(&self) -> &'static str {
         "modules_in_stack"
     }
@@ -115,7 +115,7 @@ fn module_key(module: &Value) -> Option<String> {
 /// `missing_symbols`, in module order, joined by `;`.
 pub struct MissingSymbols;
 
-impl Rule for MissingSymbols {
+impl ProcessorRule for MissingSymbols {
     fn name(&self) -> &'static str {
         "missing_symbols"
     }

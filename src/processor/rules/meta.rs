@@ -2,12 +2,12 @@
 
 use serde_json::Value;
 
-use super::{CrashContext, Rule};
+use super::rule::{CrashContext, ProcessorRule};
 
 /// `uuid` and `crash_id`: the crash ID (validated, from the store key).
 pub struct Identity;
 
-impl Rule for Identity {
+impl ProcessorRule for Identity {
     fn name(&self) -> &'static str {
         "identity"
     }
@@ -23,7 +23,7 @@ impl Rule for Identity {
 /// payload kind...), copied as is (an empty object when absent).
 pub struct CollectorMetadata;
 
-impl Rule for CollectorMetadata {
+impl ProcessorRule for CollectorMetadata {
     fn name(&self) -> &'static str {
         "collector_metadata"
     }
@@ -41,7 +41,7 @@ impl Rule for CollectorMetadata {
 /// `crash_report_keys`: every annotation name and dump name, sorted, without duplicates.
 pub struct CrashReportKeys;
 
-impl Rule for CrashReportKeys {
+impl ProcessorRule for CrashReportKeys {
     fn name(&self) -> &'static str {
         "crash_report_keys"
     }

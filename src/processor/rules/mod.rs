@@ -1,51 +1,19 @@
 //! The processing rules: small units run in order over one crash. A rule that fails (or
 //! panics) adds the note `ruleset '<name>' rule '<rule>' failed: <error>` and the next rule
-//! runs. Adding a rule: write a type implementing [`Rule`], put it in [`Ruleset::rules`].
+//! runs. Adding a rule: write a type implementing [`ProcessorRule`], put it in [`Ruleset::rules`].
 
 mod annotations;
 mod derived;
 mod meta;
+mod rule;
 mod signature;
-mod stackwalk;
+mod walk;
 
 use std::fmt;
 use std::str::FromStr;
 
-use serde_json::Value;
-
-use crate::crash::{Crash, ProcessedCrash};
-use crate::siggen::SignatureGenerator;
-
-use super::json_dump::WalkedDump;
-use super::stackwalk::Stackwalker;
-
-pub use stackwalk::{truncate_frames, TruncateStacks, HEAD_FRAMES, MAX_FRAMES, TAIL_FRAMES};
-
-/// What the rules work with: the crash, the processed crash being built, this run's notes,
-/// and the run's shared tools.
-pub struct CrashContext<'a> {
-    pub crash: &'a Crash,
-    pub processed: ProcessedCrash,
-    /// The main dump as walked in this run. While the rules run, `processed["json_dump"]` is
-    /// its [view](WalkedDump::view) (read it, do not change it: what is saved is this dump,
-    /// written at the end in place of the view).
-    pub json_dump: Option<WalkedDump>,
-    pub notes: Vec<String>,
-    pub tools: &'a Tools,
-}
-
-/// The shared, read-only tools of a run.
-pub struct Tools {
-    pub stackwalker: Stackwalker,
-    pub signer: SignatureGenerator,
-}
-
-/// One processing step.
-pub trait Rule: Send + Sync {
-    /// A stable name, used in notes and docs.
-    fn name(&self) -> &'static str;
-    fn run(&self, cx: &mut CrashContext<'_>) -> anyhow::Result<()>;
-}
+pub use rule::{annotation, lookup, run_rules, CrashContext, ProcessorRule, Tools};
+pub use walk::TruncateStacks;
 
 /// Which rules run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
@@ -69,7 +37,7 @@ impl Ruleset {
     }
 
     /// The rules, in order.
-    pub fn rules(self) -> Vec<Box<dyn Rule>> {
+    pub fn rules(self) -> Vec<Box<dyn ProcessorRule>> {
         match self {
             Ruleset::Default => vec![
                 Box::new(meta::Identity),
@@ -78,8 +46,8 @@ impl Ruleset {
                 Box::new(annotations::Product),
                 Box::new(annotations::ProcessType),
                 Box::new(annotations::Dates),
-                Box::new(stackwalk::MinidumpStackwalk),
-                Box::new(stackwalk::TruncateStacks),
+                Box::new(walk::MinidumpStackwalk),
+                Box::new(walk::TruncateStacks),
                 Box::new(derived::CrashingThread),
                 Box::new(derived::OsInfo),
                 Box::new(derived::CpuInfo),
@@ -102,19 +70,6 @@ impl Ruleset {
     }
 }
 
-/// Runs `rules` in order; a rule that fails or panics adds a note and the next one runs.
-pub fn run_rules(ruleset: &str, rules: &[Box<dyn Rule>], cx: &mut CrashContext<'_>) {
-    for rule in rules {
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rule.run(cx)));
-        let error = match outcome {
-            Ok(Ok(())) => continue,
-            Ok(Err(e)) => format!("{e:#}"),
-            Err(_) => "the rule panicked".to_string(),
-        };
-        cx.notes.push(format!("ruleset '{ruleset}' rule '{}' failed: {error}", rule.name()));
-    }
-}
-
 impl fmt::Display for Ruleset {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -131,33 +86,17 @@ impl FromStr for Ruleset {
     }
 }
 
-/// A value of the processed crash by JSON pointer (`/json_dump/crash_info/type`).
-pub fn lookup<'a>(processed: &'a ProcessedCrash, pointer: &str) -> Option<&'a Value> {
-    let rest = pointer.strip_prefix('/')?;
-    let (head, tail) = rest.split_once('/').map(|(h, t)| (h, Some(t))).unwrap_or((rest, None));
-    let value = processed.get(head)?;
-    match tail {
-        Some(t) => value.pointer(&format!("/{t}")),
-        None => Some(value),
-    }
-}
-
-/// An annotation as text (Socorro's annotations are strings; numbers are accepted too).
-pub fn annotation<'a>(crash: &'a Crash, key: &str) -> Option<std::borrow::Cow<'a, str>> {
-    match crash.raw.get(key)? {
-        Value::String(s) => Some(std::borrow::Cow::Borrowed(s.as_str())),
-        Value::Number(n) => Some(std::borrow::Cow::Owned(n.to_string())),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
-    use crate::crash::{CrashId, RawCrash};
+    use crate::crash::{Crash, CrashId, ProcessedCrash, RawCrash};
+    use crate::processor::stackwalk::Stackwalker;
+    use crate::siggen::SignatureGenerator;
 
     struct Failing;
-    impl Rule for Failing {
+    impl ProcessorRule for Failing {
         fn name(&self) -> &'static str {
             "failing"
         }
@@ -198,7 +137,7 @@ mod tests {
             notes: vec![],
             tools: &tools,
         };
-        let rules: Vec<Box<dyn Rule>> = vec![Box::new(Failing), Box::new(meta::Identity)];
+        let rules: Vec<Box<dyn ProcessorRule>> = vec![Box::new(Failing), Box::new(meta::Identity)];
         run_rules("default", &rules, &mut cx);
         assert_eq!(cx.notes, vec!["ruleset 'default' rule 'failing' failed: boom".to_string()]);
         assert_eq!(cx.processed["uuid"], "de1bb258-cbbf-4589-a673-34f800160918", "the next rule still ran");

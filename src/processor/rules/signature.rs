@@ -1,13 +1,13 @@
 //! The signature rule: calls the signature generator (`crate::siggen`).
 
-use super::{CrashContext, Rule};
+use super::rule::{CrashContext, ProcessorRule};
 
 /// `signature` and `proto_signature` from the crashing thread's frames and the signature lists;
 /// the generator's notes go to `processor_notes`. When it changes an existing signature, a
 /// note says so.
 pub struct Signature;
 
-impl Rule for Signature {
+impl ProcessorRule for Signature {
     fn name(&self) -> &'static str {
         "signature"
     }

@@ -1,19 +1,14 @@
-//! The stackwalk rules: walk every `upload_file_minidump*` dump, then truncate huge stacks.
+//! The stackwalk rules (`minidump_stackwalk`, `truncate_stacks`): walk every
+//! `upload_file_minidump*` dump with the stackwalker ([`crate::processor::stackwalk`]), then
+//! truncate huge stacks (as [`crate::processor::json_dump::truncate_frames`] cuts them).
 
 use anyhow::Context as _;
 use serde_json::{json, Value};
 
-use super::{CrashContext, Rule};
+use super::rule::{CrashContext, ProcessorRule};
 use crate::crash::{Dump, DumpData};
-use crate::processor::json_dump::WalkedDump;
+use crate::processor::json_dump::{truncate_frames, WalkedDump};
 use crate::processor::stackwalk::WalkResult;
-
-/// Stacks longer than this are truncated.
-pub const MAX_FRAMES: usize = 500;
-/// Frames kept before the marker frame.
-pub const HEAD_FRAMES: usize = 250;
-/// Frames kept after the marker frame.
-pub const TAIL_FRAMES: usize = 249;
 
 /// `json_dump`, `mdsw_status_string`, `mdsw_return_code`, `success` (and the stackwalker's
 /// error as a note) for the main dump `upload_file_minidump` (its `json_dump` is the walked
@@ -23,7 +18,7 @@ pub const TAIL_FRAMES: usize = 249;
 /// in `additional_minidumps`. A crash without a main dump is processed with `success` false.
 pub struct MinidumpStackwalk;
 
-impl Rule for MinidumpStackwalk {
+impl ProcessorRule for MinidumpStackwalk {
     fn name(&self) -> &'static str {
         "minidump_stackwalk"
     }
@@ -87,7 +82,7 @@ fn fields(json_dump: Value, r: &WalkResult) -> impl Iterator<Item = (&'static st
 /// of `CrashContext::json_dump` is written cut the same way.
 pub struct TruncateStacks;
 
-impl Rule for TruncateStacks {
+impl ProcessorRule for TruncateStacks {
     fn name(&self) -> &'static str {
         "truncate_stacks"
     }
@@ -111,43 +106,5 @@ fn truncate_thread(thread: &mut Value) -> bool {
     match thread.get_mut("frames").and_then(Value::as_array_mut) {
         Some(frames) => truncate_frames(frames),
         None => false,
-    }
-}
-
-/// Truncates one stack in place; true when it was cut.
-pub fn truncate_frames(frames: &mut Vec<Value>) -> bool {
-    if frames.len() <= MAX_FRAMES {
-        return false;
-    }
-    let cut = frames.len() - HEAD_FRAMES - TAIL_FRAMES;
-    let marker = json!({"truncated": {"msg": format!("{cut} frames truncated")}});
-    frames.splice(HEAD_FRAMES..frames.len() - TAIL_FRAMES, [marker]);
-    true
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn stack(n: usize) -> Vec<Value> {
-        (0..n).map(|i| json!({"frame": i})).collect()
-    }
-
-    #[test]
-    fn stacks_up_to_500_frames_are_kept() {
-        let mut frames = stack(500);
-        assert!(!truncate_frames(&mut frames));
-        assert_eq!(frames, stack(500));
-    }
-
-    #[test]
-    fn longer_stacks_keep_250_head_a_marker_and_249_tail() {
-        let mut frames = stack(1000);
-        assert!(truncate_frames(&mut frames));
-        assert_eq!(frames.len(), 500);
-        assert_eq!(frames[249], json!({"frame": 249}));
-        assert_eq!(frames[250], json!({"truncated": {"msg": "501 frames truncated"}}));
-        assert_eq!(frames[251], json!({"frame": 751}));
-        assert_eq!(frames[499], json!({"frame": 999}));
     }
 }
