@@ -30,7 +30,7 @@ NG=${NG:-100}
 SYMSIZE=${SYMSIZE:-100M}
 ROUNDS=${ROUNDS:-1}
 CORPORA=${CORPORA:-testdata firefox production}
-CACHE_BOUNDS=${CACHE_BOUNDS:-2}
+CACHE_BOUNDS=${CACHE_BOUNDS:-6}
 DATA=${TESTDATA:-../shared/testdata}
 OUT=bench/out/process
 GENSYMS=bench/out/process-symbols-$SYMSIZE # kept between runs: writing 300 MB takes a while
@@ -67,25 +67,31 @@ store_from() {
     done
 }
 
-# args_for STORE IDS > FILE: one line of minidump-stackwalk arguments per crash
+# args_for STORE IDS > FILE: one line per crash: output file, raw crash, dump
 args_for() {
     local store=$1 id raw
     while read -r id; do
         raw=$(ls "$store"/v1/raw_crash/*/"$id")
-        echo "--evil-json $raw --output-file $OUT/mdsw/$id.json $store/v1/dump/$id"
+        echo "$OUT/mdsw/$id.json $raw $store/v1/dump/$id"
     done < "$2"
 }
 
 # measure CMD...: runs under /usr/bin/time; sets WALL, CPU (user+sys s), KIB (largest process)
 measure() {
     /usr/bin/time -f "%e %U %S %M" -o "$OUT/time.txt" "$@" >/dev/null 2>"$OUT/stderr.txt" || true
-    read -r WALL user sys KIB < "$OUT/time.txt"
+    # (the last line: time writes "Command exited with non-zero status" first when one did)
+    read -r WALL user sys KIB < <(tail -n 1 "$OUT/time.txt")
     CPU=$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')
 }
 
 peer() { # $1 = args file, $2 = symbols
     rm -rf "$OUT/mdsw" && mkdir -p "$OUT/mdsw"
-    measure xargs -P "$J" -L 1 "$MDSW" --json --verbose=error --symbols-path "$2" < "$1"
+    export SYMS=$2
+    # stdout captured to a file, as Socorro captures it (`--output-file` writes unbuffered: one
+    # write(2) per JSON token, 90,000 for firefox-small, which would be unfair to the peer)
+    # shellcheck disable=SC2016
+    measure xargs -P "$J" -L 1 sh -c 'out=$1 raw=$2 dump=$3; exec "$0" --json --verbose=error \
+        --evil-json "$raw" --symbols-path "$SYMS" "$dump" > "$out"' "$MDSW" < "$1"
 }
 ours() { # $1 = store, $2 = ids, $3 = symbols, rest = more crashctl options
     local store=$1 ids=$2 syms=$3; shift 3
