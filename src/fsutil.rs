@@ -145,6 +145,46 @@ pub fn read_optional(path: &Path) -> io::Result<Option<Vec<u8>>> {
     }
 }
 
+/// Opens `path` for reading only if it is a regular file: a symbolic link is not followed
+/// (`O_NOFOLLOW`), and a directory, device or FIFO is refused (opened non-blocking, so a FIFO
+/// cannot hang the open). The error says what was refused.
+pub fn open_regular(path: &Path) -> io::Result<(File, u64)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path).map_err(
+        |e| match e.raw_os_error() {
+            Some(libc::ELOOP) => io::Error::other("is a symbolic link (not followed)"),
+            _ => e,
+        },
+    )?;
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        let kind = if meta.is_dir() { "a directory" } else { "a device, FIFO or socket" };
+        return Err(io::Error::other(format!("is {kind}, not a regular file")));
+    }
+    Ok((f, meta.len()))
+}
+
+/// Reads a regular file ([`open_regular`]) of at most `max` bytes; `None` when it does not
+/// exist. A larger file is refused before it is read.
+pub fn read_regular(path: &Path, max: u64) -> io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let (f, len) = match open_regular(path) {
+        Ok(x) => x,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let too_big = |n: u64| io::Error::other(format!("is {n} bytes, over the limit of {max} bytes"));
+    if len > max {
+        return Err(too_big(len));
+    }
+    let mut out = Vec::with_capacity(len as usize);
+    f.take(max.saturating_add(1)).read_to_end(&mut out)?;
+    if out.len() as u64 > max {
+        return Err(too_big(out.len() as u64));
+    }
+    Ok(Some(out))
+}
+
 /// Sorted names of the entries of a directory (empty when it does not exist).
 pub fn sorted_names(dir: &Path) -> io::Result<Vec<String>> {
     let rd = match fs::read_dir(dir) {

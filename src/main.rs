@@ -1,21 +1,26 @@
-//! The `crashctl` binary: parse the command line, run one subcommand, print the error chain
-//! once, exit with a documented code (see `crashctl::ExitCode`).
+//! The `crashctl` binary: parse the command line once, run one subcommand, print any error
+//! once as `crashctl: error: ...`, exit with a documented code (see `crashctl::ExitCode`).
+//!
+//! The modules form a straight line: main -> cmd (Cli, Command, dispatch) -> cmd::* -> ui ->
+//! args (clap groups) -> the library. No module imports one that imports it back.
 
-mod cli;
+mod args;
 mod cmd;
 mod ui;
 
-use clap::Parser;
 use crashctl::ExitCode;
 
 fn main() {
     reset_sigpipe();
-    let cli = cli::Cli::parse();
+    let (cli, matches) = match cmd::parse() {
+        Ok(parsed) => parsed,
+        Err(err) => std::process::exit(ui::clap_error(&err)),
+    };
     let ctx = ui::Context::new(&cli.global);
-    let code = match cmd::run(cli.command, &ctx) {
+    let code = match cmd::run(cli, &matches, &ctx) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("crashctl: error: {err:#}");
+            ui::error(&format!("{err:#}"));
             ExitCode::Fatal
         }
     };

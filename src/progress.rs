@@ -11,6 +11,11 @@ pub trait Progress: Send + Sync {
     fn message(&self, _msg: &str) {}
     /// Done; clear the bar.
     fn finish(&self) {}
+    /// Runs `print` with the bar out of the way (hidden, then redrawn below what was printed),
+    /// so lines written to stdout or stderr on the same terminal never mix with a stale bar.
+    fn suspend(&self, print: &mut dyn FnMut()) {
+        print()
+    }
 }
 
 /// Reports nothing.

@@ -34,13 +34,46 @@ impl Secret {
         format!("{head}{}", "x".repeat(n - shown))
     }
 
-    /// `text` with every occurrence of the secret replaced by its mask (for messages that come
-    /// from elsewhere, such as a server's error text, which might echo the token back).
+    /// `text` with every occurrence of the secret replaced by its mask, whatever the secret's
+    /// length, as sent and as it appears in a URL (percent-encoded, or form-encoded with `+`):
+    /// for text that comes from elsewhere (a server's error body, a redirect's `Location`),
+    /// which might echo the token back. Scrub before cutting text to a length, never after.
     pub fn scrub(&self, text: &str) -> String {
         if self.0.is_empty() {
             return text.to_string();
         }
-        text.replace(&self.0, &self.masked())
+        let mut out = text.to_string();
+        for form in self.encodings() {
+            if out.contains(&form) {
+                out = out.replace(&form, &"x".repeat(form.chars().count().max(1)));
+            }
+        }
+        if out.contains(&self.0) {
+            out = out.replace(&self.0, &self.masked());
+        }
+        out
+    }
+
+    /// The secret as it may appear in a URL, longest forms first (only forms that differ from
+    /// the secret itself).
+    fn encodings(&self) -> Vec<String> {
+        let unreserved = |b: u8| b.is_ascii_alphanumeric() || b"-._~".contains(&b);
+        let (mut upper, mut lower, mut form) = (String::new(), String::new(), String::new());
+        for b in self.0.bytes() {
+            if unreserved(b) {
+                for s in [&mut upper, &mut lower, &mut form] {
+                    s.push(b as char);
+                }
+            } else {
+                upper.push_str(&format!("%{b:02X}"));
+                lower.push_str(&format!("%{b:02x}"));
+                form.push_str(&if b == b' ' { "+".to_string() } else { format!("%{b:02X}") });
+            }
+        }
+        let mut forms: Vec<String> = [upper, lower, form].into_iter().filter(|f| *f != self.0).collect();
+        forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+        forms.dedup();
+        forms
     }
 }
 
@@ -87,6 +120,16 @@ mod tests {
     fn short_secrets_are_all_masked() {
         assert_eq!(Secret::new("abcdefgh").masked(), "xxxxxxxx");
         assert_eq!(Secret::new("").masked(), "");
+    }
+
+    /// Issue 12, defect 6: a short token (3 characters) and a token in a URL are masked too.
+    #[test]
+    fn scrub_masks_any_length_and_url_encoded_forms() {
+        let short = Secret::new("k3y");
+        assert_eq!(short.scrub("https://h/x?token=k3y&a=1"), "https://h/x?token=xxx&a=1");
+        let odd = Secret::new("ab/cd+ef gh=12");
+        let scrubbed = odd.scrub("?token=ab%2Fcd%2Bef+gh%3D12 or ab%2fcd%2bef%20gh%3d12 or ab/cd+ef gh=12");
+        assert!(!scrubbed.contains("cd") && !scrubbed.contains("gh"), "{scrubbed}");
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! The terminal side of the binary: the run context (quiet, config, stop flag), progress bars
-//! (indicatif, only on a terminal), and reading crash IDs from arguments or stdin.
+//! The terminal side of the binary: the run context (quiet, verbose, config, stop flag),
+//! progress bars (indicatif, only on a terminal), the one error style (`crashctl: error: ...`,
+//! clap's usage errors included; colour only on a terminal and never with NO_COLOR), and
+//! reading crash IDs from arguments or stdin.
 
 use std::io::IsTerminal;
 use std::sync::atomic::AtomicBool;
@@ -12,13 +14,15 @@ use crashctl::input::IdInput;
 use crashctl::progress::{NoProgress, Progress};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::cli::GlobalArgs;
+use crate::args::GlobalArgs;
 
 pub struct Context {
     /// `--quiet`: no status lines, summaries or progress on stderr.
     pub quiet: bool,
     /// `--quiet` or `CI=true`: no progress (bars, "(i/N) ETA" lines); status lines stay.
     pub no_progress: bool,
+    /// `-v`: detail lines on stderr (which files, which requests, retry decisions).
+    pub verbose: u8,
     config_path: Option<std::path::PathBuf>,
     config: OnceLock<Config>,
     stop: OnceLock<Arc<AtomicBool>>,
@@ -26,10 +30,12 @@ pub struct Context {
 
 impl Context {
     pub fn new(global: &GlobalArgs) -> Context {
+        crate::args::QUIET.store(global.quiet, std::sync::atomic::Ordering::Relaxed);
         let ci = std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false);
         Context {
             quiet: global.quiet,
             no_progress: global.quiet || ci,
+            verbose: global.verbose,
             config_path: global.config.clone(),
             config: OnceLock::new(),
             stop: OnceLock::new(),
@@ -43,6 +49,20 @@ impl Context {
         }
         let c = Config::load(self.config_path.as_deref())?;
         Ok(self.config.get_or_init(|| c))
+    }
+
+    /// A detail line on stderr, only with `-v` (`crashctl: MSG`).
+    pub fn detail(&self, msg: impl std::fmt::Display) {
+        if self.verbose > 0 {
+            eprintln!("crashctl: {msg}");
+        }
+    }
+
+    /// A status line on stderr, unless `--quiet`.
+    pub fn status(&self, msg: impl std::fmt::Display) {
+        if !self.quiet {
+            eprintln!("{msg}");
+        }
     }
 
     /// A flag set by SIGINT/SIGTERM; batch commands stop after the current item when it is set.
@@ -71,9 +91,12 @@ impl Context {
         }
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
         let style = ProgressStyle::with_template(&format!(
-            "{{spinner}} {{pos}}/{{len}} {what} [{{bar:30}}] {{per_sec}} ETA {{eta}} {{msg}}"
+            "{{spinner}} {{pos}}/{{len}} {what} [{{bar:30}}] {{rate}} ETA {{eta}} {{msg}}"
         ))
         .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .with_key("rate", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = w.write_str(&crashctl::stats::human_rate(state.per_sec()));
+        })
         .progress_chars("=> ");
         bar.set_style(style);
         bar.enable_steady_tick(Duration::from_millis(200));
@@ -95,6 +118,34 @@ impl Context {
     }
 }
 
+/// Colour on stderr: a terminal, and NO_COLOR not set.
+fn stderr_color() -> bool {
+    std::io::stderr().is_terminal() && color_allowed()
+}
+
+/// Prints an error the one way: `crashctl: error: MSG` (`error:` in bold red on a terminal).
+pub fn error(msg: &str) {
+    if stderr_color() {
+        eprintln!("crashctl: \x1b[1;31merror:\x1b[0m {msg}");
+    } else {
+        eprintln!("crashctl: error: {msg}");
+    }
+}
+
+/// Prints a clap error (a usage error: `crashctl: error: ...` with clap's usage lines and
+/// styling), or the help or version it carries; returns the exit code (2 for usage errors).
+pub fn clap_error(err: &clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    if matches!(err.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = err.print();
+        return 0;
+    }
+    let rendered = err.render();
+    let text = if stderr_color() { rendered.ansi().to_string() } else { rendered.to_string() };
+    eprint!("crashctl: {text}");
+    crashctl::ExitCode::Fatal.code()
+}
+
 /// Colors only when the user did not opt out with `NO_COLOR` (any non-empty value, no-color.org).
 pub fn color_allowed() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
@@ -114,5 +165,8 @@ impl Progress for Bar {
     }
     fn finish(&self) {
         self.0.finish_and_clear();
+    }
+    fn suspend(&self, print: &mut dyn FnMut()) {
+        self.0.suspend(print);
     }
 }

@@ -2,9 +2,13 @@
 //! `Auth-Token` header, retries with backoff on connection errors, 429 and 5xx, and the server's
 //! JSON error message on 400/403. The token is a [`Secret`] and is scrubbed from every error.
 
+mod get;
+mod rate;
 mod retry;
 mod token;
 
+pub use get::GetError;
+pub use rate::{parse_rate, RateLimiter, RateMode, RateState, ANONYMOUS_LIMIT_PER_MIN, TOKEN_LIMIT_PER_MIN};
 pub use retry::{parse_retry_after, RetryPolicy};
 pub use token::{dotenv_value, find_token, TokenSource, TOKEN_VAR};
 
@@ -187,11 +191,14 @@ impl CrashStatsClient {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
-        let location = resp.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let mut message = self.scrub(&error_message(resp.text().await.unwrap_or_default()));
+        let location = resp.headers().get(reqwest::header::LOCATION).map(|v| String::from_utf8_lossy(v.as_bytes()));
+        let location = location.map(|l| self.scrub(&l));
+        // scrubbed before it is cut to length: a cut must not leave part of the token
+        let mut message = error_message(self.scrub(&resp.text().await.unwrap_or_default()));
         if let (true, Some(to)) = (status.is_redirection(), location) {
             message = format!("redirected to {to} (not followed: give that address as --host)");
         }
+        let message = self.scrub(&message);
         let url = url.to_string();
         match status {
             StatusCode::TOO_MANY_REQUESTS => Outcome::Retry { reason: format!("HTTP 429: {message}"), retry_after },

@@ -9,11 +9,17 @@ use anyhow::Context as _;
 use crashctl::collector::{self, Collector, CollectorOptions, Event, ServeOptions, Sink, Throttler};
 use crashctl::ExitCode;
 
-use crate::cli::{parse_duration, QueueArg, SpoolArg, StoreArg};
+use clap::ArgMatches;
+
+use crate::args::{parse_duration, QueueArg, RemoteArgs, SpoolArg, StoreArg, TUNING};
 use crate::ui::Context;
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "The bound address is printed on stderr as `listening on http://ADDR` (use port 0 to \
+#[command(after_help = "Examples:\n  \
+    crashctl collect --listen 127.0.0.1:8000 --spool ./spool\n  \
+    crashctl collect --store s3://crashes --queue sqs://socorro\n  \
+    crashctl collect --listen 127.0.0.1:0 --throttle-rules throttle.toml\n\n\
+    The bound address is printed on stderr as `listening on http://ADDR` (use port 0 to \
                         let the system pick one). One line per crash goes to stderr. SIGINT/SIGTERM stop \
                         accepting and finish the requests in flight.\n\n\
                         Direct mode (as Mozilla's collector does): --store DIR|s3://BUCKET[/PREFIX] saves each \
@@ -32,21 +38,33 @@ pub struct Args {
     pub store: StoreArg,
     #[command(flatten)]
     pub queue: QueueArg,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
     /// Throttle rules (TOML, or JSON when the name ends in .json); default: accept everything
     #[arg(long, value_name = "FILE")]
     pub throttle_rules: Option<PathBuf>,
     /// Largest request body accepted as sent; 413 above it (bytes, or with K/M/G suffix: 1024-based)
-    #[arg(long, value_name = "SIZE", default_value = "25M", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = "25M", value_parser = parse_size, help_heading = TUNING)]
     pub max_body_size: u64,
     /// Largest size a gzip body may decompress to; 413 `Discarded=decompressed_too_large` above it
-    #[arg(long, value_name = "SIZE", default_value = "100M", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = "100M", value_parser = parse_size, help_heading = TUNING)]
     pub max_decompressed_size: u64,
     /// Longest wait for the next piece of a request body before answering 408 (e.g. 70s, 500ms)
-    #[arg(long, value_name = "DURATION", default_value = "70s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "70s", value_parser = parse_duration, help_heading = TUNING)]
     pub read_timeout: Duration,
     /// Longest time to receive a whole request body, however steadily it trickles in; 408 after
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration, help_heading = TUNING)]
     pub body_timeout: Duration,
+    /// Connections served at once; past it a new connection gets 503 (lowered to what the
+    /// open-file limit allows)
+    #[arg(long, value_name = "N", default_value_t = collector::server::DEFAULT_MAX_CONNECTIONS, help_heading = TUNING)]
+    pub max_connections: usize,
+    /// Dumps kept for one crash; 400 `Discarded=malformed_too_many_dumps` above it
+    #[arg(long, value_name = "N", default_value_t = collector::DEFAULT_MAX_DUMPS, help_heading = TUNING)]
+    pub max_dumps: usize,
+    /// Memory for request bodies in flight, decompressed bytes included; 503 above it
+    #[arg(long, value_name = "SIZE", default_value = "512M", value_parser = parse_size, help_heading = TUNING)]
+    pub max_memory: u64,
     /// Token that lets clients choose their crash ID with a `uuid` annotation (Authorization: Bearer)
     #[arg(long, env = "CRASHCTL_BEARER_TOKEN", value_name = "TOKEN", hide_env_values = true)]
     pub bearer_token: Option<String>,
@@ -72,10 +90,11 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 /// the command line decide; from the environment or the config file (often set for `move`
 /// and `process` as well), a store means direct mode only when no spool is set, and a queue
 /// is ignored in spool mode.
-fn sink(args: &Args, ctx: &Context) -> anyhow::Result<Sink> {
-    let (spool, store) = (args.spool.location(ctx)?, args.store.location(ctx)?);
-    let flags = flags_on_command_line(&["spool", "store", "queue"]);
-    let (flag_spool, flag_store, flag_queue) = (flags[0], flags[1], flags[2]);
+fn sink(args: &Args, matches: &ArgMatches, ctx: &Context) -> anyhow::Result<Sink> {
+    let config = ctx.config()?;
+    let (spool, store) = (args.spool.location(config), args.store.location(config));
+    let given = |id: &str| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
+    let (flag_spool, flag_store, flag_queue) = (given("spool"), given("store"), given("queue"));
     anyhow::ensure!(
         !(flag_spool && flag_store),
         "--spool and --store are mutually exclusive: collect saves into one of them"
@@ -83,29 +102,18 @@ fn sink(args: &Args, ctx: &Context) -> anyhow::Result<Sink> {
     let direct = flag_store || (store.is_some() && !flag_spool && spool.is_none());
     if !direct {
         anyhow::ensure!(!flag_queue, "--queue requires --store (crashes in the spool are queued by `crashctl move`)");
-        return Ok(Sink::Spool(args.spool.open(ctx, true)?));
+        return Ok(Sink::Spool(args.spool.open(config, true)?));
     }
-    let store = args.store.open(ctx, true)?;
-    let queue = match args.queue.location(ctx)? {
-        Some(_) => Some(args.queue.open(ctx, true)?),
+    let store = args.store.open(config, &args.remote, true)?;
+    let queue = match args.queue.location(config) {
+        Some(_) => Some(args.queue.open(config, &args.remote, true)?),
         None => None,
     };
     Ok(Sink::store(store, queue))
 }
 
-/// For each argument id of `collect`: was it given on the command line (not from the
-/// environment)? Asks clap, by parsing the process arguments again.
-fn flags_on_command_line(ids: &[&str]) -> Vec<bool> {
-    use clap::CommandFactory;
-    let matches = crate::cli::Cli::command().try_get_matches_from(std::env::args_os()).ok();
-    let collect = matches.as_ref().and_then(|m| m.subcommand_matches("collect"));
-    ids.iter()
-        .map(|id| collect.and_then(|c| c.value_source(id)) == Some(clap::parser::ValueSource::CommandLine))
-        .collect()
-}
-
-pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
-    let sink = sink(&args, ctx)?;
+pub fn run(args: Args, matches: &ArgMatches, ctx: &Context) -> anyhow::Result<ExitCode> {
+    let sink = sink(&args, matches, ctx)?;
     let throttler = match &args.throttle_rules {
         Some(path) => Throttler::load(path)?,
         None => Throttler::default(),
@@ -114,6 +122,8 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         throttler,
         bearer_token: args.bearer_token.clone(),
         max_decompressed_size: args.max_decompressed_size,
+        max_dumps: args.max_dumps,
+        max_memory: args.max_memory,
         ..CollectorOptions::default()
     };
     let serve_opts = ServeOptions {
@@ -121,10 +131,9 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         max_body_size: args.max_body_size,
         read_timeout: args.read_timeout,
         body_timeout: args.body_timeout,
+        max_connections: args.max_connections,
     };
-    if !ctx.quiet {
-        eprintln!("saving crashes into {}", sink.describe());
-    }
+    ctx.status(format!("saving crashes into {}", sink.describe()));
     let collector = Arc::new(Collector::with_sink(sink, opts));
     let quiet = ctx.quiet;
     let events: collector::server::EventSink = Arc::new(move |e: &Event| log_event(e, quiet));
@@ -142,7 +151,8 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
 fn log_event(e: &Event, quiet: bool) {
     match e {
         Event::Listening(addr) => eprintln!("listening on http://{addr}"),
-        Event::Crash(_) | Event::Stopped if quiet => {}
+        Event::Crash(_) | Event::Stopped | Event::ConnectionLimit(_) if quiet => {}
+        Event::ConnectionLimit(n) => eprintln!("serving at most {n} connections at once"),
         Event::Crash(record) => eprintln!("{record}"),
         Event::ShuttingDown { in_flight } => {
             eprintln!("shutting down: no new connections, finishing {in_flight} requests in flight")

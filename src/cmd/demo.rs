@@ -15,7 +15,7 @@ use crate::ui::Context;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Example:\n  crashctl demo            # in ./crashctl-demo-<time>/\n  crashctl demo -n 50 --dir /tmp/demo"
+    after_help = "Examples:\n  crashctl demo\n  crashctl demo -n 50 --dir /tmp/demo\n\nWithout --dir, the demo runs in a new ./crashctl-demo-<time>/ folder."
 )]
 pub struct Args {
     /// Folder for the demo's spool, store, queue and symbols (default: a new

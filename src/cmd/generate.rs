@@ -8,15 +8,16 @@ use anyhow::Context as _;
 use crashctl::generate::{write_symbols_sized, Generator};
 use crashctl::ExitCode;
 
-use crate::cli::{Format, StoreArg};
+use crate::args::{Format, OutputArgs, RemoteArgs, StoreArg};
 use crate::ui::Context;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
     crashctl generate -n 20 --store ./crashes --symbols ./symbols\n  \
-    crashctl generate -n 500 --store ./crashes --symbols ./symbols --symbols-size 100M\n  \
-    crashctl generate -n 20 --store ./crashes | crashctl process --store ./crashes --symbols-path ./symbols\n  \
-    crashctl submit http://127.0.0.1:8000/submit --from-store ./crashes")]
+    crashctl generate -n 500 --store ./c --symbols ./syms --symbols-size 100M\n  \
+    crashctl generate -n 20 --store ./crashes | crashctl process --store ./crashes\n  \
+    crashctl submit http://127.0.0.1:8000/submit --from-store ./crashes\n\n\
+    Output: crash IDs one a line (text), or one JSON object per crash (json).")]
 pub struct Args {
     /// How many crashes
     #[arg(short = 'n', long, default_value_t = 10, value_name = "N")]
@@ -33,19 +34,18 @@ pub struct Args {
     /// Seed for reproducible crashes
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
-    /// Output: crash IDs one per line (text) or one JSON object per crash
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
-    let store = args.store.open(ctx, true)?;
+    let store = args.store.open(ctx.config()?, &args.remote, true)?;
     if let Some(dir) = &args.symbols {
         let n = write_symbols_sized(dir, args.symbols_size.unwrap_or(0))
             .with_context(|| format!("writing symbols to {}", dir.display()))?;
-        if !ctx.quiet {
-            eprintln!("wrote {n} symbol files to {}", dir.display());
-        }
+        ctx.status(format!("wrote {n} symbol files to {}", dir.display()));
     }
     let now = chrono::Utc::now();
     let mut generator = Generator::new(args.seed, now);
@@ -55,8 +55,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         let (scenario, os) = (sub.scenario, sub.os);
         let crash = sub.into_crash(now);
         store.put_crash(&crash).with_context(|| format!("crash {}: saving to {}", crash.id, store.describe()))?;
-        match args.format {
-            Format::Text => writeln!(out, "{}", crash.id)?,
+        match args.output.get() {
             Format::Json => {
                 let line = serde_json::json!({
                     "crash_id": crash.id,
@@ -66,6 +65,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
                 });
                 writeln!(out, "{line}")?;
             }
+            _ => writeln!(out, "{}", crash.id)?,
         }
     }
     Ok(ExitCode::Success)

@@ -4,20 +4,24 @@
 use std::io::Write;
 use std::time::Duration;
 
-use crashctl::mover::{self, Event, MoveOptions, MoveSummary, Planned};
-use crashctl::stats::human_bytes;
+use crashctl::mover::{self, Event, MoveOptions, MoveReport};
 use crashctl::ExitCode;
 
-use crate::cli::{parse_duration, Format, JobsArg, QueueArg, SpoolArg, StoreArg};
+use crate::args::{
+    parse_duration, parse_interval, Format, JobsArg, OutputArgs, QueueArg, RemoteArgs, SpoolArg, StoreArg, TUNING,
+};
 use crate::ui::Context;
 
 #[derive(Debug, clap::Args)]
-#[command(
-    after_help = "-j defaults to 8 for move (it waits on the disk far more than it computes). Exit codes: 0 every crash taken was moved; 1 some crash was not moved (it stays in the \
+#[command(after_help = "Examples:\n  \
+    crashctl move --spool ./spool --store ./store --queue ./queue\n  \
+    crashctl move --dry-run --older-than 10m\n  \
+    crashctl move --follow --interval 5s --verify\n  \
+    crashctl move --store s3://crashes --queue sqs://socorro --create-queues\n\n\
+    -j defaults to 8 for move (it waits on the disk far more than it computes). Exit codes: 0 every crash taken was moved; 1 some crash was not moved (it stays in the \
                          spool, or was quarantined); 2 fatal (the destination kept failing, the spool is locked); \
                          130 a --once run was interrupted (in-flight crashes were finished first). --follow \
-                         stopped by SIGINT/SIGTERM exits 0 (or 1 if crashes failed)."
-)]
+                         stopped by SIGINT/SIGTERM exits 0 (or 1 if crashes failed).")]
 pub struct Args {
     #[command(flatten)]
     spool: SpoolArg,
@@ -25,6 +29,10 @@ pub struct Args {
     store: StoreArg,
     #[command(flatten)]
     queue: QueueArg,
+    #[command(flatten)]
+    remote: RemoteArgs,
+    #[command(flatten)]
+    output: OutputArgs,
     #[command(flatten)]
     jobs: JobsArg,
     /// Read every crash back from the store and compare sha256 digests before deleting it
@@ -49,20 +57,17 @@ pub struct Args {
     #[arg(long)]
     follow: bool,
     /// With --follow: how often to look for new crashes
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "2s", requires = "follow")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_interval, default_value = "2s", requires = "follow")]
     interval: Duration,
     /// Quarantine a crash after this many failed attempts (counted across runs)
-    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..), help_heading = TUNING)]
     max_failures: u32,
     /// Retries (exponential backoff from 100ms) of a failed store write, publish or sync
-    #[arg(long, value_name = "N", default_value_t = 3)]
+    #[arg(long, value_name = "N", default_value_t = 3, help_heading = TUNING)]
     retries: u32,
     /// Crashes made durable, published and removed together (one sync of store and queue each)
-    #[arg(long, value_name = "N", default_value_t = mover::DEFAULT_BATCH, value_parser = parse_batch)]
+    #[arg(long, value_name = "N", default_value_t = mover::DEFAULT_BATCH, value_parser = parse_batch, help_heading = TUNING)]
     batch_size: usize,
-    /// Output format of the summary (and of the --dry-run listing: JSON Lines)
-    #[arg(long, value_enum, default_value = "text")]
-    format: Format,
 }
 
 /// Crashes in flight when `-j` is not given.
@@ -96,103 +101,82 @@ impl Args {
 }
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
-    let json = args.format == Format::Json;
+    let format = args.output.get();
+    let json = format == Format::Json;
     let opts = args.options(ctx.show_progress(json));
-    let spool = args.spool.open(ctx, false)?;
+    let config = ctx.config()?;
+    let spool = args.spool.open(config, false)?;
     let stop = ctx.stop_flag();
+    ctx.detail(format_args!("spool {}", spool.root().display()));
     let mut out = std::io::stdout().lock();
-    let mut on_event = |event: Event<'_>| report(&mut out, event, json);
+    let progress = ctx.progress("crashes", json);
+    // --follow: one line per batch, or the live status line of the bar on a terminal
+    let batches = args.follow && !ctx.quiet;
+    let live = ctx.show_progress(json);
+    let mut on_event = |event: Event<'_>| match event {
+        Event::Batch(b) if batches && live => progress.message(&b.to_string()),
+        Event::Batch(b) if batches => eprintln!("crashctl: {b}"),
+        Event::Batch(_) => {}
+        // stdout and stderr lines with the bar out of the way
+        event => {
+            let mut event = Some(event);
+            progress.suspend(&mut || {
+                if let Some(event) = event.take() {
+                    report(&mut out, event, format)
+                }
+            })
+        }
+    };
     let summary = if args.dry_run {
         mover::plan(&spool, &opts, &stop, &mut on_event)
     } else {
-        let store = args.store.open(ctx, true)?;
-        let queue = args.queue.open(ctx, true)?;
-        let progress = ctx.progress("crashes", json);
+        let store = args.store.open(config, &args.remote, true)?;
+        let queue = args.queue.open(config, &args.remote, true)?;
+        ctx.detail(format_args!(
+            "into {} and the standard queue of {}; {} in flight, batches of {}, {} retries, quarantine after {} failures{}",
+            store.describe(),
+            queue.describe(),
+            opts.concurrency,
+            opts.batch_size,
+            opts.retries,
+            opts.max_failures,
+            if opts.verify { ", verifying every crash" } else { "" }
+        ));
         let backends = mover::Backends { spool: &spool, store: store.as_ref(), queue: queue.as_ref() };
         mover::run(&backends, &opts, progress.as_ref(), &stop, &mut on_event)?
     };
     drop(out);
-    print_summary(&summary, json, ctx)?;
+    print_report(&summary, format, ctx)?;
     Ok(exit_code(&summary, args.follow))
 }
 
 /// Dry-run lines go to stdout (they are the data); failures and warnings to stderr.
-fn report(out: &mut impl Write, event: Event<'_>, json: bool) {
+fn report(out: &mut impl Write, event: Event<'_>, format: Format) {
     match event {
         Event::Planned(p) => {
-            let _ = print_planned(out, p, json);
+            let _ = p.render(format, out);
         }
         Event::Failed(f) => eprintln!("crashctl: {f}"),
         Event::Warning(w) => eprintln!("crashctl: warning: {w}"),
+        Event::Batch(_) => {}
     }
 }
 
-fn print_planned(out: &mut impl Write, p: &Planned, json: bool) -> std::io::Result<()> {
-    if json {
-        serde_json::to_writer(&mut *out, p)?;
-        return writeln!(out);
-    }
-    let action = match p.queue {
-        Some(q) => format!("store, queue {q}"),
-        None => "store only (DEFER)".to_string(),
-    };
-    writeln!(out, "{}\t{}\t{action}", p.id, p.shard)
-}
-
-fn print_summary(s: &MoveSummary, json: bool, ctx: &Context) -> anyhow::Result<()> {
-    if json {
-        let mut out = std::io::stdout().lock();
-        if s.dry_run {
-            // the plan was JSON Lines on stdout; the summary goes with the status lines
-            if !ctx.quiet {
-                eprintln!("{}", serde_json::to_string(s)?);
-            }
-            return Ok(());
+/// The report goes to stdout; after a dry run (whose plan is the data) to stderr, with the
+/// status lines.
+fn print_report(report: &MoveReport, format: Format, ctx: &Context) -> anyhow::Result<()> {
+    if report.dry_run {
+        if !ctx.quiet {
+            report.render(format, &mut std::io::stderr().lock())?;
         }
-        serde_json::to_writer_pretty(&mut out, s)?;
-        writeln!(out)?;
         return Ok(());
     }
-    let text = summary_text(s);
-    if s.dry_run {
-        if !ctx.quiet {
-            eprintln!("{text}");
-        }
-    } else {
-        println!("{text}");
-    }
+    report.render(format, &mut std::io::stdout().lock())?;
     Ok(())
 }
 
-fn summary_text(s: &MoveSummary) -> String {
-    if s.dry_run {
-        return format!("dry run: would move {} crashes (nothing changed)", s.planned);
-    }
-    let mut text = format!(
-        "moved {} crashes ({} queued, {} deferred), {}; failed {}, quarantined {}; {:.1}s, {:.0} crashes/s",
-        s.moved,
-        s.queued,
-        s.deferred,
-        human_bytes(s.bytes),
-        s.failed,
-        s.quarantined,
-        s.elapsed_secs,
-        s.crashes_per_sec
-    );
-    if s.strays > 0 {
-        text.push_str(&format!("; {} stray entries skipped", s.strays));
-    }
-    if s.interrupted {
-        text.push_str("; interrupted");
-    }
-    if let Some(reason) = &s.aborted {
-        text.push_str(&format!("\ngave up: {reason}"));
-    }
-    text
-}
-
 /// 2 when the run gave up; 130 when a `--once` run was interrupted; 1 when any crash failed.
-fn exit_code(s: &MoveSummary, follow: bool) -> ExitCode {
+fn exit_code(s: &MoveReport, follow: bool) -> ExitCode {
     if s.aborted.is_some() {
         return ExitCode::Fatal;
     }

@@ -1,7 +1,6 @@
 //! `crashctl reprocess`: on Crash Stats (`--host`), or locally (publish to the `reprocessing`
 //! queue of a local store).
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -10,9 +9,7 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use crashctl::api::{find_token, RetryPolicy};
 use crashctl::input::IdInput;
-use crashctl::processor::{
-    Processor, ProcessorOptions, RunOptions, SymbolOptions, DEFAULT_MAX_CACHED_MODULES, DEFAULT_TIMEOUT,
-};
+use crashctl::processor::{Processor, RunOptions};
 use crashctl::progress::{NoProgress, Progress};
 use crashctl::reprocess::{
     self, LocalOptions, LocalReport, NowReport, RemoteReport, ReprocessJobOptions, Selection, RULESETS,
@@ -21,17 +18,25 @@ use crashctl::secret::Secret;
 use crashctl::store::CrashStore;
 use crashctl::ExitCode;
 
-use crate::cli::{parse_duration, Format, JobsArg, QueueArg, StoreArg};
+use crate::args::{parse_duration, Format, OutputArgs, ProcessingArgs, QueueArg, RemoteArgs, StoreArg, TUNING};
 use crate::ui::Context;
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Remote (--host URL): posts the crash IDs to /api/Reprocessing/ in groups (50 by default, \
+#[command(after_help = "Examples:\n  \
+    crashctl reprocess --host https://crash-stats.mozilla.org ID...\n  \
+    crashctl reprocess --host https://crash-stats.mozilla.org < ids.txt\n  \
+    crashctl reprocess --store ./store --date 2026-11-20 --signature 'OOM |'\n  \
+    crashctl reprocess --store ./store --all --now --changed\n\n\
+    Remote (--host URL): posts the crash IDs to /api/Reprocessing/ in groups (50 by default, \
         with --sleep between groups), retrying connection errors, 429 and 5xx with backoff. Progress is \
         recorded in a state file after each accepted group, so rerunning the same command after a failure or \
         Ctrl-C sends only the groups not yet accepted. The token (--token, $CRASHSTATS_API_TOKEN or \
         CRASHSTATS_API_TOKEN in ./.env) is only ever printed masked.\n\n\
         Local (no --host): publishes the crash IDs to the reprocessing queue of --queue, for `crashctl \
-        process` to pick up; --date and --signature select crashes of --store.")]
+        process` to pick up; --date and --signature select crashes of --store; --now processes them at once \
+        with the processing options of `crashctl process`.\n\n\
+        Exit codes: 0 ok, or nothing to do; 1 some crash or group failed; 2 usage error, invalid crash ID \
+        or fatal error; 130 interrupted.")]
 pub struct Args {
     /// Boxed: the options are many, and `cli::Command` holds every subcommand's arguments.
     #[command(flatten)]
@@ -39,6 +44,13 @@ pub struct Args {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(
+    mut_arg("symbols_path", |a| a.requires("now")),
+    mut_arg("symbols_url", |a| a.requires("now")),
+    mut_arg("symbols_cache", |a| a.requires("now")),
+    mut_arg("siglists", |a| a.requires("now")),
+    mut_arg("symbol_cache_modules", |a| a.requires("now")),
+)]
 struct Opts {
     /// Crash IDs (ID, bp-ID or report URL); one a line from stdin when none are given (or `-`)
     #[arg(value_name = "IDS")]
@@ -58,11 +70,11 @@ struct Opts {
     ruleset: Option<String>,
 
     /// Crash IDs per request (remote)
-    #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000), help_heading = TUNING)]
     batch_size: u32,
 
     /// Pause between two requests (remote)
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration, help_heading = TUNING)]
     sleep: Duration,
 
     /// Allow more than 10,000 crash IDs (remote)
@@ -75,11 +87,11 @@ struct Opts {
     state: Option<PathBuf>,
 
     /// Retries of one request after connection errors, 429 and 5xx (remote)
-    #[arg(long, value_name = "N", default_value_t = 5)]
+    #[arg(long, value_name = "N", default_value_t = 5, help_heading = TUNING)]
     retries: u32,
 
     /// Timeout of one request (remote)
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration, help_heading = TUNING)]
     request_timeout: Duration,
 
     /// First retry backoff, doubled each retry (for tests)
@@ -91,6 +103,9 @@ struct Opts {
 
     #[command(flatten)]
     queue: QueueArg,
+
+    #[command(flatten)]
+    remote: RemoteArgs,
 
     /// Add every raw crash of this day (UTC) in --store (local)
     #[arg(long, value_name = "YYYY-MM-DD", conflicts_with = "host")]
@@ -113,64 +128,20 @@ struct Opts {
     #[arg(long, requires = "now")]
     changed: bool,
 
-    #[command(flatten)]
-    processing: NowArgs,
+    /// With --now: do not save the processed crashes (see what would change)
+    #[arg(long, requires = "now")]
+    no_save: bool,
 
     /// Show what would be sent or published, change nothing
     #[arg(long)]
     dry_run: bool,
 
-    /// Output format
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
-}
-
-/// The options of `crashctl process`, for `--now`.
-#[derive(Debug, clap::Args)]
-struct NowArgs {
-    /// With --now: a local symbols directory (`<debug_file>/<DEBUG_ID>/<file>.sym`); repeatable
-    #[arg(long = "symbols-path", value_name = "DIR", requires = "now")]
-    symbols_path: Vec<PathBuf>,
-
-    /// With --now: a symbol server URL (Tecken/Breakpad layout), tried in order; repeatable
-    #[arg(long = "symbols-url", value_name = "URL", requires = "now")]
-    symbols_url: Vec<String>,
-
-    /// With --now: where downloaded symbols are cached [default: $TMPDIR/rust-minidump-cache]
-    #[arg(long = "symbols-cache", value_name = "DIR", requires = "now")]
-    symbols_cache: Option<PathBuf>,
-
-    /// With --now: folder of Socorro signature lists; default: the built-in lists
-    #[arg(long, value_name = "DIR", requires = "now")]
-    siglists: Option<PathBuf>,
-
-    /// With --now: longest time one dump may take to stackwalk
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "2m")]
-    timeout: Duration,
-
     #[command(flatten)]
-    jobs: JobsArg,
+    output: OutputArgs,
 
-    /// With --now: do not save the processed crashes (see what would change)
-    #[arg(long, requires = "now")]
-    no_save: bool,
-}
-
-impl NowArgs {
-    fn processor_options(&self) -> ProcessorOptions {
-        ProcessorOptions {
-            symbols: SymbolOptions {
-                paths: self.symbols_path.clone(),
-                urls: self.symbols_url.clone(),
-                cache: self.symbols_cache.clone(),
-                download_timeout: DEFAULT_TIMEOUT,
-                max_cached_modules: Some(DEFAULT_MAX_CACHED_MODULES),
-            },
-            siglists: self.siglists.clone(),
-            timeout: self.timeout,
-            concurrency: self.jobs.get(),
-        }
-    }
+    /// With --now: how crashes are processed (the options of `crashctl process`)
+    #[command(flatten)]
+    processing: ProcessingArgs,
 }
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
@@ -182,32 +153,36 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Reads the IDs, reports invalid ones on stderr; an error when there is nothing valid.
-fn read_ids(args: &Opts, ctx: &Context, allow_none: bool) -> anyhow::Result<IdInput> {
+/// Reads the IDs, reports invalid ones on stderr. `None` when there is nothing to do (no IDs
+/// given, none needed); an error (invalid input) when every ID given is invalid.
+fn read_ids(args: &Opts, ctx: &Context, allow_none: bool) -> anyhow::Result<Option<IdInput>> {
     let input = if args.ids.is_empty() && allow_none { IdInput::default() } else { ctx.read_ids(&args.ids)? };
     for (text, err) in &input.invalid {
         eprintln!("crashctl: skipping {text:?}: {err}");
     }
     if input.ids.is_empty() && !allow_none {
+        anyhow::ensure!(input.invalid.is_empty(), "no valid crash IDs given");
         let hint =
             if args.host.is_some() { "" } else { "; or select crashes of the store with --all, --date or --signature" };
-        anyhow::bail!("no valid crash IDs given (as arguments, or one a line on stdin){hint}");
+        ctx.status(format!("crashctl: no crash IDs given (as arguments, or one a line on stdin){hint}: nothing to do"));
+        return Ok(None);
     }
-    Ok(input)
+    Ok(Some(input))
 }
 
-fn invalid_json(input: &IdInput) -> serde_json::Value {
-    input
-        .invalid
-        .iter()
-        .map(|(text, e)| serde_json::json!({"input": text, "error": e.name(), "message": e.to_string()}))
-        .collect()
+/// 2 when a crash ID given was invalid (the valid ones were done all the same).
+fn with_invalid(code: ExitCode, input: &IdInput) -> ExitCode {
+    if input.invalid.is_empty() {
+        code
+    } else {
+        code.worst(ExitCode::Fatal)
+    }
 }
 
 // ---- remote ----
 
 fn run_remote(args: Opts, ctx: &Context) -> anyhow::Result<ExitCode> {
-    let input = read_ids(&args, ctx, false)?;
+    let Some(input) = read_ids(&args, ctx, false)? else { return Ok(ExitCode::Success) };
     let cwd = std::env::current_dir()?;
     let token = find_token(args.token.clone(), &cwd).map_err(|e| anyhow::anyhow!("reading ./.env: {e}"))?;
     let secret = token.as_ref().map(|(t, _)| t.clone());
@@ -215,13 +190,23 @@ fn run_remote(args: Opts, ctx: &Context) -> anyhow::Result<ExitCode> {
         eprintln!("crashctl: using API token {t} (from {source})");
     }
     let opts = remote_options(&args, secret.clone());
-    let json = args.format == Format::Json;
+    ctx.detail(format_args!(
+        "posting {} crash IDs to {}/api/Reprocessing/ in groups of {}, {} retries (connection errors, 429, 5xx) \
+         from {} doubling, {} between groups",
+        input.ids.len(),
+        opts.host.trim_end_matches('/'),
+        opts.batch_size,
+        opts.retry.retries,
+        humantime::format_duration(opts.retry.base_delay),
+        humantime::format_duration(opts.sleep),
+    ));
+    let json = args.output.get() == Format::Json;
     let progress = remote_progress(ctx, json);
     let result = reprocess::run_remote(&opts, &input.ids, progress.as_ref(), ctx.stop_flag());
     // Errors may quote the server or the host: scrub the token from them all the same.
     let report = result.map_err(|e| anyhow::anyhow!(scrub(&secret, &format!("{e:#}"))))?;
-    render_remote(&report, &input, args.format)?;
-    Ok(remote_exit(&report))
+    render_remote(&report, &input, args.output.get())?;
+    Ok(with_invalid(remote_exit(&report), &input))
 }
 
 fn remote_options(args: &Opts, token: Option<Secret>) -> ReprocessJobOptions {
@@ -264,50 +249,14 @@ fn remote_progress(ctx: &Context, json: bool) -> Arc<dyn Progress> {
     }
 }
 
+/// A group not accepted goes to stderr with its IDs; the report to stdout.
 fn render_remote(report: &RemoteReport, input: &IdInput, format: Format) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
     if let Some(f) = &report.failed {
         let ids: Vec<&str> = f.ids.iter().map(|id| id.as_str()).collect();
         eprintln!("crashctl: group {}/{} was not accepted: {}", f.index, report.groups, f.error);
         eprintln!("crashctl: group {} IDs: {}", f.index, ids.join(" "));
     }
-    if format == Format::Json {
-        let mut v = serde_json::to_value(report)?;
-        v["invalid"] = invalid_json(input);
-        v["duplicates"] = input.duplicates.into();
-        writeln!(out, "{v}")?;
-        return Ok(());
-    }
-    if report.dry_run {
-        for g in &report.would_send {
-            writeln!(out, "group {}/{} ({} IDs):", g.index, report.groups, g.ids.len())?;
-            for id in &g.ids {
-                writeln!(out, "  {id}")?;
-            }
-        }
-    }
-    write_remote_summary(&mut out, report)?;
-    Ok(())
-}
-
-fn write_remote_summary(out: &mut impl Write, r: &RemoteReport) -> std::io::Result<()> {
-    let verb = if r.dry_run { "would send" } else { "accepted" };
-    let count = if r.dry_run { r.would_send.len() } else { r.accepted };
-    writeln!(
-        out,
-        "{} crash IDs in {} groups to {}: {verb} {count}, accepted before {}, remaining {}, retries {}",
-        r.ids, r.groups, r.host, r.already_accepted, r.remaining, r.retries
-    )?;
-    if r.complete {
-        writeln!(out, "every group accepted")?;
-    } else if !r.dry_run && r.remaining > 0 {
-        let why = if r.interrupted { "interrupted" } else { "stopped" };
-        if r.already_accepted + r.accepted == 0 {
-            writeln!(out, "{why} before any group was accepted; rerun the same command to try again")?;
-        } else {
-            writeln!(out, "{why}; state in {} (rerun the same command to resume)", r.state_file.display())?;
-        }
-    }
+    report.render(format, input, &mut std::io::stdout().lock())?;
     Ok(())
 }
 
@@ -344,7 +293,7 @@ impl Progress for LineProgress {
 
 fn run_local(args: Opts, ctx: &Context) -> anyhow::Result<ExitCode> {
     let selecting = args.date.is_some() || args.signature.is_some() || args.all;
-    let input = read_ids(&args, ctx, selecting)?;
+    let Some(input) = read_ids(&args, ctx, selecting)? else { return Ok(ExitCode::Success) };
     let opts = LocalOptions {
         ruleset: args.ruleset.clone(),
         date: args.date,
@@ -352,7 +301,9 @@ fn run_local(args: Opts, ctx: &Context) -> anyhow::Result<ExitCode> {
         all: args.all,
         dry_run: args.dry_run,
     };
-    let store = args.store.open(ctx, false)?;
+    let config = ctx.config()?;
+    let store = args.store.open(config, &args.remote, false)?;
+    ctx.detail(format_args!("selecting crashes of {}", store.describe()));
     let selection = reprocess::select_local(store.as_ref(), &input.ids, &opts)?;
     if args.now && !args.dry_run {
         return run_now(&args, ctx, store.as_ref(), selection, &input);
@@ -362,39 +313,24 @@ fn run_local(args: Opts, ctx: &Context) -> anyhow::Result<ExitCode> {
         let target = if args.now { "process now".to_string() } else { "queue for reprocessing".to_string() };
         (reprocess::plan_local(selection, &opts), target)
     } else {
-        let queue = args.queue.open(ctx, true)?;
-        let progress = ctx.progress("crashes", args.format == Format::Json);
+        let queue = args.queue.open(config, &args.remote, true)?;
+        let progress = ctx.progress("crashes", args.output.get() == Format::Json);
         let report = reprocess::publish_local(queue.as_ref(), selection, &opts, progress.as_ref(), &ctx.stop_flag())?;
         (report, format!("the reprocessing queue of {}", queue.describe()))
     };
-    render_local(&report, &input, args.format, ctx.quiet, &target)?;
-    Ok(if report.interrupted { ExitCode::Interrupted } else { ExitCode::from_failures(report.missing.len() as u64) })
+    render_local(&report, &input, args.output.get(), ctx, &target)?;
+    let code =
+        if report.interrupted { ExitCode::Interrupted } else { ExitCode::from_failures(report.missing.len() as u64) };
+    Ok(with_invalid(code, &input))
 }
 
-fn render_local(r: &LocalReport, input: &IdInput, format: Format, quiet: bool, target: &str) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
+fn render_local(r: &LocalReport, input: &IdInput, format: Format, ctx: &Context, target: &str) -> anyhow::Result<()> {
     for id in &r.missing {
         eprintln!("crashctl: crash {id}: no raw crash in the store; skipped");
     }
-    if format == Format::Json {
-        let mut v = serde_json::to_value(r)?;
-        v["invalid"] = invalid_json(input);
-        v["duplicates"] = input.duplicates.into();
-        writeln!(out, "{v}")?;
-        return Ok(());
-    }
-    for id in &r.ids {
-        writeln!(out, "{id}")?;
-    }
-    if !quiet {
-        let verb = if r.dry_run { "would" } else { "published to" };
-        let ruleset = r.ruleset.as_deref().map(|rs| format!(" with ruleset {rs}")).unwrap_or_default();
-        eprintln!(
-            "crashctl: {} crashes: {verb} {target}{ruleset}; {} not in the store, {} other signatures",
-            r.ids.len(),
-            r.missing.len(),
-            r.not_matching
-        );
+    r.render(format, input, &mut std::io::stdout().lock())?;
+    if format != Format::Json {
+        ctx.status(format!("crashctl: {}", r.summary_line(target)));
     }
     Ok(())
 }
@@ -409,56 +345,37 @@ fn run_now(
     input: &IdInput,
 ) -> anyhow::Result<ExitCode> {
     let processor = Processor::new(args.processing.processor_options())?;
-    let json = args.format == Format::Json;
-    let run =
-        RunOptions { save: !args.processing.no_save, progress: ctx.progress("crashes", json), stop: ctx.stop_flag() };
+    for problem in processor.symbol_source_problems() {
+        eprintln!("crashctl: warning: {problem}");
+    }
+    if let Some(warning) = processor.no_symbols_warning(!args.no_save) {
+        eprintln!("crashctl: warning: {warning}");
+    }
+    let json = args.output.get() == Format::Json;
+    let run = RunOptions { save: !args.no_save, progress: ctx.progress("crashes", json), stop: ctx.stop_flag() };
     let report = reprocess::process_now(&processor, store, sel, args.ruleset.as_deref(), &run)?;
-    render_now(&report, input, args, ctx.quiet)?;
-    Ok(if report.summary.interrupted { ExitCode::Interrupted } else { ExitCode::from_failures(report.failed()) })
+    for o in &report.outcomes {
+        ctx.detail(format_args!("{}: {} ({})", o.id, o.status, o.signature.as_deref().unwrap_or("no signature")));
+    }
+    render_now(&report, input, args, ctx)?;
+    let code =
+        if report.summary.interrupted { ExitCode::Interrupted } else { ExitCode::from_failures(report.failed()) };
+    Ok(with_invalid(code, input))
 }
 
-fn render_now(r: &NowReport, input: &IdInput, args: &Opts, quiet: bool) -> anyhow::Result<()> {
+fn render_now(r: &NowReport, input: &IdInput, args: &Opts, ctx: &Context) -> anyhow::Result<()> {
     for id in &r.missing {
         eprintln!("crashctl: crash {id}: no raw crash in the store; not processed");
     }
     for o in r.outcomes.iter().filter(|o| o.error.is_some()) {
         eprintln!("crashctl: crash {}: {}", o.id, o.error.as_deref().unwrap_or_default());
     }
-    let changed = r.changed();
-    let mut out = std::io::stdout().lock();
-    if args.format == Format::Json {
-        let mut v = serde_json::json!({
-            "ruleset": r.ruleset, "summary": r.summary, "missing": r.missing, "not_matching": r.not_matching,
-            "invalid": invalid_json(input), "duplicates": input.duplicates,
-        });
-        v[if args.changed { "changed" } else { "outcomes" }] =
-            if args.changed { serde_json::to_value(&changed)? } else { serde_json::to_value(&r.outcomes)? };
-        writeln!(out, "{v}")?;
-    } else if args.changed {
-        write_changes(&mut out, &changed)?;
-    } else {
-        for o in &r.outcomes {
-            writeln!(out, "{}\t{}\t{}", o.id, o.status, o.signature.as_deref().unwrap_or(""))?;
+    for o in &r.outcomes {
+        if let Some(warning) = &o.warning {
+            eprintln!("crashctl: warning: crash {}: {warning}", o.id);
         }
     }
-    if !quiet {
-        let s = &r.summary;
-        eprintln!(
-            "crashctl: processed {} crashes: {} ok, {} stackwalk failed, {} timed out, {} errors; {} saved; {} signatures changed",
-            s.total(), s.ok, s.stackwalk_failed, s.timeout, s.error, s.saved, changed.len()
-        );
-    }
-    Ok(())
-}
-
-/// The changes as a table: crash ID, old signature -> new signature.
-fn write_changes(out: &mut impl Write, changed: &[reprocess::Change]) -> std::io::Result<()> {
-    if changed.is_empty() {
-        return Ok(());
-    }
-    writeln!(out, "{:<36}  OLD SIGNATURE -> NEW SIGNATURE", "CRASH ID")?;
-    for c in changed {
-        writeln!(out, "{}  {} -> {}", c.id, c.old_signature, c.new_signature)?;
-    }
+    r.render(args.output.get(), input, args.changed, &mut std::io::stdout().lock())?;
+    ctx.status(format!("crashctl: {}", r.summary_line()));
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! `crashctl requeue`: put crash IDs back on a queue (from arguments or stdin, stale claims,
 //! dead letters, the mover's quarantine, or raw crashes never processed).
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 
 use anyhow::Context as _;
 use chrono::NaiveDate;
@@ -9,13 +9,20 @@ use crashctl::queue::{valid_ruleset, QueueName};
 use crashctl::requeue::{self, RequeueOptions, RequeueReport, RequeueSource, Targets};
 use crashctl::ExitCode;
 
-use crate::cli::{Format, QueueArg, SpoolArg, StoreArg};
+use crate::args::{Format, OutputArgs, QueueArg, RemoteArgs, SpoolArg, StoreArg};
 use crate::ui::Context;
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "With no source flag, crash IDs come from the arguments, or one per line from stdin \
-                         (ID, bp-ID or report URL). Exit codes: 0 all requeued; 1 some input was invalid or \
-                         could not be requeued; 2 fatal.")]
+#[command(after_help = "Examples:\n  \
+    crashctl requeue --queue ./queue ID...\n  \
+    crashctl requeue --queue ./queue --stale --failed\n  \
+    crashctl requeue --queue ./queue --failed --match timeout --dry-run\n  \
+    crashctl requeue --spool ./spool --quarantined\n  \
+    crashctl requeue --store ./store --unprocessed --date 2026-11-20\n\n\
+    With no source flag, crash IDs come from the arguments, or one per line from stdin \
+    (ID, bp-ID or report URL). Exit codes: 0 all requeued, or nothing to do; 1 some item could not \
+    be requeued (or a message or file found was not a crash ID); 2 an invalid crash ID was given, \
+    usage or fatal error.")]
 pub struct Args {
     /// Crash IDs (ID, bp-ID or report URL); `-` or none reads them from stdin. With --quarantined: only these
     #[arg(value_name = "ID")]
@@ -56,12 +63,13 @@ pub struct Args {
     spool: SpoolArg,
     #[command(flatten)]
     store: StoreArg,
+    #[command(flatten)]
+    remote: RemoteArgs,
+    #[command(flatten)]
+    output: OutputArgs,
     /// List what would be requeued; change nothing
     #[arg(long)]
     dry_run: bool,
-    /// Output format
-    #[arg(long, value_enum, default_value = "text")]
-    format: Format,
 }
 
 fn parse_ruleset(s: &str) -> Result<String, String> {
@@ -83,10 +91,7 @@ impl Args {
         let mut sources = Vec::new();
         if !self.has_source_flag() {
             if self.ids.is_empty() && std::io::stdin().is_terminal() {
-                anyhow::bail!(
-                    "nothing to requeue: give crash IDs (arguments or stdin), or --stale, --failed, \
-                     --quarantined or --unprocessed"
-                );
+                return Ok(sources);
             }
             sources.push(RequeueSource::Ids(ctx.read_ids(&self.ids)?));
         } else if !self.ids.is_empty() && !self.quarantined {
@@ -103,7 +108,7 @@ impl Args {
         if self.quarantined {
             let input = crashctl::input::IdInput::parse(&self.ids);
             if let Some((text, e)) = input.invalid.first() {
-                anyhow::bail!("{text}: {e}");
+                anyhow::bail!("{text:?}: {e}");
             }
             sources.push(RequeueSource::Quarantined { only: input.ids });
         }
@@ -130,50 +135,41 @@ impl Args {
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let sources = args.sources(ctx)?;
+    if sources.is_empty()
+        || sources.iter().all(|s| matches!(s, RequeueSource::Ids(i) if i.ids.is_empty() && i.invalid.is_empty()))
+    {
+        ctx.status(
+            "crashctl: nothing to requeue: no crash IDs given (arguments or stdin), and none of --stale, --failed, \
+             --quarantined or --unprocessed",
+        );
+        return Ok(ExitCode::Success);
+    }
+    let config = ctx.config()?;
     let needs_queue = !(args.quarantined && !args.stale && !args.failed && !args.unprocessed);
-    let queue = if needs_queue { Some(args.queue.open(ctx, !args.dry_run)?) } else { None };
-    let spool = if args.quarantined { Some(args.spool.open(ctx, false)?) } else { None };
-    let store = if args.unprocessed { Some(args.store.open(ctx, false)?) } else { None };
+    // a queue taken from (--stale, --failed) must exist: only a run that only publishes creates it
+    let create = !args.dry_run && !args.stale && !args.failed;
+    let queue = if needs_queue { Some(args.queue.open(config, &args.remote, create)?) } else { None };
+    let spool = if args.quarantined { Some(args.spool.open(config, false)?) } else { None };
+    let store = if args.unprocessed { Some(args.store.open(config, &args.remote, false)?) } else { None };
     let targets = Targets { queue: queue.as_deref(), spool: spool.as_ref(), store: store.as_deref() };
     let report = requeue::run(&targets, &sources, &args.options())?;
-    render(&report, args.format, ctx).context("writing the report")?;
-    Ok(ExitCode::from_failures((report.invalid.len() + report.failed.len()) as u64))
+    render(&report, args.output.get(), ctx).context("writing the report")?;
+    // an invalid crash ID the user gave is invalid input (2); one found in a queue, spool or
+    // store is an item that failed (1)
+    let given_invalid = report.invalid.iter().any(|i| i.source == "ids");
+    let code = ExitCode::from_failures((report.invalid.len() + report.failed.len()) as u64);
+    Ok(if given_invalid { code.worst(ExitCode::Fatal) } else { code })
 }
 
-/// Text: what was requeued on stdout (one per line), problems and the count on stderr.
+/// What was requeued on stdout; in text, the problems and the count on stderr.
 fn render(r: &RequeueReport, format: Format, ctx: &Context) -> std::io::Result<()> {
-    let mut out = std::io::stdout().lock();
+    r.render(format, &mut std::io::stdout().lock())?;
     if format == Format::Json {
-        serde_json::to_writer_pretty(&mut out, r)?;
-        return writeln!(out);
+        return Ok(());
     }
-    for item in &r.requeued {
-        writeln!(out, "{}\t{}\t{}", item.body, item.to, item.source)?;
+    for line in r.problem_lines() {
+        eprintln!("crashctl: {line}");
     }
-    for i in &r.invalid {
-        eprintln!("crashctl: invalid ({}): {}: {}", i.source, i.input, i.error);
-    }
-    for f in &r.failed {
-        eprintln!("crashctl: not requeued ({}): {}: {}", f.source, f.body, f.error);
-    }
-    if !ctx.quiet {
-        eprintln!("{}", summary_line(r));
-    }
+    ctx.status(r.summary_line());
     Ok(())
-}
-
-fn summary_line(r: &RequeueReport) -> String {
-    let verb = if r.dry_run { "would requeue" } else { "requeued" };
-    let mut line = format!("{verb} {}", r.requeued.len());
-    if let Some(n) = r.stale_expired {
-        line.push_str(&format!(" (+ {n} expired claims)"));
-    }
-    line.push_str(&format!("; {} invalid, {} not requeued", r.invalid.len(), r.failed.len()));
-    if r.duplicates > 0 {
-        line.push_str(&format!(", {} duplicates dropped", r.duplicates));
-    }
-    if r.deferred_skipped > 0 {
-        line.push_str(&format!(", {} DEFER crashes skipped", r.deferred_skipped));
-    }
-    line
 }

@@ -1,27 +1,29 @@
 //! `crashctl submit`: send crashes to a collector (or a local spool) as a crash reporter does.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crashctl::crash::RawCrash;
 use crashctl::submitter::{
-    self, input, CrashSpec, DumpArg, Encoding, SubmitOptions, SubmitResult, SubmitSource, Summary, TargetSpec,
+    self, input, CrashSpec, DumpArg, Encoding, SubmitOptions, SubmitReport, SubmitResult, SubmitSource, TargetSpec,
 };
 use crashctl::ExitCode;
 
-use crate::cli::{parse_duration, Format, JobsArg};
+use crate::args::{parse_duration, Format, JobsArg, OutputArgs, OUTPUT, TUNING};
 use crate::ui::Context;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
-    crashctl submit http://127.0.0.1:8000 --dump crash.dmp ProductName=Firefox Version=140.0\n  \
-    crashctl submit http://127.0.0.1:8000 --from-store ./fetched bp-de1bb258-cbbf-4589-a673-34f800160918\n  \
+    crashctl submit http://127.0.0.1:8000 --dump crash.dmp ProductName=Firefox\n  \
+    crashctl submit http://127.0.0.1:8000 --from-store ./fetched bp-ID...\n  \
     crashctl submit ./spool --dump crash.dmp --annotations extra.json\n  \
-    crashctl submit http://127.0.0.1:8000 --dump big.dmp ProductName=Load --repeat 1000 -j 16 --rate 200\n  \
+    crashctl submit http://127.0.0.1:8000 --dump big.dmp --repeat 1000 --rate 200\n  \
     crashctl submit http://127.0.0.1:8000 --generate 500 --seed 42 -j 8 --gzip\n\n\
-    Prints one line per crash on stdout (CrashID=bp-..., Discarded=..., or Failed=...) and a summary on stderr.")]
+    Prints one line per crash on stdout (CrashID=bp-..., Discarded=..., or Failed=...; --json: one \
+    object per crash) and a summary on stderr. Exit codes: 0 every crash accepted (or nothing to \
+    send), 1 some crash was discarded or failed, 2 usage error, invalid crash ID or fatal error, \
+    130 interrupted.")]
 pub struct Args {
     /// Collector URL (`/submit` is added when it has no path) or a spool directory to write into
     #[arg(value_name = "URL|SPOOL_DIR")]
@@ -63,19 +65,18 @@ pub struct Args {
     #[arg(long, value_name = "PER_SECOND")]
     pub rate: Option<f64>,
     /// Retries after connection errors, 429 and 5xx answers (never after other 4xx)
-    #[arg(long, value_name = "N", default_value_t = 3)]
+    #[arg(long, value_name = "N", default_value_t = 3, help_heading = TUNING)]
     pub retries: u32,
     /// First wait between retries, doubled each time (a Retry-After header wins)
-    #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = parse_duration, help_heading = TUNING)]
     pub retry_delay: Duration,
     /// Give up on one HTTP request after this long
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration, help_heading = TUNING)]
     pub timeout: Duration,
-    /// Output: one line per crash, or one JSON object per crash
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: Format,
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Exit 0 even when crashes were discarded (throttled or malformed); failures still exit 1
-    #[arg(long)]
+    #[arg(long, help_heading = OUTPUT)]
     pub allow_rejected: bool,
     /// Bearer token for the collector (lets a `uuid` annotation choose the crash ID)
     #[arg(long, env = "CRASHCTL_BEARER_TOKEN", value_name = "TOKEN", hide_env_values = true)]
@@ -83,8 +84,12 @@ pub struct Args {
 }
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
-    let json = args.format == Format::Json;
-    let sources = sources(&args, ctx)?;
+    let format = args.output.get();
+    let json = format == Format::Json;
+    let (sources, invalid) = sources(&args, ctx)?;
+    if sources.is_empty() {
+        return Ok(if invalid > 0 { ExitCode::Fatal } else { ExitCode::Success });
+    }
     let opts = SubmitOptions {
         target: TargetSpec::parse(&args.target)?,
         encoding: Encoding { json_extra: args.json_extra, gzip: args.gzip },
@@ -99,22 +104,38 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let progress = ctx.progress("crashes", json);
     let stop = ctx.stop_flag();
     let mut out = std::io::stdout().lock();
+    let target = match &opts.target {
+        TargetSpec::Url(url) => url.clone(),
+        TargetSpec::Spool(dir) => format!("the spool {}", dir.display()),
+    };
+    ctx.detail(format_args!("sending {} crashes to {target}", sources.len() as u64 * u64::from(args.repeat)));
+    let bar = Arc::clone(&progress);
+    // through the bar: a stale bar line never stays among the CrashID= lines
     let mut print = |r: &SubmitResult| {
-        let _ = if json {
-            writeln!(out, "{}", serde_json::to_string(r).unwrap_or_default())
-        } else {
-            writeln!(out, "{}", r.line())
-        };
+        bar.suspend(&mut || {
+            ctx.detail(format_args!(
+                "crash {} ({}): {} after {} attempt{} in {:.1} ms{}",
+                r.index,
+                r.source.as_deref().unwrap_or("built from the arguments"),
+                r.http_status.map_or("no answer".to_string(), |s| format!("HTTP {s}")),
+                r.attempts,
+                if r.attempts == 1 { "" } else { "s (retried: connection error, 429 or 5xx)" },
+                r.latency_ms,
+                r.reason.as_deref().map(|why| format!(": {why}")).unwrap_or_default(),
+            ));
+            let _ = r.render(format, &mut out);
+            let _ = std::io::Write::flush(&mut out);
+        })
     };
     let summary = submitter::submit(sources, &opts, progress, Arc::clone(&stop), &mut print)?;
-    if !ctx.quiet {
-        eprintln!("{}", summary_line(&summary));
-    }
-    Ok(exit_code(&summary, args.allow_rejected, stop.load(std::sync::atomic::Ordering::SeqCst)))
+    ctx.status(summary.summary_line());
+    let code = exit_code(&summary, args.allow_rejected, stop.load(std::sync::atomic::Ordering::SeqCst));
+    Ok(if invalid > 0 { code.worst(ExitCode::Fatal) } else { code })
 }
 
-/// The crashes to send, from the arguments or a store.
-fn sources(args: &Args, ctx: &Context) -> anyhow::Result<Vec<SubmitSource>> {
+/// The crashes to send, from the arguments or a store, and how many crash IDs given were
+/// invalid (reported and skipped).
+fn sources(args: &Args, ctx: &Context) -> anyhow::Result<(Vec<SubmitSource>, usize)> {
     let (pairs, others): (Vec<_>, Vec<_>) = args.items.iter().partition(|s| input::parse_pair(s).is_some());
     let pairs: Vec<(String, String)> = pairs.iter().filter_map(|s| input::parse_pair(s)).collect();
     let keep_uuid = args.bearer_token.is_some();
@@ -123,7 +144,7 @@ fn sources(args: &Args, ctx: &Context) -> anyhow::Result<Vec<SubmitSource>> {
             anyhow::bail!("{bad:?} is not KEY=VALUE (crash IDs go with --from-store)");
         }
         let overrides = overrides(&args.annotation_files, pairs)?;
-        return Ok(submitter::generated(n, args.seed, chrono::Utc::now(), overrides));
+        return Ok((submitter::generated(n, args.seed, chrono::Utc::now(), overrides), 0));
     }
     let Some(dir) = &args.from_store else {
         if let Some(bad) = others.first() {
@@ -136,7 +157,7 @@ fn sources(args: &Args, ctx: &Context) -> anyhow::Result<Vec<SubmitSource>> {
             dumps: args.dumps.clone(),
             keep_uuid,
         };
-        return Ok(vec![SubmitSource::Built(Arc::new(spec.build()?))]);
+        return Ok((vec![SubmitSource::Built(Arc::new(spec.build()?))], 0));
     };
     let store = crashctl::store::open(dir, false)?;
     let others: Vec<String> = others.into_iter().cloned().collect();
@@ -144,14 +165,20 @@ fn sources(args: &Args, ctx: &Context) -> anyhow::Result<Vec<SubmitSource>> {
     for (bad, e) in &input.invalid {
         eprintln!("crashctl: skipping {bad:?}: {e}");
     }
-    anyhow::ensure!(input.invalid.is_empty() || !input.ids.is_empty(), "no valid crash IDs given");
+    let invalid = input.invalid.len();
+    if invalid > 0 && input.ids.is_empty() {
+        return Ok((Vec::new(), invalid));
+    }
     let ids = if input.ids.is_empty() { input::all_ids(store.as_ref())? } else { input.ids };
-    anyhow::ensure!(!ids.is_empty(), "{}: no crashes to submit", store.describe());
+    if ids.is_empty() {
+        ctx.status(format!("crashctl: {}: no crashes to submit: nothing to do", store.describe()));
+    }
     let overrides = Arc::new(overrides(&args.annotation_files, pairs)?);
-    Ok(ids
+    let sources = ids
         .into_iter()
         .map(|id| SubmitSource::Store { store: Arc::clone(&store), id, overrides: Arc::clone(&overrides), keep_uuid })
-        .collect())
+        .collect();
+    Ok((sources, invalid))
 }
 
 /// Annotations set on every crash: the files in order, then KEY=VALUE pairs.
@@ -164,25 +191,7 @@ fn overrides(files: &[PathBuf], pairs: Vec<(String, String)>) -> anyhow::Result<
     Ok(overrides)
 }
 
-fn summary_line(s: &Summary) -> String {
-    let total = s.accepted + s.discarded_total() + s.failed;
-    let reasons: Vec<String> = s.discarded.iter().map(|(r, n)| format!("{r}: {n}")).collect();
-    let reasons = if reasons.is_empty() { String::new() } else { format!(" ({})", reasons.join(", ")) };
-    let skipped = if s.skipped > 0 { format!(", {} not sent (stopped)", s.skipped) } else { String::new() };
-    format!(
-        "submitted {total} crashes in {:.2}s ({:.1}/s): {} accepted, {} discarded{reasons}, {} failed{skipped}; \
-         latency p50 {:.1} ms, p99 {:.1} ms",
-        s.elapsed_s,
-        s.crashes_per_s,
-        s.accepted,
-        s.discarded_total(),
-        s.failed,
-        s.p50_ms,
-        s.p99_ms
-    )
-}
-
-fn exit_code(s: &Summary, allow_rejected: bool, stopped: bool) -> ExitCode {
+fn exit_code(s: &SubmitReport, allow_rejected: bool, stopped: bool) -> ExitCode {
     if stopped && s.skipped > 0 {
         return ExitCode::Interrupted;
     }

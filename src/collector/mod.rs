@@ -4,6 +4,7 @@
 //! for one request, without any HTTP server: the server ([`server`]) and the submitter's spool
 //! target both call it.
 
+pub mod budget;
 pub mod metrics;
 pub mod parse;
 pub mod server;
@@ -11,6 +12,7 @@ pub mod sink;
 pub mod throttle;
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
@@ -22,8 +24,9 @@ use sha2::{Digest, Sha256};
 use crate::crash::{Crash, CrashId, DumpData, RawCrash, Throttle};
 use crate::spool::Spool;
 
+pub use budget::{MemoryBudget, Reservation, DEFAULT_MAX_MEMORY};
 pub use metrics::Metrics;
-pub use parse::{Malformed, Payload, Rejection, RequestInfo};
+pub use parse::{Limits, Malformed, Payload, Rejection, RequestInfo, DEFAULT_MAX_DUMPS};
 pub use server::{serve, Event, ServeOptions};
 pub use sink::Sink;
 pub use throttle::{Decision, Throttler};
@@ -43,6 +46,10 @@ pub struct CollectorOptions {
     /// The token that lets a client choose its crash ID (`uuid` annotation).
     pub bearer_token: Option<String>,
     pub max_decompressed_size: u64,
+    /// Dumps kept for one crash (400 `Discarded=malformed_too_many_dumps` past it).
+    pub max_dumps: usize,
+    /// Memory budget for the request bodies in flight, decompressed bytes included (503 past it).
+    pub max_memory: u64,
     /// Attempts to save a crash before answering 500.
     pub save_attempts: u32,
     pub save_retry_delay: Duration,
@@ -54,6 +61,8 @@ impl Default for CollectorOptions {
             throttler: Throttler::default(),
             bearer_token: None,
             max_decompressed_size: DEFAULT_MAX_DECOMPRESSED,
+            max_dumps: DEFAULT_MAX_DUMPS,
+            max_memory: DEFAULT_MAX_MEMORY,
             save_attempts: 3,
             save_retry_delay: Duration::from_millis(200),
         }
@@ -65,6 +74,7 @@ impl Default for CollectorOptions {
 pub struct Collector {
     sink: Sink,
     opts: CollectorOptions,
+    budget: Arc<MemoryBudget>,
     pub metrics: Metrics,
 }
 
@@ -129,7 +139,8 @@ impl Collector {
     }
 
     pub fn with_sink(sink: Sink, opts: CollectorOptions) -> Collector {
-        Collector { sink, opts, metrics: Metrics::default() }
+        let budget = MemoryBudget::new(opts.max_memory);
+        Collector { sink, opts, budget, metrics: Metrics::default() }
     }
 
     pub fn sink(&self) -> &Sink {
@@ -148,16 +159,35 @@ impl Collector {
         self.opts.max_decompressed_size
     }
 
+    /// The memory budget request bodies are charged to.
+    pub fn budget(&self) -> &Arc<MemoryBudget> {
+        &self.budget
+    }
+
     /// Handles one submission received at `received`: parse, authorize a client crash ID,
     /// throttle, finish the raw crash, save it durably. Blocking (it writes and fsyncs).
     pub fn handle(&self, headers: &HeaderMap, body: Bytes, received: DateTime<Utc>) -> Answer {
+        let mut reservation = self.budget.reserve();
+        self.handle_reserved(headers, body, received, &mut reservation)
+    }
+
+    /// [`Collector::handle`] for a body already charged to `reservation`, which the inflated
+    /// body is charged to as well (503 when the budget cannot hold it).
+    pub fn handle_reserved(
+        &self,
+        headers: &HeaderMap,
+        body: Bytes,
+        received: DateTime<Utc>,
+        reservation: &mut Reservation,
+    ) -> Answer {
         let size = body.len() as u64;
         self.metrics.received_bytes(size);
         let info = match parse::check_headers(headers) {
             Ok(info) => info,
             Err(m) => return self.reject(m.into(), size),
         };
-        let payload = match parse::parse_body(&info, body, self.opts.max_decompressed_size) {
+        let limits = Limits { max_decompressed: self.opts.max_decompressed_size, max_dumps: self.opts.max_dumps };
+        let payload = match parse::parse_body_within(&info, body, limits, &mut |n| reservation.grow(n)) {
             Ok(p) => p,
             Err(r) => return self.reject(r, size),
         };
@@ -227,8 +257,18 @@ impl Collector {
         if !authorized {
             return Err(Rejection::UnauthorizedUuid);
         }
+        // a client may store or defer its crash, not pick another digit (2-9)
         let id = uuid.as_str().and_then(|s| CrashId::parse_lax(s).ok());
-        id.map(Some).ok_or(Rejection::Malformed(Malformed::InvalidUuid))
+        let id = id
+            .filter(|id| matches!(id.throttle(), Some(Throttle::Accept | Throttle::Defer)))
+            .ok_or(Rejection::Malformed(Malformed::InvalidUuid))?;
+        // never over a stored crash
+        match self.sink.exists(&id) {
+            Ok(false) => Ok(Some(id)),
+            Ok(true) => Err(Rejection::UuidExists),
+            // cannot tell: refuse rather than risk overwriting (the client retries on 5xx)
+            Err(_) => Err(Rejection::Busy),
+        }
     }
 
     /// Saves with a few attempts (a failed attempt leaves nothing that counts as a crash).

@@ -3,7 +3,9 @@
 
 use std::io::Read;
 
-use axum::http::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, USER_AGENT};
+use axum::http::header::{
+    AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, USER_AGENT,
+};
 use axum::http::HeaderMap;
 use bytes::Bytes;
 use futures_util::FutureExt;
@@ -29,6 +31,10 @@ pub enum Malformed {
     InvalidJsonValue,
     #[error("a dump has a reserved or empty name")]
     InvalidDumpName,
+    #[error("a dump is named `dump`, where the main dump (upload_file_minidump) is stored")]
+    DumpNameCollision,
+    #[error("more dumps than the collector keeps for one crash")]
+    TooManyDumps,
     #[error("the multipart body cannot be parsed")]
     InvalidPayloadStructure,
     #[error("no annotations")]
@@ -49,6 +55,8 @@ impl Malformed {
             Malformed::InvalidJson => "invalid_json",
             Malformed::InvalidJsonValue => "invalid_json_value",
             Malformed::InvalidDumpName => "invalid_dump_name",
+            Malformed::DumpNameCollision => "dump_name_collision",
+            Malformed::TooManyDumps => "too_many_dumps",
             Malformed::InvalidPayloadStructure => "invalid_payload_structure",
             Malformed::NoAnnotations => "no_annotations",
             Malformed::InvalidUuid => "invalid_uuid",
@@ -56,7 +64,7 @@ impl Malformed {
     }
 
     /// Every reason, for tests and metrics.
-    pub const ALL: [Malformed; 11] = [
+    pub const ALL: [Malformed; 13] = [
         Malformed::NoContentType,
         Malformed::WrongContentType,
         Malformed::NoBoundary,
@@ -65,6 +73,8 @@ impl Malformed {
         Malformed::InvalidJson,
         Malformed::InvalidJsonValue,
         Malformed::InvalidDumpName,
+        Malformed::DumpNameCollision,
+        Malformed::TooManyDumps,
         Malformed::InvalidPayloadStructure,
         Malformed::NoAnnotations,
         Malformed::InvalidUuid,
@@ -85,6 +95,13 @@ pub enum Rejection {
     /// A `uuid` annotation without a valid bearer token (401).
     #[error("uuid annotation without a valid bearer token")]
     UnauthorizedUuid,
+    /// A client-chosen crash ID that is already stored (409).
+    #[error("the uuid annotation names a crash that is already stored")]
+    UuidExists,
+    /// The request bodies in flight (decompressed bytes included) would pass the collector's
+    /// memory budget (503: the client retries later).
+    #[error("the collector's memory budget for request bodies is spent")]
+    Busy,
 }
 
 impl Rejection {
@@ -95,6 +112,8 @@ impl Rejection {
             Rejection::TooLarge => "too_large".into(),
             Rejection::DecompressedTooLarge => "decompressed_too_large".into(),
             Rejection::UnauthorizedUuid => "unauthorized_uuid".into(),
+            Rejection::UuidExists => "uuid_exists".into(),
+            Rejection::Busy => "busy".into(),
         }
     }
 
@@ -103,13 +122,15 @@ impl Rejection {
             Rejection::Malformed(_) => 400,
             Rejection::TooLarge | Rejection::DecompressedTooLarge => 413,
             Rejection::UnauthorizedUuid => 401,
+            Rejection::UuidExists => 409,
+            Rejection::Busy => 503,
         }
     }
 
     /// The response body (the 413 for the body limit has none, as nginx in front of Antenna).
     pub fn body(self) -> String {
         match self {
-            Rejection::TooLarge => String::new(),
+            Rejection::TooLarge | Rejection::Busy => String::new(),
             other => format!("Discarded={}", other.name()),
         }
     }
@@ -184,11 +205,38 @@ pub struct Payload {
     pub payload_size: u64,
 }
 
+/// Default cap on dumps in one crash (`--max-dumps`): real crashes have 1 to 5.
+pub const DEFAULT_MAX_DUMPS: usize = 100;
+
+/// What one request may grow to while it is parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// What a gzip body may inflate to (413 `decompressed_too_large` past it).
+    pub max_decompressed: u64,
+    /// Dumps in one crash (400 `malformed_too_many_dumps` past it).
+    pub max_dumps: usize,
+}
+
+/// Asks for `n` more bytes of the memory budget; `false` refuses the request (503).
+pub type Charge<'a> = &'a mut dyn FnMut(u64) -> bool;
+
 /// Parses the body (decompressing it first when the headers say gzip). `max_decompressed`
 /// caps what a gzip body may inflate to.
 pub fn parse_body(info: &RequestInfo, body: Bytes, max_decompressed: u64) -> Result<Payload, Rejection> {
+    let limits = Limits { max_decompressed, max_dumps: DEFAULT_MAX_DUMPS };
+    parse_body_within(info, body, limits, &mut |_| true)
+}
+
+/// [`parse_body`] with every limit, charging each decompressed byte to `charge` before it is
+/// kept (the collector's memory budget).
+pub fn parse_body_within(
+    info: &RequestInfo,
+    body: Bytes,
+    limits: Limits,
+    charge: Charge,
+) -> Result<Payload, Rejection> {
     let payload_size = body.len() as u64;
-    let data = if info.gzip { gunzip(&body, max_decompressed)? } else { body };
+    let data = if info.gzip { gunzip(&body, limits.max_decompressed, charge)? } else { body };
     let mut payload = Payload {
         annotations: RawCrash::new(),
         dumps: Vec::new(),
@@ -197,7 +245,10 @@ pub fn parse_body(info: &RequestInfo, body: Bytes, max_decompressed: u64) -> Res
         compressed: info.gzip,
         payload_size,
     };
-    let parts = read_parts(data, &info.boundary)?;
+    let (parts, undecodable_names) = read_parts(data, &info.boundary)?;
+    for _ in 0..undecodable_names {
+        payload.notes.push("a part has an undecodable name; dropped".into());
+    }
     let (mut has_json, mut has_kv) = (false, false);
     for part in parts {
         match part.kind() {
@@ -213,7 +264,7 @@ pub fn parse_body(info: &RequestInfo, body: Bytes, max_decompressed: u64) -> Res
                 }
                 Err(_) => payload.notes.push(format!("{} has an undecodable value; dropped", part.name)),
             },
-            PartKind::Dump => add_dump(&mut payload, part)?,
+            PartKind::Dump => add_dump(&mut payload, part, limits.max_dumps)?,
         }
     }
     if payload.annotations.is_empty() {
@@ -234,14 +285,27 @@ pub fn parse_request(headers: &HeaderMap, body: Bytes, max_decompressed: u64) ->
     parse_body(&info, body, max_decompressed)
 }
 
-fn gunzip(body: &[u8], cap: u64) -> Result<Bytes, Rejection> {
+/// Inflates a gzip body, at most `cap` bytes, charging each piece to the budget before it is
+/// kept (so many bombs at once are refused, not held in memory together).
+fn gunzip(body: &[u8], cap: u64, charge: Charge) -> Result<Bytes, Rejection> {
+    const PIECE: usize = 64 * 1024;
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(body)
-        .take(cap.saturating_add(1))
-        .read_to_end(&mut out)
-        .map_err(|_| Malformed::BadGzip)?;
-    if out.len() as u64 > cap {
-        return Err(Rejection::DecompressedTooLarge);
+    let mut reader = flate2::read::GzDecoder::new(body).take(cap.saturating_add(1));
+    let mut piece = vec![0u8; PIECE];
+    loop {
+        let n = match reader.read(&mut piece) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return Err(Malformed::BadGzip.into()),
+        };
+        if (out.len() + n) as u64 > cap {
+            return Err(Rejection::DecompressedTooLarge);
+        }
+        if !charge(n as u64) {
+            return Err(Rejection::Busy);
+        }
+        out.extend_from_slice(&piece[..n]);
     }
     Ok(out.into())
 }
@@ -276,14 +340,28 @@ impl Part {
     }
 }
 
-/// Splits the body into parts with multer. The stream is one in-memory chunk, so the parser
-/// never waits: the future is polled once.
-fn read_parts(data: Bytes, boundary: &str) -> Result<Vec<Part>, Malformed> {
+/// Does a part's `Content-Disposition` give a `name` (that multer could not decode as UTF-8)?
+fn has_name_param(headers: &HeaderMap) -> bool {
+    let Some(cd) = headers.get(CONTENT_DISPOSITION) else { return false };
+    cd.as_bytes().split(|b| *b == b';').any(|p| {
+        let p = p.trim_ascii_start();
+        p.len() >= 5 && p[..5].eq_ignore_ascii_case(b"name=")
+    })
+}
+
+/// Splits the body into parts with multer, and counts the parts whose name is not UTF-8
+/// (dropped, with a note). The stream is one in-memory chunk, so the parser never waits: the
+/// future is polled once.
+fn read_parts(data: Bytes, boundary: &str) -> Result<(Vec<Part>, usize), Malformed> {
     let stream = futures_util::stream::once(futures_util::future::ready(Ok::<_, std::io::Error>(data)));
     let mut mp = multer::Multipart::new(stream, boundary);
     let read_all = async move {
         let mut parts = Vec::new();
+        let mut undecodable = 0;
         while let Some(mut field) = mp.next_field().await? {
+            if field.name().is_none() && has_name_param(field.headers()) {
+                undecodable += 1;
+            }
             let name = field.name().unwrap_or("").to_string();
             let filename = field.file_name().map(str::to_string);
             let content_type =
@@ -300,7 +378,7 @@ fn read_parts(data: Bytes, boundary: &str) -> Result<Vec<Part>, Malformed> {
             };
             parts.push(Part { name, filename, content_type, data });
         }
-        Ok::<_, multer::Error>(parts)
+        Ok::<_, multer::Error>((parts, undecodable))
     };
     match read_all.now_or_never() {
         Some(Ok(parts)) => Ok(parts),
@@ -316,16 +394,19 @@ fn parse_json_part(data: &[u8]) -> Result<RawCrash, Malformed> {
     }
 }
 
-fn add_dump(payload: &mut Payload, part: Part) -> Result<(), Malformed> {
+fn add_dump(payload: &mut Payload, part: Part, max_dumps: usize) -> Result<(), Malformed> {
     let name = DumpName::sanitize(&part.name).map_err(|e| match e {
         DumpNameError::Reserved(_) | DumpNameError::Malformed(_) => Malformed::InvalidDumpName,
+        DumpNameError::Collides(_) => Malformed::DumpNameCollision,
     })?;
     let ct = part.content_type.as_deref().unwrap_or("");
     if ct != "application/octet-stream" {
         payload.notes.push(format!("unknown content type: {name} {ct}"));
     }
+    let full = payload.dumps.len() >= max_dumps;
     match payload.dumps.iter_mut().find(|(n, _)| *n == name) {
         Some(slot) => slot.1 = part.data,
+        None if full => return Err(Malformed::TooManyDumps),
         None => payload.dumps.push((name, part.data)),
     }
     Ok(())
@@ -339,7 +420,7 @@ pub(crate) mod tests {
     pub(crate) const B: &str = "XyZzY";
 
     /// A test part: `(name, filename, content type, data)`.
-    pub(crate) type TestPart<'a> = (&'a str, Option<&'a str>, Option<&'a str>, &'a [u8]);
+    pub(crate) type TestPart<'a> = crate::submitter::encode::FormPart<'a>;
 
     pub(crate) fn headers(ct: Option<&str>, len: usize, gzip: bool) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -355,22 +436,7 @@ pub(crate) mod tests {
 
     /// A multipart body: `(name, filename, content type, data)` parts.
     pub(crate) fn body(parts: &[TestPart]) -> Vec<u8> {
-        let mut out = Vec::new();
-        for (name, filename, ct, data) in parts {
-            out.extend_from_slice(format!("--{B}\r\nContent-Disposition: form-data; name=\"{name}\"").as_bytes());
-            if let Some(f) = filename {
-                out.extend_from_slice(format!("; filename=\"{f}\"").as_bytes());
-            }
-            out.extend_from_slice(b"\r\n");
-            if let Some(ct) = ct {
-                out.extend_from_slice(format!("Content-Type: {ct}\r\n").as_bytes());
-            }
-            out.extend_from_slice(b"\r\n");
-            out.extend_from_slice(data);
-            out.extend_from_slice(b"\r\n");
-        }
-        out.extend_from_slice(format!("--{B}--\r\n").as_bytes());
-        out
+        crate::submitter::encode::form_data(B, parts)
     }
 
     fn parse(parts: &[TestPart]) -> Result<Payload, Rejection> {

@@ -62,6 +62,15 @@ impl Sink {
         }
     }
 
+    /// Is a crash with this ID already saved? (Direct mode asks the store; the spool leaves
+    /// that to the mover, and a new spool entry never replaces another.)
+    pub fn exists(&self, id: &CrashId) -> anyhow::Result<bool> {
+        match self {
+            Sink::Spool(_) => Ok(false),
+            Sink::Store { store, .. } => Ok(store.has_raw(id)?),
+        }
+    }
+
     /// Does this sink publish crash IDs itself (rather than leaving that to a mover)?
     pub fn publishes(&self) -> bool {
         matches!(self, Sink::Store { queue: Some(_), .. })

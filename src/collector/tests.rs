@@ -189,3 +189,98 @@ fn store_sink_saves_every_kept_crash_and_queues_only_accept() {
     assert!(c.metrics.render().contains("crashctl_collector_published_total 1\n"));
     assert!(c.spool().is_none() && c.storage_errors().is_empty());
 }
+
+/// Issue 12, defect 2: a part named `dump` (where `upload_file_minidump` is stored) replaced
+/// the minidump in direct mode; `v1` (a layout word) hid a fetch-data store (defect 3).
+#[test]
+fn dump_names_that_collide_with_the_layout_are_refused() {
+    let (_d, c) = collector(CollectorOptions::default());
+    for (name, reason) in [
+        ("dump", "malformed_dump_name_collision"),
+        ("d-u-m-p", "malformed_dump_name_collision"),
+        ("v1", "malformed_invalid_dump_name"),
+        ("dump_names", "malformed_invalid_dump_name"),
+    ] {
+        let (h, body) = request(&[("P", "x")], &[("upload_file_minidump", b"MDMP main"), (name, b"other")]);
+        let a = c.handle(&h, body, at());
+        assert_eq!((a.status, a.body.as_str()), (400, format!("Discarded={reason}").as_str()), "{name}");
+    }
+    assert!(saved(&c).is_empty());
+}
+
+/// Issue 12: 5,000 tiny dumps in one request were accepted (5,000 folders under `v1/`).
+#[test]
+fn dumps_per_crash_are_capped() {
+    let (_d, c) = collector(CollectorOptions { max_dumps: 3, ..CollectorOptions::default() });
+    let names: Vec<String> = (0..4).map(|i| format!("d{i}")).collect();
+    let dumps: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b"x"[..])).collect();
+    let (h, body) = request(&[("P", "x")], &dumps[..3]);
+    assert_eq!(c.handle(&h, body, at()).status, 200);
+    let (h, body) = request(&[("P", "x")], &dumps);
+    let a = c.handle(&h, body, at());
+    assert_eq!((a.status, a.body.as_str()), (400, "Discarded=malformed_too_many_dumps"));
+    assert_eq!(saved(&c).len(), 1);
+}
+
+/// Issue 12: a part whose name is not UTF-8 was dropped with no note.
+#[test]
+fn a_part_with_an_undecodable_name_is_noted() {
+    let (_d, c) = collector(CollectorOptions::default());
+    let mut body = parse::tests::body(&[("P", None, None, b"x")]);
+    let tail = format!("--{B}--\r\n");
+    body.truncate(body.len() - tail.len());
+    body.extend_from_slice(format!("--{B}\r\nContent-Disposition: form-data; name=\"").as_bytes());
+    body.extend_from_slice(b"Bad\xff\"\r\n\r\nvalue\r\n");
+    body.extend_from_slice(tail.as_bytes());
+    let h = parse::tests::headers(Some(&format!("multipart/form-data; boundary={B}")), body.len(), false);
+    assert_eq!(c.handle(&h, body.into(), at()).status, 200);
+    let notes = saved(&c)[0].raw["metadata"]["collector_notes"].clone();
+    assert_eq!(notes, json!(["a part has an undecodable name; dropped"]));
+}
+
+/// Issue 12: with the token, a client could overwrite a stored crash in direct mode, and pick
+/// throttle digits 2-9.
+#[test]
+fn a_client_crash_id_never_overwrites_and_its_digit_is_checked() {
+    use crate::store::{CrashStore, FsStore};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(FsStore::open(dir.path().join("store"), true).unwrap());
+    let opts = CollectorOptions { bearer_token: Some("s3cret".into()), ..CollectorOptions::default() };
+    let c = Collector::with_sink(Sink::store(store.clone(), None), opts);
+    let send = |uuid: &str, value: &str| {
+        let (mut h, body) = request(&[("P", value), ("uuid", uuid)], &[]);
+        h.insert(AUTHORIZATION, HeaderValue::from_static("Bearer s3cret"));
+        c.handle(&h, body, at())
+    };
+    let wanted = "de1bb258-cbbf-4589-a673-34f800160918";
+    assert_eq!(send(wanted, "first").status, 200);
+    let again = send(wanted, "second");
+    assert_eq!((again.status, again.body.as_str()), (409, "Discarded=uuid_exists"));
+    let id = CrashId::parse_lax(wanted).unwrap();
+    assert_eq!(store.get_raw_crash(&id).unwrap()["P"], "first", "the stored crash is untouched");
+    for digit in 2..=9 {
+        let uuid = format!("de1bb258-cbbf-4589-a673-34f80{digit}160918");
+        let a = send(&uuid, "x");
+        assert_eq!((a.status, a.body.as_str()), (400, "Discarded=malformed_invalid_uuid"), "digit {digit}");
+    }
+    assert_eq!(send("de1bb258-cbbf-4589-a673-34f801160918", "deferred").status, 200, "1 (defer) is allowed");
+}
+
+/// Issue 12: gzip bodies inflating to 99 MB each, 8 at once, took the collector to 2.66 GB.
+/// Inflated bytes are charged to the memory budget: past it, 503 (and the budget comes back).
+#[test]
+fn inflated_bodies_are_charged_to_the_memory_budget() {
+    use std::io::Write;
+    let (_d, c) = collector(CollectorOptions { max_memory: 1 << 20, ..CollectorOptions::default() });
+    let big = vec![b'a'; 2 << 20];
+    let raw = parse::tests::body(&[("P", None, None, &big)]);
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(&raw).unwrap();
+    let gz = enc.finish().unwrap();
+    let h = parse::tests::headers(Some(&format!("multipart/form-data; boundary={B}")), gz.len(), true);
+    let a = c.handle(&h, gz.into(), at());
+    assert_eq!((a.status, a.body.as_str(), a.record.outcome.as_str()), (503, "", "busy"));
+    assert_eq!(c.budget().in_use(), 0, "given back");
+    let (h, body) = request(&[("P", "small")], &[]);
+    assert_eq!(c.handle(&h, body, at()).status, 200);
+}

@@ -4,8 +4,13 @@ use std::fmt;
 
 /// The name of the main minidump.
 pub const MAIN_DUMP: &str = "upload_file_minidump";
-/// Names that clash with other objects in the storage layout.
-pub const RESERVED_NAMES: [&str; 3] = ["dump_names", "processed_crash", "raw_crash"];
+/// Names that clash with other objects in the storage layout: Antenna's three folders, and the
+/// layout words a directory store reads its layout from (`v1`, `v2`: a dump folder named so
+/// would make a fetch-data folder read as a bucket layout).
+pub const RESERVED_NAMES: [&str; 5] = ["dump_names", "processed_crash", "raw_crash", "v1", "v2"];
+/// Where Socorro's layout stores the main dump (`v1/dump/<id>`): a dump of that name would take
+/// the main dump's place (or be read as it), so it is refused as a collision.
+pub const MAIN_DUMP_KEY: &str = "dump";
 /// Longest dump name the collector keeps.
 pub const MAX_LEN: usize = 30;
 
@@ -13,6 +18,8 @@ pub const MAX_LEN: usize = 30;
 pub enum DumpNameError {
     #[error("invalid dump name {0:?}: reserved")]
     Reserved(String),
+    #[error("invalid dump name {0:?}: it is where the main dump (upload_file_minidump) is stored")]
+    Collides(String),
     #[error("invalid dump name {0:?}: must be 1 to 30 characters of [A-Za-z0-9_]")]
     Malformed(String),
 }
@@ -42,6 +49,9 @@ impl DumpName {
         }
         if RESERVED_NAMES.contains(&name) {
             return Err(DumpNameError::Reserved(name.to_string()));
+        }
+        if name == MAIN_DUMP_KEY {
+            return Err(DumpNameError::Collides(name.to_string()));
         }
         Ok(DumpName(name.to_string()))
     }
@@ -118,6 +128,20 @@ mod tests {
         assert!(matches!(DumpName::parse("a/b"), Err(DumpNameError::Malformed(_))));
         assert!(matches!(DumpName::parse(".."), Err(DumpNameError::Malformed(_))));
         assert!(DumpName::parse(&"a".repeat(31)).is_err());
+    }
+
+    /// Issue 12, defects 2 and 3: `dump` is where `upload_file_minidump` is stored, and `v1`
+    /// is the layout word of a directory store; neither may name a dump.
+    #[test]
+    fn refuses_the_main_dump_key_and_layout_words() {
+        assert!(matches!(DumpName::sanitize("dump"), Err(DumpNameError::Collides(_))));
+        assert!(matches!(DumpName::sanitize("d-u-m-p"), Err(DumpNameError::Collides(_))));
+        assert!(matches!(DumpName::parse("dump"), Err(DumpNameError::Collides(_))));
+        for w in ["v1", "v2", "raw_crash", "dump_names", "processed_crash"] {
+            assert!(matches!(DumpName::parse(w), Err(DumpNameError::Reserved(_))), "{w}");
+        }
+        assert!(DumpName::parse("dumps").is_ok());
+        assert!(DumpName::parse("v10").is_ok());
     }
 
     #[test]

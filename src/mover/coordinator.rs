@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::worker::{Outcome, Stored};
 use super::{cutoff, is_old_enough, is_queued, Backends, Committed, Event, FailKind, Failure, MoveError};
-use super::{MoveOptions, MoveSummary, Msg, MAX_LISTED_FAILURES};
+use super::{MoveOptions, MoveReport, Msg, MAX_LISTED_FAILURES};
 use crate::crash::CrashId;
 use crate::progress::Progress;
 use crate::spool::{SpoolEntry, SpoolIter};
@@ -39,7 +39,7 @@ pub(super) struct Coordinator<'a, 'e> {
     progress: &'a dyn Progress,
     stop: &'a AtomicBool,
     on_event: &'e mut dyn FnMut(Event<'_>),
-    summary: MoveSummary,
+    summary: MoveReport,
     /// Crashes with failed attempts on record (their record is cleared when they move).
     failing: HashSet<CrashId>,
     /// Stored, waiting for the committer.
@@ -50,6 +50,10 @@ pub(super) struct Coordinator<'a, 'e> {
     dest_streak: Vec<(SpoolEntry, Failure)>,
     in_flight: usize,
     taken: u64,
+    /// `--follow`: crashes the current pass found when it started, less those done since.
+    backlog: Option<u64>,
+    /// When the last batch was committed (or the pass started).
+    last_batch: std::time::Instant,
 }
 
 impl<'a, 'e> Coordinator<'a, 'e> {
@@ -66,13 +70,15 @@ impl<'a, 'e> Coordinator<'a, 'e> {
             progress,
             stop,
             on_event,
-            summary: MoveSummary::default(),
+            summary: MoveReport::default(),
             failing: b.spool.failing_ids()?,
             batch: Vec::new(),
             committing: false,
             dest_streak: Vec::new(),
             in_flight: 0,
             taken: 0,
+            backlog: None,
+            last_batch: std::time::Instant::now(),
         })
     }
 
@@ -122,6 +128,12 @@ impl<'a, 'e> Coordinator<'a, 'e> {
 
     /// Moves what the spool holds now: returns when every crash taken is committed or failed.
     fn pass(&mut self, ch: &Channels) {
+        if self.opts.follow.is_some() {
+            let cutoff = cutoff(self.opts);
+            let n = self.b.spool.iter().filter_map(Result::ok).take_while(|e| is_old_enough(e, cutoff)).count() as u64;
+            self.backlog = Some(self.opts.limit.map_or(n, |l| n.min(l.saturating_sub(self.taken))));
+        }
+        self.last_batch = std::time::Instant::now();
         let mut feed = Feed { iter: self.b.spool.iter(), cutoff: cutoff(self.opts), pending: None, done: false };
         loop {
             self.feed(&mut feed, &ch.work);
@@ -223,6 +235,17 @@ impl<'a, 'e> Coordinator<'a, 'e> {
         for failure in done.failed {
             self.report_failure(failure);
         }
+        let report = super::BatchReport {
+            crashes: done.moved.len() as u64,
+            bytes: done.moved.iter().map(|s| s.bytes).sum(),
+            seconds: self.last_batch.elapsed().as_secs_f64(),
+            backlog: self.backlog.map(|b| b.saturating_sub(done.moved.len() as u64)),
+        };
+        self.backlog = report.backlog;
+        self.last_batch = std::time::Instant::now();
+        if report.crashes > 0 {
+            (self.on_event)(Event::Batch(&report));
+        }
         for stored in done.moved {
             self.forget_failures(&stored.entry.id);
             self.summary.moved += 1;
@@ -281,6 +304,7 @@ impl<'a, 'e> Coordinator<'a, 'e> {
 
     fn report_failure(&mut self, failure: Failure) {
         self.summary.failed += 1;
+        self.backlog = self.backlog.map(|b| b.saturating_sub(1));
         self.progress.inc(1);
         (self.on_event)(Event::Failed(&failure));
         if self.summary.failures.len() < MAX_LISTED_FAILURES {
@@ -296,7 +320,7 @@ impl<'a, 'e> Coordinator<'a, 'e> {
         }
     }
 
-    pub fn finish(mut self, elapsed: Duration) -> MoveSummary {
+    pub fn finish(mut self, elapsed: Duration) -> MoveReport {
         self.summary.interrupted = self.stop.load(Ordering::Relaxed);
         self.summary.elapsed_secs = elapsed.as_secs_f64();
         self.summary.crashes_per_sec = super::rate(self.summary.moved, elapsed);

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
-use super::{stages, Outcome, Processed, Processor, RunOptions, RunSummary};
+use super::{stages, Outcome, ProcessReport, Processed, Processor, RunOptions};
 use crate::crash::CrashId;
 use crate::queue::{Claimed, CrashQueue, QueueName, DEFAULT_VISIBILITY};
 use crate::store::CrashStore;
@@ -19,6 +19,9 @@ pub type Sink<'a> = &'a (dyn Fn(&Outcome, Option<&Processed>) + Sync);
 const ACK_BATCH: usize = 64;
 /// How often `--follow` looks at empty queues again.
 const FOLLOW_POLL: Duration = Duration::from_millis(500);
+/// While a claimed crash is being processed its claim is extended this often (to a full
+/// visibility from then), so a slow stackwalk is not handed to a second consumer.
+const EXTEND_EVERY: Duration = Duration::from_secs(DEFAULT_VISIBILITY.as_secs() / 3);
 
 /// What the workers share.
 struct Shared<'a> {
@@ -26,7 +29,7 @@ struct Shared<'a> {
     store: &'a dyn CrashStore,
     run: &'a RunOptions,
     sink: Sink<'a>,
-    summary: Mutex<RunSummary>,
+    summary: Mutex<ProcessReport>,
 }
 
 impl Shared<'_> {
@@ -47,7 +50,7 @@ impl Shared<'_> {
         outcome
     }
 
-    fn finish(self, started: Instant) -> RunSummary {
+    fn finish(self, started: Instant) -> ProcessReport {
         if let Some(report) = stages::report() {
             eprintln!("{report}");
         }
@@ -68,7 +71,7 @@ impl Processor {
         jobs: &[(CrashId, Option<String>)],
         run: &RunOptions,
         sink: Sink<'_>,
-    ) -> RunSummary {
+    ) -> ProcessReport {
         let started = Instant::now();
         run.progress.set_total(jobs.len() as u64);
         let shared = Shared { processor: self, store, run, sink, summary: Mutex::default() };
@@ -103,7 +106,7 @@ impl Processor {
         follow: bool,
         run: &RunOptions,
         sink: Sink<'_>,
-    ) -> anyhow::Result<RunSummary> {
+    ) -> anyhow::Result<ProcessReport> {
         anyhow::ensure!(run.save, "consuming a queue saves every processed crash (it cannot be used without saving)");
         let started = Instant::now();
         let pending: u64 = queue.depths().map(|d| d.iter().map(|q| q.pending).sum()).unwrap_or(0);
@@ -145,13 +148,33 @@ fn consume(shared: &Shared<'_>, acker: &Acker<'_>, queue: &dyn CrashQueue, follo
             std::thread::sleep(FOLLOW_POLL);
             continue;
         };
-        let outcome = shared.one(&claimed.message.id, claimed.message.ruleset.as_deref());
+        let outcome =
+            keeping_claim(queue, &claimed, || shared.one(&claimed.message.id, claimed.message.ruleset.as_deref()));
         match outcome.error {
             Some(error) => queue.fail(&claimed, &error).context("dead-lettering a message")?,
             None => acker.push(claimed)?,
         }
     }
     Ok(())
+}
+
+/// Runs `work` while a helper thread extends the claim every [`EXTEND_EVERY`] (a no-op on
+/// backends whose claims need no extending); the helper ends with the work.
+fn keeping_claim<T>(queue: &dyn CrashQueue, claimed: &Claimed, work: impl FnOnce() -> T) -> T {
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            while wait.recv_timeout(EXTEND_EVERY) == Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
+                // a failed extension shows later, as a lost claim at the ack
+                if queue.extend(claimed, DEFAULT_VISIBILITY).is_err() {
+                    return;
+                }
+            }
+        });
+        let out = work();
+        drop(done);
+        out
+    })
 }
 
 /// Claimed messages whose processed crash is saved, waiting for one `sync()` before their ack.

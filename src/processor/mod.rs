@@ -23,12 +23,12 @@
 //!   URLs, cache), `siglists` folder (else `SigLists::builtin()`), per-dump `timeout`,
 //!   `concurrency` (worker threads of a batch).
 //! - [`Processor::process_ids`]`(&self, &dyn CrashStore, &[(CrashId, Option<String>)], &RunOptions, sink)
-//!   -> RunSummary`: processes each crash with its ruleset (`None` = `default`; a name from a
+//!   -> ProcessReport`: processes each crash with its ruleset (`None` = `default`; a name from a
 //!   queue message is checked here), saves (with one `store.sync()` at the end) unless
 //!   `RunOptions::save` is false, reports each [`Outcome`] (id, ruleset, status, old signature, new
 //!   signature, saved, error) and the [`Processed`] crash to `sink` as it finishes (from worker
 //!   threads, in completion order), ticks `RunOptions::progress`, and stops taking new crashes
-//!   once `RunOptions::stop` is set (`RunSummary::interrupted`).
+//!   once `RunOptions::stop` is set (`ProcessReport::interrupted`).
 //! - [`Processor::consume_queue`]: the same over a [`CrashQueue`] (priority, standard, then
 //!   reprocessing), acking after the save is durable, dead-lettering crashes that cannot be
 //!   processed at all.
@@ -44,12 +44,14 @@
 //!
 //! Rules and fields: see `docs/processing.md` and [`rules`].
 
+pub mod human;
 pub mod json_dump;
 pub mod rules;
 pub mod stackwalk;
 
 mod batch;
 mod processed;
+mod render;
 pub mod stages;
 
 use std::path::{Path, PathBuf};
@@ -66,6 +68,7 @@ use crate::progress::{NoProgress, Progress};
 use crate::siggen::{SigLists, SignatureGenerator};
 use crate::store::CrashStore;
 
+pub use human::HumanOptions;
 pub use processed::Processed;
 pub use rules::Ruleset;
 pub use stackwalk::{SymbolOptions, DEFAULT_MAX_CACHED_MODULES};
@@ -121,7 +124,7 @@ impl Default for RunOptions {
 
 /// Counts of a run.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct RunSummary {
+pub struct ProcessReport {
     pub ok: u64,
     pub stackwalk_failed: u64,
     pub timeout: u64,
@@ -134,7 +137,7 @@ pub struct RunSummary {
     pub fatal: Option<String>,
 }
 
-impl RunSummary {
+impl ProcessReport {
     pub fn total(&self) -> u64 {
         self.ok + self.stackwalk_failed + self.timeout + self.error
     }
@@ -213,6 +216,10 @@ pub struct Outcome {
     pub saved: bool,
     /// Why the crash could not be processed (status `error`).
     pub error: Option<String>,
+    /// Something the caller should tell before trusting the result: a crash processed with
+    /// symbols before whose signature this run (with no symbols source) made worse.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 impl Outcome {
@@ -225,6 +232,7 @@ impl Outcome {
             signature: None,
             saved: false,
             error: Some(error),
+            warning: None,
         }
     }
 }
@@ -233,7 +241,12 @@ impl Outcome {
 pub struct Processor {
     tools: Tools,
     concurrency: usize,
+    max_dump_size: u64,
 }
+
+/// Largest dump file `process --dump` reads (`--max-dump-size`): far above real dumps (at
+/// most ~25 MB), far below what `/dev/zero` or a sparse file would make it allocate.
+pub const DEFAULT_MAX_DUMP_SIZE: u64 = 256 * 1024 * 1024;
 
 impl Processor {
     /// How many times the symbol cache was full and started afresh (see
@@ -259,7 +272,13 @@ impl Processor {
             stackwalker: Stackwalker::new(&options.symbols, options.timeout)?,
             signer: SignatureGenerator::new(lists),
         };
-        Ok(Processor { tools, concurrency: options.concurrency.max(1) })
+        Ok(Processor { tools, concurrency: options.concurrency.max(1), max_dump_size: DEFAULT_MAX_DUMP_SIZE })
+    }
+
+    /// Sets the largest dump file [`Processor::process_file`] reads.
+    pub fn with_max_dump_size(mut self, bytes: u64) -> Processor {
+        self.max_dump_size = bytes;
+        self
     }
 
     /// Processes one crash in memory. `previous` is the crash's existing processed crash: its
@@ -301,17 +320,51 @@ impl Processor {
             }
             None => RawCrash::new(),
         };
-        std::fs::metadata(dump).with_context(|| format!("reading {}", dump.display()))?;
-        let id = raw
-            .get("uuid")
-            .and_then(Value::as_str)
-            .and_then(|s| CrashId::parse_lax(s).ok())
-            .unwrap_or_else(|| CrashId::generate(Throttle::Accept, Utc::now().date_naive()));
+        // a regular file of at most --max-dump-size: not a directory, device or link
+        let bytes = crate::fsutil::read_regular(dump, self.max_dump_size)
+            .and_then(|b| b.ok_or_else(|| std::io::ErrorKind::NotFound.into()))
+            .with_context(|| format!("dump {}", dump.display()))?;
+        let given = raw.get("uuid").and_then(Value::as_str).and_then(|s| CrashId::parse_lax(s).ok());
+        let id_given = given.is_some();
+        let id = given.unwrap_or_else(|| CrashId::generate(Throttle::Accept, Utc::now().date_naive()));
+        let unknown = unknown_dump_fields(&raw, id_given);
         let mut crash = Crash::new(id, raw);
-        crash.add_dump(DumpName::main(), DumpData::File(dump.to_path_buf()));
-        let processed = self.process_crash(&crash, None, Ruleset::Default);
+        crash.add_dump(DumpName::main(), DumpData::Bytes(bytes.into()));
+        let mut processed = self.process_crash(&crash, None, Ruleset::Default);
+        // a lone dump has no crash ID, submission or crash time unless the annotations give
+        // them: what the rules derived from the stand-in ID is not shown as if it were known
+        if unknown.contains(&"crash_time") {
+            if let Some(Value::String(notes)) = processed.fields.get_mut("processor_notes") {
+                *notes = notes
+                    .lines()
+                    .map(|l| {
+                        if l.starts_with("CrashTime is missing") {
+                            "no CrashTime and no submitted_timestamp in the annotations: crash_time is unknown"
+                        } else {
+                            l
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n");
+            }
+        }
+        for key in unknown {
+            processed.fields.insert(key.into(), Value::Null);
+        }
         let outcome = outcome_of(&crash.id, Ruleset::Default, None, &processed, false);
         Ok((outcome, processed))
+    }
+
+    /// Where this processor looks for symbols, and what is wrong with it: a `--symbols-path`
+    /// that is not a directory, a `--symbols-url` whose host cannot be reached (one line each;
+    /// the run can go on without them). Checks each URL with one bounded connection.
+    pub fn symbol_source_problems(&self) -> Vec<String> {
+        self.tools.stackwalker.source_problems()
+    }
+
+    /// Does this processor have any symbols source (paths or URLs)?
+    pub fn has_symbols(&self) -> bool {
+        self.tools.stackwalker.has_sources()
     }
 
     /// Loads, processes and (when `save`) saves one stored crash.
@@ -353,6 +406,7 @@ impl Processor {
             let _f = stages::timer(stages::Stage::Free);
             drop(crash);
         }
+        let warning = previous.as_ref().and_then(|old| self.lost_symbols(old, &processed, ruleset));
         if save {
             let output = stages::timer(stages::Stage::Output);
             let bytes = processed.to_vec();
@@ -360,12 +414,60 @@ impl Processor {
             let _t = stages::timer(stages::Stage::Save);
             store.put_processed_json(id, &bytes).with_context(|| format!("crash {id}: saving the processed crash"))?;
         }
-        Ok((outcome_of(id, ruleset, previous.as_ref(), &processed, save), processed))
+        let mut outcome = outcome_of(id, ruleset, previous.as_ref(), &processed, save);
+        outcome.warning = warning;
+        Ok((outcome, processed))
+    }
+
+    /// When this run has no symbols source, walked the dump again, and the crash had been
+    /// processed with symbols (some module's symbols loaded) into another signature: says so.
+    fn lost_symbols(&self, previous: &ProcessedCrash, processed: &Processed, ruleset: Ruleset) -> Option<String> {
+        if self.has_symbols() || ruleset.needs_processed() {
+            return None;
+        }
+        let modules = previous.get("json_dump")?.get("modules")?.as_array()?;
+        let with_symbols =
+            modules.iter().filter(|m| m.get("loaded_symbols").and_then(Value::as_bool) == Some(true)).count();
+        let old = previous.get("signature").and_then(Value::as_str)?;
+        let new = processed.get("signature").and_then(Value::as_str).unwrap_or("");
+        (with_symbols > 0 && old != new).then(|| {
+            format!(
+                "processed with symbols before ({with_symbols} modules) and this run has none \
+                 (no --symbols-path or --symbols-url): signature {old} -> {new}"
+            )
+        })
+    }
+
+    /// The warning a caller gives before a run that saves: with no symbols source, a crash
+    /// that was processed with symbols gets a worse signature (`mozilla::dom::Element::SetAttr`
+    /// becomes `XUL`). `None` when there is a symbols source or nothing is saved.
+    pub fn no_symbols_warning(&self, save: bool) -> Option<&'static str> {
+        (save && !self.has_symbols()).then_some(
+            "no symbols source (--symbols-path or --symbols-url): dumps are walked without symbols, and a crash \
+             processed with symbols before gets a worse signature when saved (each one is named)",
+        )
     }
 
     pub fn concurrency(&self) -> usize {
         self.concurrency
     }
+}
+
+/// The processed fields a lone dump (`process --dump`) cannot know: the crash ID unless the
+/// annotations have a valid `uuid`, the submission time unless they have `submitted_timestamp`,
+/// the crash time (and what is computed from it) unless they have `CrashTime`.
+fn unknown_dump_fields(raw: &RawCrash, id_given: bool) -> Vec<&'static str> {
+    let mut keys = Vec::new();
+    if !id_given {
+        keys.extend(["uuid", "crash_id"]);
+    }
+    if !raw.contains_key("submitted_timestamp") {
+        keys.extend(["submitted_timestamp", "date_processed"]);
+    }
+    if !raw.contains_key("CrashTime") && !raw.contains_key("submitted_timestamp") {
+        keys.extend(["crash_time", "client_crash_date", "uptime", "install_age"]);
+    }
+    keys
 }
 
 fn outcome_of(
@@ -390,6 +492,7 @@ fn outcome_of(
         signature: signature(&processed.fields),
         saved,
         error: None,
+        warning: None,
     }
 }
 

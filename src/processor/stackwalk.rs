@@ -137,6 +137,30 @@ impl Stackwalker {
         self.abandoned_running.load(Ordering::SeqCst).max(0) as u64
     }
 
+    /// Has this stackwalker any symbols source (a path or a URL)?
+    pub fn has_sources(&self) -> bool {
+        !self.symbols.paths.is_empty() || !self.symbols.urls.is_empty()
+    }
+
+    /// One line per symbols source that cannot be used: a path that is not a directory, a URL
+    /// that is not `http(s)://host...` or whose host does not accept a connection (one try,
+    /// bounded by [`SOURCE_CHECK_TIMEOUT`]).
+    pub fn source_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for path in &self.symbols.paths {
+            if !path.is_dir() {
+                problems
+                    .push(format!("--symbols-path {}: no such directory; its symbols are not used", path.display()));
+            }
+        }
+        for url in &self.symbols.urls {
+            if let Err(e) = reachable(url) {
+                problems.push(format!("--symbols-url {url}: {e}; its symbols are not used"));
+            }
+        }
+        problems
+    }
+
     fn current_provider(&self) -> Arc<MultiSymbolProvider> {
         Arc::clone(&self.provider.read().unwrap_or_else(|e| e.into_inner()))
     }
@@ -253,6 +277,27 @@ impl WalkerThread {
     fn abandon(&self) {
         self.jobs.borrow_mut().take();
     }
+}
+
+/// How long [`Stackwalker::source_problems`] waits for a symbol server to accept a connection.
+pub const SOURCE_CHECK_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Can a connection be opened to the host of `url`?
+fn reachable(url: &str) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("not a URL ({e})"))?;
+    let host = parsed.host_str().ok_or("no host in the URL")?;
+    let port = parsed.port_or_known_default().ok_or("no port for this scheme")?;
+    let addrs: Vec<_> = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .collect();
+    let mut last = format!("{host} has no address");
+    for addr in addrs {
+        match std::net::TcpStream::connect_timeout(&addr, SOURCE_CHECK_TIMEOUT) {
+            Ok(_) => return Ok(()),
+            Err(e) => last = format!("cannot connect to {host}:{port} ({e})"),
+        }
+    }
+    Err(last)
 }
 
 fn provider(symbols: &SymbolOptions) -> MultiSymbolProvider {

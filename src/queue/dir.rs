@@ -28,6 +28,27 @@ const CLAIMED: &str = "claimed";
 const FAILED: &str = "failed";
 const ERROR_SUFFIX: &str = ".error";
 const TMP_DIR: &str = ".tmp";
+/// A message body is a crash ID and a ruleset name: anything longer is not one of ours.
+const MAX_MESSAGE: u64 = 4096;
+
+/// A message's body, read without following a symbolic link, from a regular file only, as
+/// UTF-8; the error says why it cannot be (what was refused, never the contents).
+fn read_message(path: &Path) -> std::result::Result<String, String> {
+    match fsutil::read_regular(path, MAX_MESSAGE) {
+        Ok(Some(bytes)) => String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string()),
+        Ok(None) => Err("vanished".to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A folder of the queue that must be there (and not be a symbolic link).
+fn check_dir(dir: &Path) -> Result<()> {
+    match fs::symlink_metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(io_err("use", dir)(io::Error::other("not a directory: the queue is broken"))),
+        Err(e) => Err(io_err("use", dir)(io::Error::new(e.kind(), format!("{e}: the queue is broken")))),
+    }
+}
 
 fn io_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> QueueError {
     let path = path.display().to_string();
@@ -156,14 +177,22 @@ impl CrashQueue for DirQueue {
                 let to = self.dir(q, CLAIMED).join(&receipt);
                 match fs::rename(&from, &to) {
                     Ok(()) => {}
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue, // another consumer won
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        // another consumer won, unless a folder of the queue is missing (then
+                        // every rename fails the same way: an error, never a spin)
+                        check_dir(&self.dir(q, PENDING))?;
+                        check_dir(&self.dir(q, CLAIMED))?;
+                        continue;
+                    }
                     Err(e) => return Err(io_err("claim", &from)(e)),
                 }
-                let body = fs::read_to_string(&to).map_err(io_err("read", &to))?;
-                match Message::parse(&body) {
+                // an unreadable message (a directory, a link, not UTF-8) is dead-lettered with
+                // its error and the consumer goes on
+                let parsed = read_message(&to).and_then(|body| Message::parse(&body).map_err(|e| e.to_string()));
+                match parsed {
                     Ok(Some(message)) => return Ok(Some(Claimed { queue: q, message, receipt })),
                     Ok(None) => fs::remove_file(&to).map_err(io_err("drop test message", &to))?,
-                    Err(e) => self.dead_letter(q, &to, &seq, &e.to_string())?,
+                    Err(e) => self.dead_letter(q, &to, &seq, &format!("message {seq}: {e}"))?,
                 }
             }
         }
@@ -218,6 +247,7 @@ impl CrashQueue for DirQueue {
                 claimed: claimed.len() as u64,
                 claimed_expired: expired as u64,
                 failed: failed as u64,
+                unknown: false,
             });
         }
         Ok(out)
@@ -234,7 +264,7 @@ impl CrashQueue for DirQueue {
                     continue;
                 }
                 let from = dir.join(&name);
-                let body = fs::read_to_string(&from).unwrap_or_default();
+                let body = read_message(&from).unwrap_or_default();
                 match fs::rename(&from, self.dir(q, PENDING).join(seq)) {
                     Ok(()) => bodies.push(body.trim().to_string()),
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {} // acked meanwhile
@@ -254,8 +284,9 @@ impl CrashQueue for DirQueue {
                     continue;
                 }
                 let path = dir.join(&name);
-                let body = fs::read_to_string(&path).map_err(io_err("read", &path))?;
-                let error = fs::read_to_string(dir.join(format!("{name}{ERROR_SUFFIX}"))).unwrap_or_default();
+                // a dead letter that cannot be read (why it is here) is listed with no body
+                let body = read_message(&path).unwrap_or_default();
+                let error = read_message(&dir.join(format!("{name}{ERROR_SUFFIX}"))).unwrap_or_default();
                 out.push(FailedMessage { queue: q, body: body.trim().to_string(), error, receipt: name });
             }
         }
@@ -373,8 +404,15 @@ mod tests {
         q.publish(QueueName::Standard, &msgs(&s)).unwrap();
         let dead = q.claim(&[QueueName::Standard], Duration::ZERO).unwrap().unwrap();
         let alive = q.claim(&[QueueName::Standard], DEFAULT_VIS).unwrap().unwrap();
-        std::thread::sleep(Duration::from_millis(2));
-        let d = q.depths().unwrap();
+        // wait on the state (the deadline passing), bounded, not a sleep past it
+        let end = std::time::Instant::now() + Duration::from_secs(10);
+        let d = loop {
+            let d = q.depths().unwrap();
+            if d[1].claimed_expired == 1 || std::time::Instant::now() > end {
+                break d;
+            }
+            std::thread::yield_now();
+        };
         assert_eq!((d[1].claimed, d[1].claimed_expired), (2, 1));
         assert_eq!(q.requeue_stale().unwrap(), vec![dead.message.body()]);
         // the dead consumer's late ack is refused; the live one's works
@@ -412,5 +450,50 @@ mod tests {
         seen.sort();
         seen.dedup();
         assert_eq!(seen.len(), all.len());
+    }
+
+    /// Issue 12, defect 4: without `claimed/`, every claim's rename failed with ENOENT, read
+    /// as "another consumer won", and `process` spun for ever.
+    #[test]
+    fn a_missing_claimed_folder_is_an_error_naming_it_not_a_spin() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = DirQueue::open(dir.path(), true).unwrap();
+        q.publish(QueueName::Standard, &msgs(&ids(2))).unwrap();
+        let claimed = dir.path().join("standard").join(CLAIMED);
+        fs::remove_dir(&claimed).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(q.claim(&QueueName::ALL, Duration::from_secs(60)).map(|c| c.is_some()));
+        });
+        let got = rx.recv_timeout(Duration::from_secs(20)).expect("claim returned (no spin)");
+        let e = got.unwrap_err().to_string();
+        assert!(e.contains(&claimed.display().to_string()) && e.contains("broken"), "{e}");
+    }
+
+    /// Issue 12, defect 5 and symbolic links: a message that is not UTF-8, a directory, or a
+    /// link (to /etc/passwd) in `pending/` is dead-lettered with its error (never the linked
+    /// file's contents), and the next message is claimed.
+    #[test]
+    fn unreadable_messages_are_dead_lettered_and_the_next_one_claimed() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = DirQueue::open(dir.path(), true).unwrap();
+        let pending = dir.path().join("standard").join(PENDING);
+        let secret = dir.path().join("secret");
+        fs::write(&secret, "root:x:0:0:secret").unwrap();
+        fs::write(pending.join("00000000000000000001-1-1"), b"\xff\xfe not utf-8").unwrap();
+        fs::create_dir(pending.join("00000000000000000001-1-2")).unwrap();
+        std::os::unix::fs::symlink(&secret, pending.join("00000000000000000001-1-3")).unwrap();
+        let good = ids(1);
+        q.publish(QueueName::Standard, &msgs(&good)).unwrap();
+        let c = q.claim(&QueueName::ALL, Duration::from_secs(60)).unwrap().expect("the good message");
+        assert_eq!(c.message.id, good[0]);
+        let failed = q.failed().unwrap();
+        let errors: Vec<&str> = failed.iter().map(|f| f.error.as_str()).collect();
+        assert_eq!(failed.len(), 3, "{errors:?}");
+        assert!(errors[0].contains("not UTF-8"), "{errors:?}");
+        assert!(errors[1].contains("directory"), "{errors:?}");
+        assert!(errors[2].contains("symbolic link"), "{errors:?}");
+        assert!(failed.iter().all(|f| !f.body.contains("secret") && !f.error.contains("secret")));
+        assert_eq!(fs::read_to_string(&secret).unwrap(), "root:x:0:0:secret", "the link's target untouched");
     }
 }

@@ -4,6 +4,7 @@
 
 mod local;
 mod now;
+mod render;
 mod state;
 
 pub use local::{plan_local, publish_local, select_local, LocalOptions, LocalReport, Selection};

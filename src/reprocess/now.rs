@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use super::{check_ruleset, ReprocessError, Selection};
 use crate::crash::CrashId;
-use crate::processor::{Outcome, ProcessStatus, Processed, Processor, RunOptions, RunSummary};
+use crate::processor::{Outcome, ProcessReport, ProcessStatus, Processed, Processor, RunOptions};
 use crate::store::CrashStore;
 
 /// A crash whose signature changed.
@@ -22,7 +22,7 @@ pub struct Change {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct NowReport {
     pub ruleset: Option<String>,
-    pub summary: RunSummary,
+    pub summary: ProcessReport,
     /// One per crash processed, in selection order.
     pub outcomes: Vec<Outcome>,
     pub missing: Vec<CrashId>,

@@ -433,12 +433,8 @@ mod mozilla_lists {
     use super::*;
 
     fn generator() -> Option<SignatureGenerator> {
-        let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testdata/siglists"));
-        if !dir.is_dir() {
-            eprintln!("skipping: {} is absent", dir.display());
-            return None;
-        }
-        Some(SignatureGenerator::new(SigLists::load(dir).expect("Mozilla's lists load")))
+        let dir = crate::testutil::testdata_with(&["siglists"])?.join("siglists");
+        Some(SignatureGenerator::new(SigLists::load(&dir).expect("Mozilla's lists load")))
     }
 
     #[test]
@@ -626,12 +622,7 @@ mod real_dumps {
 
     /// The testdata, when it has the dumps and the signature lists these tests read.
     fn testdata() -> Option<PathBuf> {
-        let dir = crate::testutil::testdata()?;
-        if !dir.join("minidumps").is_dir() || !dir.join("siglists").is_dir() {
-            eprintln!("skipping: {} lacks minidumps/ or siglists/", dir.display());
-            return None;
-        }
-        Some(dir)
+        crate::testutil::testdata_with(&["minidumps", "siglists"])
     }
 
     /// The stackwalker JSON of a test dump, symbolicated from the test symbols.

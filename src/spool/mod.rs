@@ -461,7 +461,11 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
 pub fn load_crash_dir(id: &CrashId, dir: &Path) -> Result<Crash> {
     let corrupt = |reason: String| SpoolError::Corrupt { id: id.clone(), path: dir.to_path_buf(), reason };
     let raw_path = dir.join(RAW_CRASH_FILE);
-    let raw_bytes = fs::read(&raw_path).map_err(|e| corrupt(format!("cannot read {RAW_CRASH_FILE}: {e}")))?;
+    // no symbolic link followed, only regular files read (a linked dump would be copied
+    // into the store by the mover)
+    let raw_bytes = fsutil::read_regular(&raw_path, u64::MAX)
+        .and_then(|b| b.ok_or_else(|| io::ErrorKind::NotFound.into()))
+        .map_err(|e| corrupt(format!("cannot read {RAW_CRASH_FILE}: {e}")))?;
     let raw: RawCrash = serde_json::from_slice(&raw_bytes)
         .map_err(|e| corrupt(format!("{RAW_CRASH_FILE} is not a JSON object: {e}")))?;
     let mut crash = Crash::new(id.clone(), raw);
@@ -469,7 +473,12 @@ pub fn load_crash_dir(id: &CrashId, dir: &Path) -> Result<Crash> {
     for name in names {
         if let Some(stem) = name.strip_suffix(DUMP_SUFFIX) {
             let dump = DumpName::parse(stem).map_err(|e| corrupt(e.to_string()))?;
-            crash.add_dump(dump, DumpData::File(dir.join(&name)));
+            let path = dir.join(&name);
+            // (anything else that is not a file fails when it is read: `unreadable_dump`)
+            if fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(corrupt(format!("{name} is a symbolic link (not followed)")));
+            }
+            crash.add_dump(dump, DumpData::File(path));
         }
     }
     Ok(crash)
@@ -590,6 +599,25 @@ mod tests {
 
     fn new_id() -> CrashId {
         CrashId::generate(crate::crash::Throttle::Accept, at(0, 0).date_naive())
+    }
+
+    /// Issue 12: a spooled dump (or raw crash) that is a symbolic link was followed, and the
+    /// mover would copy the linked file into the store.
+    #[test]
+    fn a_linked_dump_or_raw_crash_is_refused_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path().join("spool"), true).unwrap();
+        let secret = dir.path().join("secret");
+        fs::write(&secret, "root:x:0:0").unwrap();
+        let e = spool.save(&crash(&new_id()), at(13, 5)).unwrap();
+        std::os::unix::fs::symlink(&secret, e.path.join("memory_report.dump")).unwrap();
+        let err = spool.load(&e).unwrap_err().to_string();
+        assert!(err.contains("memory_report.dump is a symbolic link"), "{err}");
+        fs::remove_file(e.path.join("memory_report.dump")).unwrap();
+        fs::remove_file(e.path.join(RAW_CRASH_FILE)).unwrap();
+        std::os::unix::fs::symlink(&secret, e.path.join(RAW_CRASH_FILE)).unwrap();
+        let err = spool.load(&e).unwrap_err().to_string();
+        assert!(err.contains("symbolic link") && !err.contains("root:x"), "{err}");
     }
 
     #[test]

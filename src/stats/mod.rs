@@ -3,7 +3,8 @@
 
 mod render;
 
-pub use render::human_bytes;
+pub use render::{human_bytes, human_rate, thousands as render_thousands};
+pub mod serve;
 pub mod spool;
 mod store;
 
@@ -46,6 +47,9 @@ pub enum ProblemKind {
     InvalidShard,
     /// A directory or file that could not be read: the counts are incomplete.
     Unreadable,
+    /// A whole section (spool, queue or store) could not be opened or read: it is missing
+    /// from the report (`stats` exits 2).
+    Unavailable,
 }
 
 impl ProblemKind {
@@ -59,6 +63,7 @@ impl ProblemKind {
             ProblemKind::UnexpectedDirectory => "unexpected_directory",
             ProblemKind::InvalidShard => "invalid_shard",
             ProblemKind::Unreadable => "unreadable",
+            ProblemKind::Unavailable => "unavailable",
         }
     }
 }
@@ -74,6 +79,13 @@ pub struct Problem {
 impl Problem {
     pub fn new(kind: ProblemKind, path: &Path, message: impl Into<String>) -> Problem {
         Problem { kind, path: path.display().to_string(), message: message.into() }
+    }
+
+    /// A section (`spool`, `queue`, `store`) at `location` that could not be opened or read.
+    pub fn unavailable(section: &str, location: &str, error: impl std::fmt::Display) -> Problem {
+        let error = error.to_string();
+        let message = if error.starts_with(section) { error } else { format!("{section} {location}: {error}") };
+        Problem { kind: ProblemKind::Unavailable, path: location.to_string(), message }
     }
 }
 
@@ -116,6 +128,18 @@ pub struct Stats {
     pub problems_total: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rates: Option<Rates>,
+    /// The thresholds asked for and the ones crossed (set by [`Stats::check_thresholds`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thresholds: Option<ThresholdReport>,
+}
+
+/// `--max-backlog` / `--max-age` as the JSON shows them.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ThresholdReport {
+    pub max_backlog: Option<u64>,
+    pub max_age_seconds: Option<u64>,
+    /// One line per threshold crossed (empty when all is well).
+    pub crossed: Vec<String>,
 }
 
 /// What to look at.
@@ -127,6 +151,9 @@ pub struct StatsOptions {
     pub scan: ScanOptions,
     /// Stops a scan early (Ctrl-C in `--watch`).
     pub stop: Option<Arc<AtomicBool>>,
+    /// Sections the caller could not open (see [`Problem::unavailable`]): reported with the
+    /// sections that could be read.
+    pub unopened: Vec<Problem>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -154,39 +181,49 @@ impl StatsError {
     }
 }
 
-/// Looks at everything in `opts` once.
+/// Looks at everything in `opts` once. A section that cannot be read is a
+/// [`ProblemKind::Unavailable`] problem and the others are still read; only an interrupted
+/// scan is an error.
 pub fn collect(opts: &StatsOptions, progress: &dyn Progress) -> Result<Stats, StatsError> {
     let started = Instant::now();
     let scanned_at = Utc::now();
+    let mut unavailable = opts.unopened.clone();
     let mut problems = Vec::new();
     let no_stop = AtomicBool::new(false);
     let stop = opts.stop.as_deref().unwrap_or(&no_stop);
-    let spool = match &opts.spool {
-        Some(s) => {
-            let mut st = spool::scan(s.root(), &opts.scan, progress, stop, &mut problems).map_err(StatsError::Spool)?;
+    let spool = match opts.spool.as_ref().map(|s| spool::scan(s.root(), &opts.scan, progress, stop, &mut problems)) {
+        Some(Ok(mut st)) => {
             st.set_ages(scanned_at);
             Some(st)
         }
+        Some(Err(ScanError::Stopped)) => return Err(StatsError::Spool(ScanError::Stopped)),
+        Some(Err(e)) => {
+            let root = opts.spool.as_ref().map(|s| s.root().display().to_string()).unwrap_or_default();
+            unavailable.push(Problem::unavailable("spool", &root, e));
+            None
+        }
         None => None,
     };
-    let queue = match &opts.queue {
-        Some(q) => Some(QueueStats {
-            location: q.describe(),
-            queues: q.depths().map_err(|source| StatsError::Queue { location: q.describe(), source })?,
-        }),
-        None => None,
-    };
-    let store = match &opts.store {
-        Some(s) => Some(
-            store::count(s.as_ref(), &mut problems)
-                .map_err(|source| StatsError::Store { location: s.describe(), source })?,
-        ),
-        None => None,
-    };
-    let problems_total = problems.len() as u64;
+    let queue = opts.queue.as_ref().and_then(|q| match q.depths() {
+        Ok(queues) => Some(QueueStats { location: q.describe(), queues }),
+        Err(e) => {
+            unavailable.push(Problem::unavailable("queue", &q.describe(), e));
+            None
+        }
+    });
+    let store = opts.store.as_ref().and_then(|s| match store::count(s.as_ref(), &mut problems) {
+        Ok(st) => Some(st),
+        Err(e) => {
+            unavailable.push(Problem::unavailable("store", &s.describe(), e));
+            None
+        }
+    });
+    let problems_total = (unavailable.len() + problems.len()) as u64;
+    unavailable.extend(problems);
+    let mut problems = unavailable;
     problems.truncate(MAX_PROBLEMS);
     let scan_seconds = started.elapsed().as_secs_f64();
-    Ok(Stats { scanned_at, scan_seconds, spool, queue, store, problems, problems_total, rates: None })
+    Ok(Stats { scanned_at, scan_seconds, spool, queue, store, problems, problems_total, rates: None, thresholds: None })
 }
 
 /// Limits that make `stats` exit 1.
@@ -199,6 +236,25 @@ pub struct Thresholds {
 }
 
 impl Stats {
+    /// The sections that could not be read (first in [`Stats::problems`]).
+    pub fn unavailable(&self) -> impl Iterator<Item = &Problem> {
+        self.problems.iter().filter(|p| p.kind == ProblemKind::Unavailable)
+    }
+
+    /// Checks `t`, keeps what was asked and crossed for the JSON ([`Stats::thresholds`], when
+    /// any threshold is given) and returns the lines crossed (see [`Stats::crossed`]).
+    pub fn check_thresholds(&mut self, t: &Thresholds) -> Vec<String> {
+        let crossed = self.crossed(t);
+        if t.max_backlog.is_some() || t.max_age.is_some() {
+            self.thresholds = Some(ThresholdReport {
+                max_backlog: t.max_backlog,
+                max_age_seconds: t.max_age.map(|d| d.as_secs()),
+                crossed: crossed.clone(),
+            });
+        }
+        crossed
+    }
+
     /// One line per threshold crossed (empty when all is well). Unreadable directories count
     /// too: the numbers are incomplete.
     pub fn crossed(&self, t: &Thresholds) -> Vec<String> {
@@ -209,7 +265,7 @@ impl Stats {
             }
         }
         if let (Some(max), Some(q)) = (t.max_backlog, &self.queue) {
-            for d in q.queues.iter().filter(|d| d.pending > max) {
+            for d in q.queues.iter().filter(|d| !d.unknown && d.pending > max) {
                 out.push(format!("queue {} has {} pending messages (--max-backlog {max})", d.queue, d.pending));
             }
         }
@@ -249,6 +305,7 @@ impl Stats {
                 .queues
                 .iter()
                 .zip(&then.queues)
+                .filter(|(n, t)| !n.unknown && !t.unknown)
                 .map(|(n, t)| {
                     let held = |d: &QueueDepth| (d.pending + d.claimed) as f64;
                     (n.queue.clone(), per_sec(held(n) - held(t)))
@@ -330,6 +387,7 @@ mod tests {
             problems: Vec::new(),
             problems_total: 0,
             rates: None,
+            thresholds: None,
         }
     }
 

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use chrono::{DateTime, Utc};
 
-use super::{format_time, HourCount, QueueStats, Rates, SpoolStats, Stats, StoreStats};
+use super::{format_time, QueueStats, Rates, SpoolStats, Stats, StoreStats};
 
 /// Histogram bar width in characters.
 const BAR_WIDTH: usize = 40;
@@ -28,6 +28,9 @@ impl Stats {
     /// A table for people; `color` makes hot spots red.
     pub fn print_table(&self, w: &mut impl Write, color: bool) -> io::Result<()> {
         let paint = Paint(color);
+        for p in self.unavailable() {
+            writeln!(w, "{}", paint.alarm(&format!("!!! UNAVAILABLE {}", p.message)))?;
+        }
         if let Some(s) = &self.spool {
             s.print_table(w, paint)?;
         }
@@ -67,7 +70,9 @@ impl Stats {
                     ("claimed_expired", d.claimed_expired),
                     ("failed", d.failed),
                 ] {
-                    samples.push((vec![("queue", d.queue.clone()), ("state", state.to_string())], n as f64));
+                    // NaN: the backend cannot count (Pub/Sub on the emulator), never a wrong 0
+                    let n = if d.unknown { f64::NAN } else { n as f64 };
+                    samples.push((vec![("queue", d.queue.clone()), ("state", state.to_string())], n));
                 }
             }
             p.gauge(
@@ -115,9 +120,8 @@ impl SpoolStats {
             let line = format!("  HOT SPOT     {} has {} entries", h.path, thousands(h.entries));
             writeln!(w, "{}", paint.alarm(&line))?;
         }
-        let rows = histogram_rows(&self.per_hour);
+        let (unit, rows) = self.histogram();
         if !rows.is_empty() {
-            let unit = if self.per_hour.len() > MAX_HOUR_ROWS { "day" } else { "hour" };
             writeln!(w, "  received per {unit} (UTC)")?;
             let max = rows.iter().map(|r| r.1).max().unwrap_or(1);
             for (label, n) in rows {
@@ -171,7 +175,10 @@ impl QueueStats {
     fn print_table(&self, w: &mut impl Write) -> io::Result<()> {
         writeln!(w, "Queues {}", self.location)?;
         writeln!(w, "  {:<14}{:>12}{:>12}{:>12}{:>12}", "queue", "pending", "claimed", "expired", "failed")?;
-        for d in &self.queues {
+        for d in self.queues.iter().filter(|d| d.unknown) {
+            writeln!(w, "  {:<14}{:>12}", d.queue, crate::queue::UNKNOWN)?;
+        }
+        for d in self.queues.iter().filter(|d| !d.unknown) {
             let [p, c, e, f] = [d.pending, d.claimed, d.claimed_expired, d.failed].map(thousands);
             writeln!(w, "  {:<14}{p:>12}{c:>12}{e:>12}{f:>12}", d.queue)?;
         }
@@ -237,13 +244,15 @@ impl Rates {
         if let (Some(a), Some(d), Some(ar), Some(dr)) =
             (self.spool_arrived, self.spool_drained, self.spool_arrival_per_second, self.spool_drain_per_second)
         {
-            writeln!(w, "  spool        {a} arrived ({ar:.1}/s), {d} drained ({dr:.1}/s)")?;
+            let (a, d, ar, dr) = (thousands(a), thousands(d), human_rate(ar), human_rate(dr));
+            writeln!(w, "  spool        {a} arrived ({ar}), {d} drained ({dr})")?;
         }
+        let signed = |r: f64| if r < 0.0 { format!("-{}", human_rate(-r)) } else { format!("+{}", human_rate(r)) };
         for (queue, net) in &self.queue_net_per_second {
-            writeln!(w, "  {queue:<12} {net:+.1}/s pending+claimed")?;
+            writeln!(w, "  {queue:<12} {} pending+claimed", signed(*net))?;
         }
         if let (Some(r), Some(p)) = (self.store_raw_per_second, self.store_processed_per_second) {
-            writeln!(w, "  store        {r:+.1}/s raw, {p:+.1}/s processed")?;
+            writeln!(w, "  store        {} raw, {} processed", signed(r), signed(p))?;
         }
         Ok(())
     }
@@ -288,20 +297,44 @@ fn escape_label(v: &str) -> String {
     v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
-/// Histogram rows: per hour, or per day when there are too many hours.
-fn histogram_rows(per_hour: &[HourCount]) -> Vec<(String, u64)> {
-    if per_hour.len() <= MAX_HOUR_ROWS {
-        return per_hour.iter().map(|h| (h.hour.format("%Y-%m-%d %H:00").to_string(), h.crashes)).collect();
-    }
-    let mut rows: Vec<(String, u64)> = Vec::new();
-    for h in per_hour {
-        let day = h.hour.format("%Y-%m-%d").to_string();
-        match rows.last_mut() {
-            Some((d, n)) if *d == day => *n += h.crashes,
-            _ => rows.push((day, h.crashes)),
+impl SpoolStats {
+    /// The histogram's unit and rows, oldest first, empty buckets included so a gap shows:
+    /// per minute when every waiting crash is under an hour old, else per hour up to the hour
+    /// of the scan, or per day when there are too many hours.
+    pub fn histogram(&self) -> (&'static str, Vec<(String, u64)>) {
+        let (Some(oldest), Some(age)) = (self.oldest, self.oldest_age_seconds) else { return ("hour", Vec::new()) };
+        let now = oldest + chrono::Duration::seconds(age.max(0));
+        if age < 3600 && !self.last_hour_per_minute.is_empty() {
+            let counts: std::collections::BTreeMap<_, _> =
+                self.last_hour_per_minute.iter().map(|m| (m.hour, m.crashes)).collect();
+            let rows = steps(oldest, now, chrono::Duration::minutes(1))
+                .map(|t| (t.format("%Y-%m-%d %H:%M").to_string(), counts.get(&t).copied().unwrap_or(0)))
+                .collect();
+            return ("minute", rows);
         }
+        let counts: std::collections::BTreeMap<_, _> = self.per_hour.iter().map(|h| (h.hour, h.crashes)).collect();
+        let first = self.per_hour.first().map_or(oldest, |h| h.hour);
+        let hours: Vec<(DateTime<Utc>, u64)> =
+            steps(first, now, chrono::Duration::hours(1)).map(|t| (t, counts.get(&t).copied().unwrap_or(0))).collect();
+        if hours.len() <= MAX_HOUR_ROWS {
+            return ("hour", hours.iter().map(|(t, n)| (t.format("%Y-%m-%d %H:00").to_string(), *n)).collect());
+        }
+        let mut rows: Vec<(String, u64)> = Vec::new();
+        for (t, n) in hours {
+            let day = t.format("%Y-%m-%d").to_string();
+            match rows.last_mut() {
+                Some((d, total)) if *d == day => *total += n,
+                _ => rows.push((day, n)),
+            }
+        }
+        ("day", rows)
     }
-    rows
+}
+
+/// `from`, `from + step`, ... up to the step holding `to` (at most 10,000 steps).
+fn steps(from: DateTime<Utc>, to: DateTime<Utc>, step: chrono::Duration) -> impl Iterator<Item = DateTime<Utc>> {
+    let n = ((to - from).num_seconds() / step.num_seconds()).clamp(0, 10_000);
+    (0..=n).map(move |i| from + step * i as i32)
 }
 
 /// A bar of `n` out of `max` in `width` cells, with eighth-block precision.
@@ -320,26 +353,39 @@ fn bar(n: u64, max: u64, width: usize) -> String {
 
 fn when(t: Option<DateTime<Utc>>, age: Option<i64>) -> String {
     match (t, age) {
-        (Some(t), Some(age)) => format!("{} ({} ago)", t.format("%Y-%m-%d %H:%M UTC"), short_duration(age)),
+        (Some(t), Some(age)) => format!("{} ({})", t.format("%Y-%m-%d %H:%M UTC"), minute_age(age)),
         (Some(t), None) => format_time(&t),
         _ => "-".to_string(),
     }
 }
 
-/// `3d 4h`, `5h 3m`, `2m 10s`, `42s`.
-pub(crate) fn short_duration(secs: i64) -> String {
-    let s = secs.max(0);
-    let (d, h, m, sec) = (s / 86400, s / 3600 % 24, s / 60 % 60, s % 60);
-    match (d, h, m) {
-        (0, 0, 0) => format!("{sec}s"),
-        (0, 0, _) => format!("{m}m {sec}s"),
-        (0, _, _) => format!("{h}h {m}m"),
-        _ => format!("{d}d {h}h"),
+/// An age measured from a minute-precision timestamp: whole minutes at most (`under a minute
+/// ago`, `5m ago`, `3h 2m ago`, `2d 1h ago`), never seconds the timestamp does not have.
+pub(crate) fn minute_age(secs: i64) -> String {
+    let m = secs.max(0) / 60;
+    match (m / 1440, m / 60 % 24, m % 60) {
+        (0, 0, 0) => "under a minute ago".to_string(),
+        (0, 0, m) => format!("{m}m ago"),
+        (0, h, m) => format!("{h}h {m}m ago"),
+        (d, h, _) => format!("{d}d {h}h ago"),
+    }
+}
+
+/// A rate for people: whole numbers with thousands separators (`1,640/s`), one decimal
+/// below 10 (`2.5/s`).
+pub fn human_rate(per_second: f64) -> String {
+    if !per_second.is_finite() || per_second < 0.0 {
+        return "-".to_string();
+    }
+    if per_second < 10.0 && per_second.fract() != 0.0 {
+        format!("{per_second:.1}/s")
+    } else {
+        format!("{}/s", thousands(per_second.round() as u64))
     }
 }
 
 /// `1,234,567`
-pub(crate) fn thousands(n: u64) -> String {
+pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -379,9 +425,17 @@ mod tests {
         assert_eq!(thousands(1234567), "1,234,567");
         assert_eq!(human_bytes(512), "512 B");
         assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(short_duration(42), "42s");
-        assert_eq!(short_duration(3 * 3600 + 120), "3h 2m");
-        assert_eq!(short_duration(2 * 86400 + 3600), "2d 1h");
+        assert_eq!(human_rate(1640.2796), "1,640/s");
+        assert_eq!(human_rate(2.54), "2.5/s");
+        assert_eq!(human_rate(3.0), "3/s");
+    }
+
+    #[test]
+    fn ages_are_no_more_precise_than_minute_timestamps() {
+        // Regression: a spool written seconds ago said "58s ago".
+        assert_eq!(minute_age(58), "under a minute ago");
+        assert_eq!(minute_age(119), "1m ago");
+        assert_eq!(minute_age(3 * 3600 + 150), "3h 2m ago");
     }
 
     #[test]

@@ -82,6 +82,9 @@ pub struct SpoolStats {
     pub newest_age_seconds: Option<i64>,
     /// Waiting crashes per UTC hour received, oldest first (hours without crashes left out).
     pub per_hour: Vec<HourCount>,
+    /// Waiting crashes per UTC minute received in the hour up to the newest crash's minute,
+    /// oldest first (minutes without crashes left out; `hour` is the minute).
+    pub last_hour_per_minute: Vec<HourCount>,
     pub hot_spot_threshold: u64,
     pub hot_spots: Vec<HotSpot>,
     /// Crashes set aside in `quarantine/`.
@@ -214,6 +217,15 @@ impl Acc {
             let hour = t - Duration::minutes(chrono::Timelike::minute(&t) as i64);
             *per_hour.entry(hour).or_default() += n;
         }
+        let mut last_hour: BTreeMap<DateTime<Utc>, u64> = BTreeMap::new();
+        if let Some(newest) = newest {
+            for (&m, &n) in &self.per_minute {
+                match self.minute_times[m] {
+                    Some(t) if n > 0 && newest - t < Duration::hours(1) => *last_hour.entry(t).or_default() += n,
+                    _ => {}
+                }
+            }
+        }
         self.hot_spots.sort_by(|a, b| b.entries.cmp(&a.entries).then_with(|| a.path.cmp(&b.path)));
         self.ids.sort_unstable();
         SpoolStats {
@@ -226,6 +238,7 @@ impl Acc {
             newest,
             newest_age_seconds: None,
             per_hour: per_hour.into_iter().map(|(hour, crashes)| HourCount { hour, crashes }).collect(),
+            last_hour_per_minute: last_hour.into_iter().map(|(hour, crashes)| HourCount { hour, crashes }).collect(),
             hot_spot_threshold: hot_spot,
             hot_spots: self.hot_spots,
             quarantined: self.quarantined,

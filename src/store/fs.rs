@@ -37,14 +37,26 @@ pub struct FsStore {
     layout: Layout,
 }
 
+/// A directory, and not a symbolic link to one.
+fn is_real_dir(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
+}
+
+/// A regular file, and not a symbolic link to one.
+fn is_real_file(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.is_file())
+}
+
 fn io_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StoreError {
     let path = path.display().to_string();
     move |source| StoreError::Io { op, path, source }
 }
 
 impl FsStore {
-    /// Opens the store at `root`, detecting the layout: `root/v1` means the v1 layout; a
-    /// `root/raw_crash` without `v1` means a fetch-data folder; an empty or new root gets v1.
+    /// Opens the store at `root`, detecting the layout: a `root/raw_crash` folder without a
+    /// `root/v1/raw_crash` means a fetch-data folder; anything else (a v1 store, an empty or
+    /// new root) gets v1. A folder named `v1` alone does not make a fetch-data folder read as
+    /// v1 (it could be a dump's folder: such names are refused now, but older folders exist).
     pub fn open(root: impl Into<PathBuf>, create: bool) -> anyhow::Result<FsStore> {
         let root = root.into();
         if !root.is_dir() {
@@ -57,8 +69,11 @@ impl FsStore {
                 anyhow::bail!("store {}: no such directory", root.display());
             }
         }
-        let layout =
-            if root.join("v1").is_dir() || !root.join("raw_crash").is_dir() { Layout::V1 } else { Layout::FetchData };
+        let layout = if is_real_dir(&root.join("raw_crash")) && !is_real_dir(&root.join("v1").join("raw_crash")) {
+            Layout::FetchData
+        } else {
+            Layout::V1
+        };
         Ok(FsStore::with_layout(root, layout))
     }
 
@@ -105,7 +120,8 @@ impl FsStore {
     }
 
     fn read(&self, id: &CrashId, object: &str, path: &Path) -> Result<Vec<u8>> {
-        match fsutil::read_optional(path).map_err(io_err("read", path))? {
+        // no symbolic link is followed, nothing but a regular file is read
+        match fsutil::read_regular(path, u64::MAX).map_err(io_err("read", path))? {
             Some(b) => Ok(b),
             None => Err(StoreError::NotFound { id: id.clone(), object: object.to_string(), store: self.describe() }),
         }
@@ -163,6 +179,16 @@ impl CrashStore for FsStore {
 
     fn put_crash(&self, crash: &Crash) -> Result<()> {
         let id = &crash.id;
+        // two dumps stored at one path would lose one: refuse before writing anything
+        let mut paths: Vec<PathBuf> = crash.dumps.iter().map(|d| self.dump_path(id, &d.name)).collect();
+        paths.sort();
+        if let Some(w) = paths.windows(2).find(|w| w[0] == w[1]) {
+            return Err(StoreError::Io {
+                op: "write",
+                path: w[0].display().to_string(),
+                source: io::Error::other("two dumps of the crash would be stored here"),
+            });
+        }
         for dump in &crash.dumps {
             let path = self.dump_path(id, &dump.name);
             match &dump.data {
@@ -215,11 +241,11 @@ impl CrashStore for FsStore {
     }
 
     fn has_raw(&self, id: &CrashId) -> Result<bool> {
-        Ok(self.raw_path(id).is_file())
+        Ok(is_real_file(&self.raw_path(id)))
     }
 
     fn has_processed(&self, id: &CrashId) -> Result<bool> {
-        Ok(self.processed_path(id).is_file())
+        Ok(is_real_file(&self.processed_path(id)))
     }
 
     fn list_dates(&self) -> Result<Vec<NaiveDate>> {
@@ -396,6 +422,51 @@ mod tests {
         let e = store.get_raw_crash(&id()).unwrap_err();
         assert_eq!(e.name(), "corrupt");
         assert!(store.get_processed(&id()).unwrap().is_none());
+    }
+
+    /// Issue 12, defect 3: a dump named `v1` in a fetch-data folder made the folder read as
+    /// a v1 store, hiding every crash.
+    #[test]
+    fn a_dump_folder_named_v1_does_not_hide_a_fetch_data_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        let i = id();
+        fs::create_dir_all(r.join("raw_crash/20160918")).unwrap();
+        fs::create_dir_all(r.join("v1")).unwrap();
+        fs::write(r.join("raw_crash/20160918").join(i.as_str()), "{}").unwrap();
+        fs::write(r.join("v1").join(i.as_str()), b"a dump named v1").unwrap();
+        let store = FsStore::open(r, false).unwrap();
+        assert_eq!(store.layout(), Layout::FetchData);
+        assert_eq!(store.list_raw(i.date()).unwrap().ids, vec![i.clone()]);
+        // a real v1 store (with its raw_crash folder) still reads as v1, even beside a
+        // raw_crash folder
+        fs::create_dir_all(r.join("v1/raw_crash")).unwrap();
+        assert_eq!(FsStore::open(r, false).unwrap().layout(), Layout::V1);
+    }
+
+    /// Issue 12, symlinks: a `v1/dump/ID` symbolic link was read as the dump.
+    #[test]
+    fn symbolic_links_and_non_files_in_the_store_are_refused_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::open(dir.path(), false).unwrap();
+        store.put_crash(&crash()).unwrap();
+        let dump = store.dump_path(&id(), &DumpName::main());
+        let secret = dir.path().join("secret");
+        fs::write(&secret, b"not yours").unwrap();
+        fs::remove_file(&dump).unwrap();
+        std::os::unix::fs::symlink(&secret, &dump).unwrap();
+        let e = store.get_dump(&id(), &DumpName::main()).unwrap_err().to_string();
+        assert!(e.contains("symbolic link") && e.contains(id().as_str()), "{e}");
+        assert!(!e.contains("not yours"));
+        fs::remove_file(&dump).unwrap();
+        fs::create_dir(&dump).unwrap();
+        let e = store.get_dump(&id(), &DumpName::main()).unwrap_err().to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+        // a raw crash that is a link does not count as stored
+        let raw = store.raw_path(&id());
+        fs::rename(&raw, &secret).unwrap();
+        std::os::unix::fs::symlink(&secret, &raw).unwrap();
+        assert!(!store.has_raw(&id()).unwrap());
     }
 
     #[test]

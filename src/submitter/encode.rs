@@ -48,39 +48,54 @@ fn quote(s: &str) -> String {
     s.replace('"', "%22").replace('\r', "%0D").replace('\n', "%0A")
 }
 
-fn part_header(out: &mut Vec<u8>, boundary: &str, name: &str, filename: Option<&str>, content_type: &str) {
+fn part_header(out: &mut Vec<u8>, boundary: &str, name: &str, filename: Option<&str>, content_type: Option<&str>) {
     let _ = write!(out, "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"", quote(name));
     if let Some(f) = filename {
         let _ = write!(out, "; filename=\"{}\"", quote(f));
     }
-    let _ = write!(out, "\r\nContent-Type: {content_type}\r\n\r\n");
+    if let Some(ct) = content_type {
+        let _ = write!(out, "\r\nContent-Type: {ct}");
+    }
+    out.extend_from_slice(b"\r\n\r\n");
+}
+
+/// A form part as given: `(name, filename, content type, data)`; no content type means no
+/// `Content-Type` line.
+pub type FormPart<'a> = (&'a str, Option<&'a str>, Option<&'a str>, &'a [u8]);
+
+/// A multipart/form-data body of exactly these parts, in order. [`encode`] builds on it; the
+/// collector's tests, the integration tests and the load tests build hand-made (and hostile)
+/// bodies with it.
+pub fn form_data(boundary: &str, parts: &[FormPart<'_>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(parts.iter().map(|p| p.3.len() + 200).sum::<usize>() + 64);
+    for (name, filename, content_type, data) in parts {
+        part_header(&mut out, boundary, name, *filename, *content_type);
+        out.extend_from_slice(data);
+        out.extend_from_slice(b"\r\n");
+    }
+    let _ = write!(out, "--{boundary}--\r\n");
+    out
 }
 
 /// Encodes a crash (annotations in key order, then dumps in order).
 pub fn encode(crash: &Outgoing, enc: Encoding) -> Body {
     let boundary = format!("crashctl{:032x}", rand::random::<u128>());
-    let dump_bytes: usize = crash.dumps.iter().map(|d| d.data.len() + 200).sum();
-    let mut out = Vec::with_capacity(dump_bytes + 4096);
-    if enc.json_extra {
-        part_header(&mut out, &boundary, "extra", Some("extra.json"), "application/json");
-        out.extend_from_slice(&serde_json::to_vec(&crash.annotations).expect("JSON values always serialize"));
-        out.extend_from_slice(b"\r\n");
+    let texts: Vec<(&str, Vec<u8>)> = if enc.json_extra {
+        vec![("extra", serde_json::to_vec(&crash.annotations).expect("JSON values always serialize"))]
     } else {
-        for (key, value) in &crash.annotations {
-            part_header(&mut out, &boundary, key, None, "text/plain; charset=utf-8");
-            match value {
-                serde_json::Value::String(s) => out.extend_from_slice(s.as_bytes()),
-                other => out.extend_from_slice(other.to_string().as_bytes()),
-            }
-            out.extend_from_slice(b"\r\n");
-        }
-    }
+        let text = |v: &serde_json::Value| match v {
+            serde_json::Value::String(s) => s.as_bytes().to_vec(),
+            other => other.to_string().into_bytes(),
+        };
+        crash.annotations.iter().map(|(k, v)| (k.as_str(), text(v))).collect()
+    };
+    let (filename, ct) =
+        if enc.json_extra { (Some("extra.json"), "application/json") } else { (None, "text/plain; charset=utf-8") };
+    let mut parts: Vec<FormPart> = texts.iter().map(|(k, v)| (*k, filename, Some(ct), v.as_slice())).collect();
     for dump in &crash.dumps {
-        part_header(&mut out, &boundary, &dump.field, Some(&dump.filename), "application/octet-stream");
-        out.extend_from_slice(&dump.data);
-        out.extend_from_slice(b"\r\n");
+        parts.push((&dump.field, Some(&dump.filename), Some("application/octet-stream"), &dump.data));
     }
-    let _ = write!(out, "--{boundary}--\r\n");
+    let out = form_data(&boundary, &parts);
     let bytes = if enc.gzip { gzip(&out) } else { out };
     Body { content_type: format!("multipart/form-data; boundary={boundary}"), gzip: enc.gzip, bytes: bytes.into() }
 }

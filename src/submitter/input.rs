@@ -33,6 +33,11 @@ impl DumpArg {
         if field.is_empty() || path.is_empty() {
             return Err(format!("{s:?}: expected [NAME=]PATH"));
         }
+        // a name that collides with the main dump once stored (`dump`) is refused here; other
+        // bad names are sent as given (the collector refuses them: a way to test a collector)
+        if let Err(e @ crate::crash::DumpNameError::Collides(_)) = crate::crash::DumpName::sanitize(&field) {
+            return Err(format!("{s:?}: {e}"));
+        }
         Ok(DumpArg { field, path: PathBuf::from(path) })
     }
 
@@ -101,9 +106,31 @@ impl CrashSpec {
         Ok(raw)
     }
 
-    /// Reads every file and builds the crash.
+    /// Nothing to send: no raw crash, annotation file, `KEY=VALUE` or dump.
+    pub fn is_empty(&self) -> bool {
+        self.raw_crash.is_none() && self.annotation_files.is_empty() && self.pairs.is_empty() && self.dumps.is_empty()
+    }
+
+    /// Reads every file and builds the crash; an [empty](Self::is_empty) spec is an error
+    /// (an empty crash is never what was meant).
     pub fn build(&self) -> anyhow::Result<Outgoing> {
+        anyhow::ensure!(
+            !self.is_empty(),
+            "nothing to send: give --dump FILE, KEY=VALUE annotations, --annotations FILE.json or --raw-crash FILE \
+             (or --from-store DIR, --generate N)"
+        );
         let annotations = self.annotations()?;
+        // two names the collector maps to one dump would lose one of them
+        let mut seen = std::collections::HashMap::new();
+        for d in &self.dumps {
+            let Ok(name) = crate::crash::DumpName::sanitize(&d.field) else { continue };
+            if let Some(first) = seen.insert(name.clone(), d.field.clone()) {
+                anyhow::bail!(
+                    "dumps {first:?} and {:?} would both be stored as {name}: give them different names",
+                    d.field
+                );
+            }
+        }
         let dumps = self.dumps.iter().map(DumpArg::read).collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Outgoing { annotations, dumps })
     }
@@ -212,6 +239,20 @@ mod tests {
         let d = DumpArg::parse("../../etc/passwd=x.dmp").unwrap();
         assert_eq!((d.field.as_str(), d.path.to_str().unwrap()), ("../../etc/passwd", "x.dmp"));
         assert!(DumpArg::parse("name=").is_err());
+        // issue 12, defects 2 and 3: names the collector refuses
+        for bad in ["dump=x.dmp", "d-u-m-p=x.dmp"] {
+            assert!(DumpArg::parse(bad).is_err(), "{bad}");
+        }
+        assert!(DumpArg::parse("v1=x.dmp").is_ok(), "sent as given: the collector refuses it");
+        let spec = CrashSpec {
+            raw_crash: None,
+            annotation_files: Vec::new(),
+            pairs: Vec::new(),
+            dumps: vec![DumpArg::parse("a-b=x").unwrap(), DumpArg::parse("ab=y").unwrap()],
+            keep_uuid: false,
+        };
+        let e = spec.build().unwrap_err().to_string();
+        assert!(e.contains("both be stored as ab"), "{e}");
         assert_eq!(parse_pair("ProductName=Fire=fox"), Some(("ProductName".into(), "Fire=fox".into())));
         assert_eq!(parse_pair("https://x/report/index/abc?x=1"), None);
         assert_eq!(parse_pair("de1bb258-cbbf-4589-a673-34f800160918"), None);

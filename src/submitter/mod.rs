@@ -5,6 +5,7 @@
 
 pub mod encode;
 pub mod input;
+mod render;
 pub mod send;
 
 use std::collections::BTreeMap;
@@ -163,7 +164,7 @@ impl SubmitResult {
 
 /// The run's totals.
 #[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct Summary {
+pub struct SubmitReport {
     pub accepted: u64,
     pub discarded: BTreeMap<String, u64>,
     pub failed: u64,
@@ -175,13 +176,13 @@ pub struct Summary {
     pub p99_ms: f64,
 }
 
-impl Summary {
+impl SubmitReport {
     pub fn discarded_total(&self) -> u64 {
         self.discarded.values().sum()
     }
 
-    fn from_results(results: &[SubmitResult], elapsed: Duration, skipped: u64) -> Summary {
-        let mut s = Summary { skipped, elapsed_s: elapsed.as_secs_f64(), ..Summary::default() };
+    fn from_results(results: &[SubmitResult], elapsed: Duration, skipped: u64) -> SubmitReport {
+        let mut s = SubmitReport { skipped, elapsed_s: elapsed.as_secs_f64(), ..SubmitReport::default() };
         for r in results {
             match r.status {
                 SubmitStatus::Accepted => s.accepted += 1,
@@ -248,7 +249,7 @@ pub fn submit(
     progress: Arc<dyn Progress>,
     stop: Arc<AtomicBool>,
     on_result: &mut dyn FnMut(&SubmitResult),
-) -> anyhow::Result<Summary> {
+) -> anyhow::Result<SubmitReport> {
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(submit_async(sources, opts, progress, stop, on_result))
 }
@@ -259,7 +260,7 @@ async fn submit_async(
     progress: Arc<dyn Progress>,
     stop: Arc<AtomicBool>,
     on_result: &mut dyn FnMut(&SubmitResult),
-) -> anyhow::Result<Summary> {
+) -> anyhow::Result<SubmitReport> {
     let sender = Arc::new(build_sender(opts)?);
     let bodies: Vec<Option<Arc<Body>>> = sources
         .iter()
@@ -303,7 +304,7 @@ async fn submit_async(
     }
     progress.finish();
     let skipped = (total - done.len()) as u64;
-    Ok(Summary::from_results(&done, start.elapsed(), skipped))
+    Ok(SubmitReport::from_results(&done, start.elapsed(), skipped))
 }
 
 async fn run_job(job: Job, sender: &Sender, encoding: Encoding) -> SubmitResult {
@@ -379,7 +380,7 @@ mod tests {
             .collect();
         rs.push(reply(200, "Discarded=rule_x"));
         rs.push(reply(500, ""));
-        let s = Summary::from_results(&rs, Duration::from_secs(2), 0);
+        let s = SubmitReport::from_results(&rs, Duration::from_secs(2), 0);
         assert_eq!((s.accepted, s.failed, s.discarded_total()), (100, 1, 1));
         assert_eq!(s.discarded["rule_x"], 1);
         assert_eq!(s.crashes_per_s, 51.0);

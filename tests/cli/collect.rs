@@ -43,8 +43,30 @@ impl Server {
 
     /// Starts `crashctl collect --listen 127.0.0.1:0 ARGS` (no `--spool`: for `--store`).
     pub fn start_bare(env: &TestEnv, args: &[&str], vars: &[(&str, &str)]) -> Server {
+        Server::start_cmd(env, env.cmd(&["collect", "--listen", "127.0.0.1:0"]), args, vars)
+    }
+
+    /// Starts the collector with its open-file limit (soft and hard) set to `nofile`.
+    pub fn start_with_nofile(env: &TestEnv, args: &[&str], nofile: u64) -> Server {
+        use std::os::unix::process::CommandExt;
         let spool = env.spool();
-        let mut cmd = env.cmd(&["collect", "--listen", "127.0.0.1:0"]);
+        let mut cmd = env.cmd(&["collect", "--listen", "127.0.0.1:0", "--spool", spool.to_str().unwrap()]);
+        // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                let lim = libc::rlimit { rlim_cur: nofile, rlim_max: nofile };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+        Server::start_cmd(env, cmd, args, &[])
+    }
+
+    fn start_cmd(env: &TestEnv, mut cmd: std::process::Command, args: &[&str], vars: &[(&str, &str)]) -> Server {
+        let spool = env.spool();
         cmd.args(args).stdout(Stdio::null()).stderr(Stdio::piped()).env_remove("CRASHCTL_BEARER_TOKEN");
         for (k, v) in vars {
             cmd.env(k, v);
@@ -156,7 +178,7 @@ pub fn read_response(s: &mut TcpStream) -> (u16, String) {
 pub fn have_curl() -> bool {
     let ok = std::process::Command::new("curl").arg("--version").output().is_ok_and(|o| o.status.success());
     if !ok {
-        eprintln!("skipping: curl is not installed");
+        skip("curl is not installed");
     }
     ok
 }
@@ -170,31 +192,6 @@ pub fn curl(args: &[&str]) -> (u16, String) {
         code.trim().parse().unwrap_or_else(|_| panic!("curl: {out:?} {}", String::from_utf8_lossy(&o.stderr))),
         body.to_string(),
     )
-}
-
-pub const BOUNDARY: &str = "testBoundary1234";
-
-/// A part: `(name, filename, content type, data)`.
-pub type Part<'a> = (&'a str, Option<&'a str>, Option<&'a str>, &'a [u8]);
-
-/// A multipart body by hand.
-pub fn multipart(parts: &[Part]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (name, filename, ct, data) in parts {
-        out.extend_from_slice(format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"").as_bytes());
-        if let Some(f) = filename {
-            out.extend_from_slice(format!("; filename=\"{f}\"").as_bytes());
-        }
-        out.extend_from_slice(b"\r\n");
-        if let Some(ct) = ct {
-            out.extend_from_slice(format!("Content-Type: {ct}\r\n").as_bytes());
-        }
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(data);
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
-    out
 }
 
 pub fn gzip(data: &[u8]) -> Vec<u8> {
@@ -337,6 +334,19 @@ fn every_malformed_reason_over_http() {
         ("invalid_json_value", vec!["-F".into(), "extra=[1,2];type=application/json".into()]),
         ("invalid_dump_name", vec!["-F".into(), "P=x".into(), "-F".into(), format!("raw_crash=@{dump}")]),
         ("invalid_dump_name", vec!["-F".into(), "P=x".into(), "-F".into(), format!("../..=@{dump}")]),
+        // issue 12, defects 2 and 3: `dump` is where upload_file_minidump is stored; `v1` a layout word
+        (
+            "dump_name_collision",
+            vec![
+                "-F".into(),
+                "P=x".into(),
+                "-F".into(),
+                format!("upload_file_minidump=@{dump}"),
+                "-F".into(),
+                format!("dump=@{dump}"),
+            ],
+        ),
+        ("invalid_dump_name", vec!["-F".into(), "P=x".into(), "-F".into(), format!("v1=@{dump}")]),
         ("invalid_payload_structure", vec!["-H".into(), mp.clone(), "--data-binary".into(), at(&garbage)]),
         ("no_annotations", vec!["-F".into(), format!("upload_file_minidump=@{dump}")]),
         (
@@ -647,4 +657,110 @@ fn a_client_that_never_finishes_its_headers_is_disconnected() {
         Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
     };
     assert!(closed, "the collector closed the stalled connection (it answered {:?})", String::from_utf8_lossy(&buf));
+}
+
+/// Waits (bounded) until the peer closes `s`: true when it did (EOF or reset), false when it
+/// was still open at `within`.
+pub fn closed_within(s: &mut TcpStream, within: Duration) -> bool {
+    s.set_read_timeout(Some(within)).unwrap();
+    let mut buf = [0u8; 1024];
+    let end = Instant::now() + within;
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) if Instant::now() < end => continue,
+            Ok(_) => return false,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+/// `GET /__lbheartbeat__` on a new connection; `None` when nothing came back within `within`.
+pub fn heartbeat_within(addr: &str, within: Duration) -> Option<u16> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(within)).unwrap();
+    write!(s, "GET /__lbheartbeat__ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    String::from_utf8_lossy(&buf).split(' ').nth(1).and_then(|c| c.parse().ok())
+}
+
+/// Polls the heartbeat until it answers 200 (bounded by `DEADLINE`).
+pub fn wait_heartbeat_ok(addr: &str) {
+    let end = Instant::now() + DEADLINE;
+    while heartbeat_within(addr, Duration::from_secs(5)) != Some(200) {
+        assert!(Instant::now() < end, "the heartbeat never answered 200 again");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn idle_and_partial_connections_are_closed_after_the_header_timeout_whatever_the_protocol() {
+    // Issue 12, defect 1: a socket that sent nothing, or only `P` (the start of an HTTP/2
+    // preface, which hyper waited for with no timeout), stayed open for minutes.
+    let env = TestEnv::new();
+    let server = Server::start(&env, &["--read-timeout", "1s"]);
+    let opened = Instant::now();
+    let sends: [&[u8]; 4] = [b"", b"P", b"PRI * HTTP/2.0\r\n", b"GET /__lbheartbeat__ HT"];
+    let mut socks: Vec<TcpStream> = sends
+        .iter()
+        .map(|bytes| {
+            let mut s = TcpStream::connect(&server.addr).unwrap();
+            s.write_all(bytes).unwrap();
+            s
+        })
+        .collect();
+    // and a keep-alive connection gone idle after one answered request
+    let mut keep = TcpStream::connect(&server.addr).unwrap();
+    keep.write_all(b"GET /__lbheartbeat__ HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut first = [0u8; 17];
+    keep.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"HTTP/1.1 200 OK\r\n");
+    socks.push(keep);
+    for (i, s) in socks.iter_mut().enumerate() {
+        assert!(closed_within(s, Duration::from_secs(20)), "connection {i} still open after 20 s");
+    }
+    assert!(opened.elapsed() >= Duration::from_millis(900), "closed by the timeout, not at once");
+    assert_eq!(heartbeat_within(&server.addr, Duration::from_secs(10)), Some(200));
+}
+
+#[test]
+fn past_max_connections_a_new_connection_gets_503_not_a_stall() {
+    let env = TestEnv::new();
+    let mut server = Server::start(&env, &["--read-timeout", "60s", "--max-connections", "3"]);
+    server.wait_for("serving at most 3 connections");
+    let idle: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(&server.addr).unwrap()).collect();
+    assert_eq!(heartbeat_within(&server.addr, Duration::from_secs(10)), Some(503), "answered at once, not stalled");
+    drop(idle);
+    wait_heartbeat_ok(&server.addr);
+}
+
+#[test]
+fn with_ulimit_64_eighty_idle_sockets_do_not_stop_the_collector() {
+    // Issue 12, defect 1 as reported: `ulimit -n 64` and 80 idle sockets made the collector
+    // stop answering submissions and the heartbeat.
+    let env = TestEnv::new();
+    let mut server = Server::start_with_nofile(&env, &["--read-timeout", "2s"], 64);
+    let line = server.wait_for("serving at most");
+    assert!(line.contains("at most 16 connections"), "{line}");
+    let idle: Vec<TcpStream> = (0..80).map(|_| TcpStream::connect(&server.addr).unwrap()).collect();
+    let answered = heartbeat_within(&server.addr, Duration::from_secs(10));
+    assert!(matches!(answered, Some(200 | 503)), "answered, not stalled: {answered:?}");
+    // the idle ones are closed after the header timeout: the collector serves again while
+    // the test still holds every socket open
+    wait_heartbeat_ok(&server.addr);
+    let body = multipart(&[("ProductName", None, None, b"Firefox")]);
+    let mut s = TcpStream::connect(&server.addr).unwrap();
+    write!(
+        s,
+        "POST /submit HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(&body).unwrap();
+    let (status, text) = read_response(&mut s);
+    assert_eq!(status, 200, "{text}");
+    assert!(text.starts_with("CrashID=bp-"), "{text}");
+    drop(idle);
 }

@@ -108,6 +108,43 @@ pub fn sample_crash(id: &CrashId) -> Crash {
     c
 }
 
+/// The boundary of the hand-made multipart bodies.
+pub const BOUNDARY: &str = "testBoundary1234";
+
+/// A part: `(name, filename, content type, data)`.
+pub type Part<'a> = crashctl::submitter::encode::FormPart<'a>;
+
+/// A multipart body by hand (the library's one builder, with [`BOUNDARY`]).
+pub fn multipart(parts: &[Part]) -> Vec<u8> {
+    crashctl::submitter::encode::form_data(BOUNDARY, parts)
+}
+
+/// Is this a CI run (`CI=true`)?
+pub fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// A test that cannot run here because `missing` is missing: under `CI=true` the test fails
+/// saying so (no test may pass by skipping in CI); otherwise one `skipped: ...` line, straight
+/// to stderr (libtest captures `eprintln!`), and the caller returns.
+pub fn skip(missing: &str) {
+    use std::io::Write;
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    assert!(!ci(), "CI=true, and this test cannot run: {missing} [{test}]");
+    let _ = std::io::stderr().write_all(format!("skipped: {missing} [{test}]\n").as_bytes());
+}
+
+/// `../shared/testdata` (minidumps, symbols, signature lists), or `None` after [`skip`].
+pub fn testdata() -> Option<PathBuf> {
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testdata"));
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        skip(&format!("{} is absent", dir.display()));
+        None
+    }
+}
+
 /// Does `dir` exist and contain no files at any depth?
 pub fn has_no_files(dir: &Path) -> bool {
     walkdir::WalkDir::new(dir).into_iter().filter_map(Result::ok).all(|e| !e.file_type().is_file())

@@ -4,6 +4,7 @@
 
 mod disk;
 mod fuzz;
+mod hostile;
 mod kill;
 mod load;
 
@@ -17,7 +18,8 @@ use std::time::Duration;
 use crashctl::generate::Generator;
 use crashctl::spool::Spool;
 
-use crate::collect::{multipart, sha256, BOUNDARY};
+use crate::collect::sha256;
+use crate::common::{multipart, Part, BOUNDARY};
 
 /// A crash as a client sends it, and what the spool must then hold.
 pub struct Sent {
@@ -34,8 +36,7 @@ pub fn realistic(g: &mut Generator, seq: usize, max_dump: usize) -> Sent {
     let mut texts: Vec<(String, String)> =
         s.annotations.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect();
     texts.push(("FaultsSeq".into(), seq.to_string()));
-    let mut parts: Vec<crate::collect::Part> =
-        texts.iter().map(|(k, v)| (k.as_str(), None, None, v.as_bytes())).collect();
+    let mut parts: Vec<Part> = texts.iter().map(|(k, v)| (k.as_str(), None, None, v.as_bytes())).collect();
     for (name, data) in &s.dumps {
         parts.push((name.as_str(), Some("fakecrash.dump"), Some("application/octet-stream"), data));
     }
@@ -108,19 +109,29 @@ pub fn tmp_entries(root: &Path) -> usize {
 pub struct Mount(PathBuf);
 
 impl Mount {
-    /// `mount ARGS... DIR`, or `None` (with a message) when mounting is not allowed here.
+    /// `mount ARGS... DIR`, or `None` after [`skip`] (a failure under `CI=true`) when
+    /// mounting is not allowed here.
     pub fn new(dir: &Path, args: &[&str]) -> Option<Mount> {
+        Mount::try_new(dir, args).map_err(|why| skip::<()>(&why)).ok()
+    }
+
+    /// `mount ARGS... DIR`, or why it was refused (for tests that can do without).
+    pub fn try_new(dir: &Path, args: &[&str]) -> Result<Mount, String> {
         std::fs::create_dir_all(dir).unwrap();
-        let o = Command::new("mount").args(args).arg(dir).output();
-        match o {
-            Ok(o) if o.status.success() => Some(Mount(dir.to_path_buf())),
-            Ok(o) => skip(&format!("mount {args:?} refused: {}", String::from_utf8_lossy(&o.stderr).trim())),
-            Err(e) => skip(&format!("no mount command: {e}")),
+        match Command::new("mount").args(args).arg(dir).output() {
+            Ok(o) if o.status.success() => Ok(Mount(dir.to_path_buf())),
+            Ok(o) => Err(format!("mount {args:?} refused: {}", String::from_utf8_lossy(&o.stderr).trim())),
+            Err(e) => Err(format!("no mount command: {e}")),
         }
     }
 
     pub fn tmpfs(dir: &Path, size: &str) -> Option<Mount> {
         Mount::new(dir, &["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+    }
+
+    /// A tmpfs when mounting is allowed, else `None` with no skip (the caller uses the disk).
+    pub fn try_tmpfs(dir: &Path, size: &str) -> Option<Mount> {
+        Mount::try_new(dir, &["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).ok()
     }
 
     /// A read-only bind mount of `dir` onto itself.
@@ -143,6 +154,6 @@ impl Drop for Mount {
 }
 
 fn skip<T>(why: &str) -> Option<T> {
-    eprintln!("skipping: {why}");
+    crate::common::skip(&format!("root (to mount a tmpfs): {why}"));
     None
 }

@@ -103,3 +103,35 @@ fn symbols_size_pads_the_main_module_and_processing_still_names_its_frames() {
     // --symbols-size needs --symbols
     assert_code(&env.run(&["generate", "-n", "1", "--store", store_s, "--symbols-size", "1M"]), 2);
 }
+
+#[test]
+fn the_pipe_example_of_the_help_works_by_design() {
+    // Regression: the example failed 2 runs of 5 with "store ./crashes: no such directory" (the
+    // reader opened the store before the writer of the pipe had made it).
+    let help = stdout(&TestEnv::new().run(&["generate", "--help"]));
+    let example = help.lines().map(str::trim).find(|l| l.contains("| crashctl process")).expect("a pipe example");
+    let line = example.replace("crashctl ", &format!("{BIN} "));
+    for _ in 0..3 {
+        let env = TestEnv::new();
+        let o = std::process::Command::new("sh").arg("-c").arg(&line).current_dir(env.dir.path()).output().unwrap();
+        assert_code(&o, 0);
+        assert!(stderr(&o).contains("processed 20 crashes"), "{}", stderr(&o));
+    }
+    // by design: a process reading IDs from a pipe opens the store only once they are all in
+    let env = TestEnv::new();
+    let store = env.store().display().to_string();
+    let mut child = env
+        .cmd(&["process", "--store", &store])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let id = new_id(crashctl::crash::Throttle::Accept);
+    FsStore::open(env.store(), true).unwrap().put_crash(&sample_crash(&id)).unwrap();
+    use std::io::Write;
+    writeln!(child.stdin.take().unwrap(), "{id}").unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_code(&o, 0);
+    assert!(FsStore::open(env.store(), false).unwrap().get_processed(&id).unwrap().is_some());
+}

@@ -13,16 +13,6 @@ use test_assembler::{Endian, Section};
 
 use crate::common::*;
 
-fn testdata() -> Option<PathBuf> {
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testdata"));
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("skipping: {} is absent", dir.display());
-        None
-    }
-}
-
 /// A small valid Linux amd64 minidump with one crashed thread.
 fn synth_dump() -> Vec<u8> {
     let context = minidump_synth::amd64_context(Endian::Little, 0x7000_1000, 0x1010);
@@ -81,15 +71,130 @@ fn dump_mode_prints_a_symbolicated_processed_crash() {
 
 #[test]
 fn dump_mode_names_the_error_of_a_corrupt_dump() {
+    // Regression: a dump that could not be walked exited 0 (minidump-stackwalk exits 1).
     let Some(data) = testdata() else { return };
     let env = TestEnv::new();
     let o = env.run(&["process", "--dump", path(&data.join("minidumps/invalid-range.dmp"))]);
-    assert_code(&o, 0);
+    assert_code(&o, 1);
+    assert!(stderr(&o).contains("invalid-range.dmp: MissingThreadList"), "{}", stderr(&o));
     let p = json(&o);
     assert_eq!(p["mdsw_status_string"], "MissingThreadList");
     assert_eq!(p["success"], false);
     assert!(p["processor_notes"].as_str().unwrap().contains("MissingThreadList"));
     assert!(p["signature"].is_string());
+}
+
+#[test]
+fn dump_mode_of_a_file_that_is_no_minidump_exits_1_with_its_status() {
+    let env = TestEnv::new();
+    let file = env.path("notes.txt");
+    std::fs::write(&file, "root:x:0:0:root:/root:/bin/sh\n".repeat(20)).unwrap();
+    for format in ["text", "json"] {
+        let o = env.run(&["process", "--dump", path(&file), "--format", format]);
+        assert_code(&o, 1);
+        assert!(stderr(&o).contains("notes.txt: HeaderMismatch"), "{}", stderr(&o));
+    }
+}
+
+#[test]
+fn dump_mode_text_shows_the_stack_as_a_person_reads_it() {
+    // Regression: `--format text` printed the processed crash as JSON.
+    let Some(data) = testdata() else { return };
+    let env = TestEnv::new();
+    let dump = data.join("minidumps/test.dmp");
+    let symbols = data.join("symbols");
+    let args = ["process", "--dump", path(&dump), "--symbols-path", path(&symbols), "--format", "text"];
+    let o = env.run(&args);
+    assert_code(&o, 0);
+    let text = stdout(&o);
+    assert!(text.contains("Crash reason:  EXCEPTION_ACCESS_VIOLATION_WRITE\nCrash address: 0x00000045\n"), "{text}");
+    assert!(text.contains("Signature:     (anonymous namespace)::CrashFunction\n"), "{text}");
+    assert!(
+        text.contains(
+            "Thread 0 (crashed)\n 0  test_app.exe!`anonymous namespace'::CrashFunction + 0xe [test_app.cc : 58]\n    \
+             Found by: given as instruction pointer in context\n 1  test_app.exe!main + 0x4f [test_app.cc : 65]\n    \
+             Found by: call frame info\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "Modules without symbols (in the stack):\n  kernel32.dll  kernel32.pdb BCE8785C57B44245A669896B6A19B9542\n"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("(1 other threads: --all-threads shows them)"), "{text}");
+    assert!(!text.contains("Thread 1"), "{text}");
+    let mut all = args.to_vec();
+    all.push("--all-threads");
+    let text = stdout(&env.run(&all));
+    assert!(text.contains("\nThread 1\n"), "{text}");
+    // text is the default on a terminal, JSON elsewhere
+    let Some(on_tty) = crate::stats::on_terminal(&env, &args[..5], true) else { return };
+    assert!(on_tty.contains("Crash reason:  EXCEPTION_ACCESS_VIOLATION_WRITE"), "{on_tty}");
+    assert!(json(&env.run(&args[..5]))["json_dump"].is_object());
+}
+
+#[test]
+fn dump_mode_invents_no_crash_id_or_time() {
+    // Regression: a lone dump got a made-up crash ID and today's date as its crash time.
+    let Some(data) = testdata() else { return };
+    let env = TestEnv::new();
+    let dump = data.join("minidumps/test.dmp");
+    let p = json(&env.run(&["process", "--dump", path(&dump)]));
+    for key in ["uuid", "crash_id", "crash_time", "client_crash_date", "date_processed", "submitted_timestamp"] {
+        assert!(p[key].is_null(), "{key}: {}", p[key]);
+    }
+    let notes = env.path("annotations.json");
+    std::fs::write(&notes, r#"{"uuid": "de1bb258-cbbf-4589-a673-34f800160918", "CrashTime": "1700000000"}"#).unwrap();
+    let p = json(&env.run(&["process", "--dump", path(&dump), "--annotations", path(&notes)]));
+    assert_eq!(p["crash_id"], "de1bb258-cbbf-4589-a673-34f800160918");
+    assert_eq!(p["crash_time"], 1_700_000_000);
+}
+
+#[test]
+fn missing_symbol_sources_are_said_once_and_the_run_goes_on() {
+    let Some(data) = testdata() else { return };
+    let env = TestEnv::new();
+    let dump = data.join("minidumps/test.dmp");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", closed.local_addr().unwrap());
+    drop(closed);
+    let missing = env.path("no-symbols-here");
+    let o = env.run(&["process", "--dump", path(&dump), "--symbols-path", path(&missing), "--symbols-url", &url]);
+    assert_code(&o, 0);
+    let err = stderr(&o);
+    assert_eq!(err.matches("no-symbols-here: no such directory").count(), 1, "{err}");
+    assert_eq!(err.matches(&format!("--symbols-url {url}: cannot connect")).count(), 1, "{err}");
+    assert_eq!(json(&o)["mdsw_status_string"], "OK");
+}
+
+#[test]
+fn walking_again_without_symbols_warns_before_saving_a_worse_signature() {
+    // Regression: `reprocess --now` with no symbols source silently replaced
+    // `mozilla::dom::Element::SetAttr` with `XUL`.
+    let env = TestEnv::new();
+    let store = FsStore::open(env.store(), true).unwrap();
+    let now = chrono::Utc::now();
+    let crash = crashctl::generate::Generator::new(Some(7), now).submission().into_crash(now);
+    let id = crash.id.to_string();
+    store.put_crash(&crash).unwrap();
+    let symbols = env.path("symbols");
+    crashctl::generate::write_symbols(&symbols).unwrap();
+    let st = store_arg(&env);
+    for args in [vec!["process", "--store", &st, &id], vec!["reprocess", "--store", &st, "--now", &id]] {
+        let o = env.run(&["process", "--store", &st, "--symbols-path", path(&symbols), &id]);
+        assert_code(&o, 0);
+        assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
+        let good = processed(&env, &crash.id).unwrap()["signature"].as_str().unwrap().to_string();
+        let o = env.run(&args);
+        assert_code(&o, 0);
+        let err = stderr(&o);
+        let before = err.find("warning: no symbols source").unwrap_or_else(|| panic!("{args:?}: {err}"));
+        let named = err.find(&format!("crash {id}: processed with symbols before")).unwrap_or_else(|| panic!("{err}"));
+        assert!(before < named, "the run-level warning comes first: {err}");
+        assert!(err.contains(&format!("signature {good} -> ")), "{err}");
+    }
 }
 
 fn path(p: &Path) -> &str {
@@ -113,7 +218,7 @@ fn minidump_stackwalk() -> Option<PathBuf> {
 fn json_dump_is_what_minidump_stackwalk_prints() {
     let Some(data) = testdata() else { return };
     let Some(mdsw) = minidump_stackwalk() else {
-        eprintln!("skipping: minidump-stackwalk not found (set MINIDUMP_STACKWALK or put it on PATH)");
+        skip("minidump-stackwalk not found (set MINIDUMP_STACKWALK or put it on PATH)");
         return;
     };
     let env = TestEnv::new();
@@ -163,7 +268,7 @@ fn store_mode_saves_prints_and_reports_each_crash() {
     let missing = new_id(Throttle::Accept);
     let ids = format!("{good}\n{empty}\n{missing}\nnot-an-id\n");
     let o = env.run_stdin(&["process", "--store", &store_arg(&env), "--print", "-j", "2"], &ids);
-    assert_code(&o, 1);
+    assert_code(&o, 2); // an invalid ID given is invalid input; the valid ones were done all the same
     let printed = json_lines(&o);
     assert_eq!(printed.len(), 2, "one processed crash per processed crash");
     assert!(stderr(&o).contains(&missing.to_string()));
@@ -374,4 +479,21 @@ fn follow_keeps_consuming_until_sigterm() {
     // SAFETY: sending SIGTERM to our own child process.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     assert_eq!(child.wait().unwrap().code(), Some(130));
+}
+
+#[test]
+fn the_readme_walks_dumps_again_only_with_symbols() {
+    // Regression: the README's `reprocess --now` line had no symbols source, so it replaced
+    // `mozilla::dom::Element::SetAttr` with `XUL`.
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let walks: Vec<&str> = readme
+        .lines()
+        .filter(|l| l.trim_start().starts_with("crashctl "))
+        .filter(|l| l.contains("reprocess") && l.contains("--now") || l.contains(" process "))
+        .filter(|l| !l.contains("regenerate_signature"))
+        .collect();
+    assert!(!walks.is_empty());
+    for line in walks {
+        assert!(line.contains("--symbols-path") || line.contains("--symbols-url"), "{line}");
+    }
 }

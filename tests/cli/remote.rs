@@ -8,7 +8,6 @@
 //! [`remote_env`] (the environment that points the binary at the server), [`unique`] (bucket
 //! and queue-prefix names), [`OwnServer`] (a moto of one's own to stop and restart).
 
-use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -25,9 +24,7 @@ use crate::common::{new_id, sample_crash};
 const VIS: Duration = Duration::from_secs(300);
 
 fn skip(why: &str) {
-    // Straight to stderr in one write: libtest captures `eprintln!`, and a skip must show.
-    let test = std::thread::current().name().unwrap_or("?").to_string();
-    let _ = std::io::stderr().write_all(format!("skipped: {why} [{test}]\n").as_bytes());
+    crate::common::skip(&format!("the S3/SQS emulator: {why}"));
 }
 
 /// Options for the shared moto server, or `None` (skipped, with a message).

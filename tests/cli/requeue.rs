@@ -32,7 +32,7 @@ fn ids_from_arguments_validated_and_deduplicated() {
     let args =
         [a.as_str(), &url, &bp, "not-a-crash-id", "--queue-name", "priority", "--ruleset", "regenerate_signature"];
     let o = requeue(&env, &args);
-    assert_code(&o, 1); // one input was invalid
+    assert_code(&o, 2); // one input was invalid (the valid ones were requeued all the same)
     let r = json(&o);
     assert_eq!(r["duplicates"], 1);
     assert_eq!(r["invalid"][0]["input"], "not-a-crash-id");
@@ -166,4 +166,17 @@ fn usage_errors() {
     assert_code(&requeue(&env, &["--stale", "--queue-name", "priority"]), 2);
     assert_code(&requeue(&env, &["--ruleset", "../x", "de1bb258-cbbf-4589-a673-34f800160918"]), 2);
     assert_code(&requeue(&env, &["--queue-name", "normal", "de1bb258-cbbf-4589-a673-34f800160918"]), 2);
+}
+
+#[test]
+fn a_missing_queue_is_an_error_for_stale_and_failed_and_is_not_created() {
+    // Regression: `requeue --stale --queue nosuchdir` created the directory and exited 0.
+    let env = TestEnv::new();
+    let missing = env.path("nosuchdir");
+    for flag in ["--stale", "--failed"] {
+        let o = env.run(&["requeue", flag, "--queue", &missing.display().to_string()]);
+        assert_code(&o, 2);
+        assert!(stderr(&o).contains("nosuchdir"), "{}", stderr(&o));
+        assert!(!missing.exists(), "{flag} created the queue");
+    }
 }

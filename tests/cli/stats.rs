@@ -1,5 +1,6 @@
 //! `crashctl stats` on spools, queues and stores built with the library.
 
+use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -147,8 +148,13 @@ fn queue_depths_with_an_expired_claim() {
     q.claim(&std_only, Duration::from_secs(3600)).unwrap().unwrap();
     let failed = q.claim(&std_only, Duration::from_secs(3600)).unwrap().unwrap();
     q.fail(&failed, "boom").unwrap();
-    // The zero-visibility claim's deadline is "now" in ms; make sure the clock has passed it.
-    std::thread::sleep(Duration::from_millis(2));
+    // The zero-visibility claim's deadline is "now" in ms: wait (bounded) until the queue itself
+    // reports it expired, instead of sleeping past it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while q.depths().unwrap().iter().all(|d| d.claimed_expired == 0) {
+        assert!(std::time::Instant::now() < deadline, "the zero-visibility claim never expired");
+        std::thread::yield_now();
+    }
     let v = stats_json(&env, &["--queue", &env.queue().display().to_string()]);
     assert_eq!(v["queue"]["location"], env.queue().display().to_string());
     assert_eq!(
@@ -277,6 +283,71 @@ fn thresholds_exit_1_with_a_reason() {
     assert_code(&o, 1);
     assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
     assert!(stderr(&o).contains("--max-age 1h"), "{}", stderr(&o));
+    // Regression: a crossed threshold was only on stderr, not in the JSON.
+    let t = &json(&o)["thresholds"];
+    assert_eq!(t["max_age_seconds"], 3600);
+    assert!(t["crossed"][0].as_str().unwrap().contains("--max-age 1h"), "{t}");
+    assert_eq!(json(&run(&["--max-backlog", "2"]))["thresholds"]["crossed"], json!([]));
+}
+
+#[test]
+fn an_unreadable_section_is_a_problem_and_the_others_are_still_shown() {
+    // Regression: `stats --spool s --queue missing --store st` printed nothing but the error.
+    let env = TestEnv::new();
+    save(&spool(&env), Utc::now());
+    FsStore::open(env.store(), true).unwrap();
+    let (sp, st) = (spool_arg(&env), env.store().display().to_string());
+    let missing = env.path("missing").display().to_string();
+    let o = env.run(&["stats", "--spool", &sp, "--queue", &missing, "--store", &st]);
+    assert_code(&o, 2);
+    let out = stdout(&o);
+    for needle in ["!!! UNAVAILABLE queue ", "Spool ", "waiting      1 crashes", "Store ", "Problems: 1"] {
+        assert!(out.contains(needle), "{needle:?} in\n{out}");
+    }
+    assert!(out.contains(&missing), "{out}");
+    let o = env.run(&["stats", "--format", "json", "--spool", &sp, "--queue", &missing, "--store", &st]);
+    assert_code(&o, 2);
+    let v = json(&o);
+    assert_eq!(v["spool"]["crashes"], 1);
+    assert_eq!(v["store"]["raw"], 0);
+    assert_eq!(v["queue"], Value::Null);
+    assert_eq!(v["problems"][0]["kind"], "unavailable");
+    assert_eq!(v["problems"][0]["path"], missing.as_str());
+    assert!(!Path::new(&missing).exists(), "stats creates nothing");
+}
+
+#[test]
+fn histogram_shows_empty_hours_and_the_minutes_of_a_young_spool() {
+    // Regression: hours without crashes were left out, so a gap did not show; a spool written
+    // seconds ago said "58s ago" from minute-precision timestamps.
+    let env = TestEnv::new();
+    let s = spool(&env);
+    let now = Utc::now();
+    save(&s, now - chrono::Duration::minutes(3));
+    save(&s, now);
+    let sp = spool_arg(&env);
+    let out = stdout(&env.run(&["stats", "--spool", &sp]));
+    assert!(out.contains("received per minute (UTC)"), "{out}");
+    let minute = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:%M ").to_string();
+    let empty = now - chrono::Duration::minutes(2);
+    let row = out.lines().find(|l| l.contains(&minute(empty))).unwrap_or_else(|| panic!("{out}"));
+    assert!(row.trim_end().ends_with(" 0"), "an empty minute shows as 0: {row}");
+    assert!(out.contains("(under a minute ago)") || out.contains("(1m ago)"), "{out}");
+    assert!(!out.lines().any(|l| l.contains("s ago")), "no seconds: {out}");
+
+    save(&s, now - chrono::Duration::hours(3));
+    let out = stdout(&env.run(&["stats", "--spool", &sp]));
+    assert!(out.contains("received per hour (UTC)"), "{out}");
+    let hour = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:00 ").to_string();
+    for gap in [1, 2] {
+        let row = out
+            .lines()
+            .find(|l| l.contains(&hour(now - chrono::Duration::hours(gap))))
+            .unwrap_or_else(|| panic!("{out}"));
+        if gap == 2 || chrono::Timelike::minute(&now) >= 3 {
+            assert!(row.trim_end().ends_with(" 0"), "an empty hour shows as 0: {row}");
+        }
+    }
 }
 
 #[test]
@@ -321,7 +392,10 @@ fn table_shows_every_section() {
     let o = env.run(&["stats", "--spool", &sp, "--queue", &q, "--store", &st]);
     assert_code(&o, 0);
     let out = stdout(&o);
-    for needle in ["Spool ", "waiting      1 crashes", "2026-11-20 10:00 ", "Queues ", "standard", "Store ", "total"] {
+    // a spool from days ago: the histogram is per day, up to today
+    let today = Utc::now().format("%Y-%m-%d ").to_string();
+    for needle in ["Spool ", "waiting      1 crashes", "2026-11-20 ", &today, "Queues ", "standard", "Store ", "total"]
+    {
         assert!(out.contains(needle), "{needle:?} in\n{out}");
     }
 }
@@ -334,7 +408,7 @@ fn watch_reports_arrivals_and_stops_on_sigint_with_130() {
     let gone = save(&s, at(20, 10, 15));
     let sp = spool_arg(&env);
     let mut child = env
-        .cmd(&["stats", "--watch", "1", "--format", "json", "--spool", &sp])
+        .cmd(&["stats", "--watch", "1s", "--json", "--spool", &sp])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -362,9 +436,9 @@ fn watch_reports_arrivals_and_stops_on_sigint_with_130() {
 }
 
 /// Runs `crashctl ARGS` on a pseudo-terminal (util-linux `script`), returning what it printed.
-fn on_terminal(env: &TestEnv, args: &[&str], no_color: bool) -> Option<String> {
+pub fn on_terminal(env: &TestEnv, args: &[&str], no_color: bool) -> Option<String> {
     if std::process::Command::new("script").arg("--version").output().is_err() {
-        eprintln!("skipping: `script` (util-linux) is not installed, no pseudo-terminal to test colors on");
+        skip("`script` (util-linux) is not installed, no pseudo-terminal to test colors on");
         return None;
     }
     let line = std::iter::once(BIN).chain(args.iter().copied()).collect::<Vec<_>>().join(" ");
@@ -393,4 +467,111 @@ fn hot_spots_are_red_on_a_terminal_unless_no_color() {
     let plain = on_terminal(&env, &args, true).unwrap();
     assert!(plain.contains("HOT SPOT"), "{plain}");
     assert!(!plain.contains("\x1b[1;31m"), "NO_COLOR turns colors off:\n{plain}");
+}
+
+/// `GET path` on 127.0.0.1:port: (status line, body).
+fn http_get(addr: &str, path: &str) -> std::io::Result<(String, String)> {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(addr)?;
+    conn.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(conn, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    let mut text = String::new();
+    conn.read_to_string(&mut text)?;
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    Ok((head.lines().next().unwrap_or("").to_string(), body.to_string()))
+}
+
+#[test]
+fn serve_answers_metrics_and_a_self_contained_page() {
+    use std::io::BufRead;
+    let env = TestEnv::new();
+    let s = spool(&env);
+    for _ in 0..3 {
+        save(&s, Utc::now());
+    }
+    DirQueue::open(env.queue(), true)
+        .unwrap()
+        .publish(QueueName::Standard, &[Message::new(new_id(Throttle::Accept))])
+        .unwrap();
+    FsStore::open(env.store(), true).unwrap();
+    let (sp, q, st) = (spool_arg(&env), env.queue().display().to_string(), env.store().display().to_string());
+    let expected =
+        stdout(&env.run(&["stats", "--format", "prometheus", "--spool", &sp, "--queue", &q, "--store", &st]));
+    let mut child = env
+        .cmd(&[
+            "stats",
+            "--serve",
+            "127.0.0.1:0",
+            "--watch",
+            "1",
+            "--hot-spot",
+            "2",
+            "--spool",
+            &sp,
+            "--queue",
+            &q,
+            "--store",
+            &st,
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let line = rx.recv_timeout(Duration::from_secs(30)).expect("the server says where it listens");
+    let addr =
+        line.split("http://").nth(1).and_then(|r| r.split('/').next()).unwrap_or_else(|| panic!("{line}")).to_string();
+    // the first scan may still be running: wait for it, bounded
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let metrics = loop {
+        let (status, body) = http_get(&addr, "/metrics").unwrap();
+        if status.contains("200") {
+            break body;
+        }
+        assert!(std::time::Instant::now() < deadline, "no scan within 30 s: {status}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let families = |text: &str| -> std::collections::BTreeSet<String> {
+        text.lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .map(|l| l.split(' ').next().unwrap().to_string())
+            .collect()
+    };
+    let mut served = families(&metrics);
+    // the hot-spot threshold differs: the entries family only has samples here
+    served.remove("crashctl_spool_hot_spot_entries");
+    let mut asked = families(&expected);
+    asked.remove("crashctl_spool_hot_spot_entries");
+    assert_eq!(served, asked, "the families of --format prometheus");
+    assert!(parse_exposition(&metrics).contains(&("crashctl_spool_crashes".to_string(), 3.0)), "{metrics}");
+
+    let (status, page) = http_get(&addr, "/").unwrap();
+    assert!(status.contains("200"), "{status}");
+    assert!(page.contains("<meta http-equiv=\"refresh\" content=\"1\">"), "redraws itself: {page}");
+    for needle in
+        ["Backlog", "Arrival and drain (per minute)", "Oldest waiting crash", "Queue depth", "Hot directories"]
+    {
+        assert!(page.contains(needle), "{needle}: {page}");
+    }
+    assert!(page.contains("1 pending, 0 claimed, 0 failed"), "the standard queue: {page}");
+    assert!(page.matches("<svg").count() >= 4, "{page}");
+    assert!(!page.contains("<script") && !page.contains("src="), "no external assets: {page}");
+    assert!(page.contains("spool backlog<b>3</b>"), "{page}");
+    assert!(http_get(&addr, "/nope").unwrap().0.contains("404"));
+    // SAFETY: sending SIGINT to our own child process, which is still running.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        assert!(std::time::Instant::now() < deadline, "the server did not stop on SIGINT");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(code, Some(130));
 }

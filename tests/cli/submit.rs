@@ -428,3 +428,40 @@ fn generated_crashes_are_the_same_for_a_seed_with_overrides_and_json_extra() {
     let o = submit(&env, &[a.to_str().unwrap(), "--generate", "1", "--dump", "x.dmp"]);
     assert_code(&o, 2);
 }
+
+#[test]
+fn nothing_to_send_is_a_usage_error_and_nothing_is_posted() {
+    // Regression: `submit URL` with nothing to send posted an empty crash.
+    let env = TestEnv::new();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}/submit", listener.local_addr().unwrap());
+    let o = env.run(&["submit", &url]);
+    assert_code(&o, 2);
+    assert!(stderr(&o).contains("nothing to send"), "{}", stderr(&o));
+    assert!(listener.accept().is_err(), "no connection was made");
+    let spool = env.spool().display().to_string();
+    assert_code(&env.run(&["submit", &spool]), 2);
+    assert!(!env.spool().exists(), "no empty crash spooled");
+}
+
+#[test]
+fn crash_id_lines_never_share_a_line_with_the_progress_bar_on_a_terminal() {
+    // Regression: `submit --generate 600` on a terminal left stale progress-bar lines among the
+    // `CrashID=` lines, and the bar's rate read `4.7842/s`.
+    let env = TestEnv::new();
+    let spool = env.spool().display().to_string();
+    let Some(screen) = crate::stats::on_terminal(&env, &["submit", &spool, "--generate", "40"], true) else { return };
+    let starts: Vec<usize> = screen.match_indices("CrashID=").map(|(i, _)| i).collect();
+    assert_eq!(starts.len(), 40, "{screen}");
+    for i in starts {
+        let before = &screen[..i];
+        assert!(
+            before.ends_with('\n') || before.ends_with("\x1b[2K"),
+            "a CrashID= line printed after a bar line that was not cleared: {:?}",
+            &before[before.len().saturating_sub(60)..]
+        );
+    }
+    let rates = regex::Regex::new(r"\d+\.\d{2,}/s").unwrap();
+    assert!(!rates.is_match(&screen), "rates without noise digits: {screen}");
+}

@@ -42,6 +42,9 @@ fn part_name() -> impl Strategy<Value = String> {
         Just("raw_crash!".to_string()),
         Just("dump_names".to_string()),
         Just("processed_crash".to_string()),
+        Just("dump".to_string()),
+        Just("d-u-m-p".to_string()),
+        Just("v1".to_string()),
         Just("%2e%2e%2f%2e%2e".to_string()),
         Just("名前/ü".to_string()),
         Just("a".repeat(300)),
@@ -368,7 +371,11 @@ fn model(parts: &[FuzzPart]) -> Result<Payload, Rejection> {
                 Err(_) => notes.push(format!("{} has an undecodable value; dropped", p.name)),
             }
         } else {
-            let name = DumpName::sanitize(&p.name).map_err(|_| Malformed::InvalidDumpName)?;
+            let clean: String = p.name.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(30).collect();
+            if clean == "dump" {
+                return Err(Malformed::DumpNameCollision.into());
+            }
+            let name = DumpName::parse(&clean).map_err(|_| Malformed::InvalidDumpName)?;
             if ct != "application/octet-stream" {
                 notes.push(format!("unknown content type: {name} {ct}"));
             }
@@ -606,4 +613,278 @@ fn fuzz_processing_hostile_annotations() {
             Ok(())
         })
         .unwrap();
+}
+
+// ---------------------------------------------------------------- the queue and store readers
+
+/// What a hostile or unlucky operator leaves where a queue message or a store object belongs.
+#[derive(Debug, Clone)]
+enum Entry {
+    File(Vec<u8>),
+    Dir,
+    /// A symbolic link to a file outside (whose contents must never be read or copied).
+    LinkToSecret,
+    LinkToDir,
+    Dangling,
+    Fifo,
+}
+
+const SECRET: &str = "root:x:0:0:fuzz-secret";
+
+fn entry() -> impl Strategy<Value = Entry> {
+    let id = "de1bb258-cbbf-4589-a673-34f800160918";
+    prop_oneof![
+        3 => prop_oneof![
+            Just(id.as_bytes().to_vec()),
+            Just(format!("{id}:regenerate_signature").into_bytes()),
+            Just(b"{\"ProductName\":\"Firefox\"}".to_vec()),
+            Just(b"[\"upload_file_minidump\"]".to_vec()),
+            Just(b"[\"dump\",\"v1\",\"../x\"]".to_vec()),
+            proptest::collection::vec(any::<u8>(), 0..64),
+            "\\PC{0,40}".prop_map(String::into_bytes),
+        ]
+        .prop_map(Entry::File),
+        1 => Just(Entry::Dir),
+        1 => Just(Entry::LinkToSecret),
+        1 => Just(Entry::LinkToDir),
+        1 => Just(Entry::Dangling),
+        1 => Just(Entry::Fifo),
+    ]
+}
+
+fn place(path: &std::path::Path, e: &Entry, secret: &std::path::Path) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    match e {
+        Entry::File(b) => std::fs::write(path, b).unwrap(),
+        Entry::Dir => std::fs::create_dir(path).unwrap(),
+        Entry::LinkToSecret => std::os::unix::fs::symlink(secret, path).unwrap(),
+        Entry::LinkToDir => std::os::unix::fs::symlink(secret.parent().unwrap(), path).unwrap(),
+        Entry::Dangling => std::os::unix::fs::symlink("/nonexistent/fuzz", path).unwrap(),
+        Entry::Fifo => {
+            let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+            // SAFETY: a valid NUL-terminated path.
+            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        }
+    }
+}
+
+/// Every file under `dir` (not following links), as text.
+fn texts_under(dir: &std::path::Path) -> String {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| String::from_utf8_lossy(&std::fs::read(e.path()).unwrap()).into_owned())
+        .collect()
+}
+
+/// Issue 12: a directory queue and a directory store over hostile trees (non-UTF-8 files,
+/// directories, links to a secret or to nowhere, FIFOs, missing folders). Never a panic, a
+/// hang or a spin; no link followed (the secret is never copied anywhere); every claim loop
+/// ends; an unreadable message is dead-lettered, and only a missing folder is an error.
+#[test]
+fn fuzz_queue_and_store_readers_on_hostile_trees() {
+    let mut runner = TestRunner::new(config(200));
+    let strategy = (proptest::collection::vec(entry(), 0..6), proptest::collection::vec(entry(), 4), 0u8..10);
+    runner
+        .run(&strategy, |(messages, objects, broken)| {
+            check_readers(&messages, &objects, broken);
+            Ok(())
+        })
+        .unwrap();
+}
+
+/// One case of the readers' fuzz (see [`fuzz_queue_and_store_readers_on_hostile_trees`]).
+fn check_readers(messages: &[Entry], objects: &[Entry], broken: u8) {
+    use crashctl::queue::{CrashQueue, DirQueue, QueueName};
+    use crashctl::store::{CrashStore, FsStore};
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("outside/secret");
+    std::fs::create_dir_all(secret.parent().unwrap()).unwrap();
+    std::fs::write(&secret, SECRET).unwrap();
+    // the queue
+    let root = dir.path().join("queue");
+    let q = DirQueue::open(&root, true).unwrap();
+    let pending = root.join("standard/pending");
+    for (i, m) in messages.iter().enumerate() {
+        place(&pending.join(format!("{:020}-1-{i}", i + 1)), m, &secret);
+    }
+    let missing = match broken {
+        0 => Some(root.join("standard/claimed")),
+        1 => Some(root.join("standard/failed")),
+        _ => None,
+    };
+    if let Some(m) = &missing {
+        std::fs::remove_dir(m).unwrap();
+    }
+    let mut claims = 0;
+    loop {
+        match q.claim(&QueueName::ALL, Duration::from_secs(60)) {
+            Ok(Some(c)) => {
+                claims += 1;
+                assert!(!c.message.body().contains("fuzz-secret"));
+                q.ack(&c).unwrap();
+            }
+            Ok(None) => break,
+            Err(e) => {
+                assert!(missing.is_some() && !messages.is_empty(), "only a broken queue fails: {e}");
+                break;
+            }
+        }
+        assert!(claims <= messages.len(), "more claims than messages");
+    }
+    if missing.is_none() {
+        let left = crashctl::fsutil::sorted_names(&pending).unwrap();
+        assert!(left.is_empty(), "every message claimed or dead-lettered: {left:?}");
+        let failed = q.failed().unwrap();
+        assert_eq!(claims + failed.len(), messages.len());
+    }
+    assert!(!texts_under(&root).contains("fuzz-secret"), "the secret was copied into the queue");
+    // the store: one crash whose objects are hostile
+    let id = CrashId::parse_lax("de1bb258-cbbf-4589-a673-34f800160918").unwrap();
+    let st = dir.path().join("store");
+    let v1 = st.join("v1");
+    place(&v1.join("raw_crash/20160918").join(id.as_str()), &objects[0], &secret);
+    place(&v1.join("dump_names").join(id.as_str()), &objects[1], &secret);
+    place(&v1.join("dump").join(id.as_str()), &objects[2], &secret);
+    place(&v1.join("processed_crash").join(id.as_str()), &objects[3], &secret);
+    let store = FsStore::open(&st, false).unwrap();
+    let results = [
+        store.get_crash(&id).map(|c| format!("{:?}", c.raw)),
+        store.get_processed(&id).map(|p| format!("{p:?}")),
+        store.get_dump(&id, &DumpName::main()).map(|d| String::from_utf8_lossy(&d).into_owned()),
+        store.list_raw(id.date()).map(|l| format!("{l:?}")),
+    ];
+    for r in &results {
+        let text = match r {
+            Ok(t) => t.clone(),
+            Err(e) => e.to_string(),
+        };
+        assert!(!text.contains("fuzz-secret"), "a link was followed: {text}");
+    }
+    let raw_is_file = matches!(objects[0], Entry::File(_));
+    assert_eq!(store.has_raw(&id).unwrap(), raw_is_file);
+    assert_eq!(std::fs::read_to_string(&secret).unwrap(), SECRET);
+}
+
+// ---------------------------------------------------------------- the long run (not in CI)
+
+/// A random hostile tree entry (the long run's version of [`entry`]).
+fn random_entry(rng: &mut rand::rngs::StdRng) -> Entry {
+    use rand::Rng;
+    match rng.random_range(0..9) {
+        0 => Entry::Dir,
+        1 => Entry::LinkToSecret,
+        2 => Entry::LinkToDir,
+        3 => Entry::Dangling,
+        4 => Entry::Fifo,
+        5 => Entry::File(b"de1bb258-cbbf-4589-a673-34f800160918".to_vec()),
+        6 => Entry::File(b"[\"upload_file_minidump\",\"dump\"]".to_vec()),
+        _ => Entry::File((0..rng.random_range(0..48)).map(|_| rng.random()).collect()),
+    }
+}
+
+/// A body mutated at random: bit flips, cuts, insertions, repeated slices, stray boundaries.
+fn mutate(rng: &mut rand::rngs::StdRng, body: &[u8], boundary: &str) -> Vec<u8> {
+    use rand::Rng;
+    let mut b = body.to_vec();
+    for _ in 0..rng.random_range(0..5) {
+        let at = rng.random_range(0..=b.len());
+        match rng.random_range(0..6) {
+            0 if !b.is_empty() => {
+                let i = rng.random_range(0..b.len());
+                b[i] ^= 1 << rng.random_range(0..8);
+            }
+            1 => b.truncate(at),
+            2 => {
+                let junk: Vec<u8> = (0..rng.random_range(1..16)).map(|_| rng.random()).collect();
+                b.splice(at..at, junk);
+            }
+            3 => {
+                let end = (at + rng.random_range(0..64)).min(b.len());
+                let slice = b[at..end].to_vec();
+                b.splice(at..at, slice);
+            }
+            4 => {
+                let stray = format!("\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"dump\"\r\n\r\n");
+                b.splice(at..at, stray.into_bytes());
+            }
+            _ => b.splice(at..at, b"\xff\xfe\r\n".iter().copied()).for_each(drop),
+        }
+    }
+    b
+}
+
+/// The long fuzz run recorded in docs/reliability.md: `FUZZ_LONG_CASES` cases (default
+/// 1,000,000), 98% of them mutated multipart bodies through the parser (plain or gzip,
+/// random caps and content types), 2% hostile queue and store trees through the readers.
+/// Run by `bench/fuzz_long.sh`; `FUZZ_LONG_SEED` replays a run.
+#[test]
+#[ignore = "the long run (bench/fuzz_long.sh), not CI"]
+fn fuzz_long_parser_and_readers() {
+    use rand::{Rng, SeedableRng};
+    let total: u64 = std::env::var("FUZZ_LONG_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let seed: u64 = std::env::var("FUZZ_LONG_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or_else(rand::random);
+    eprintln!("fuzz seed {seed} (replay with FUZZ_LONG_SEED={seed})");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let boundary = crate::common::BOUNDARY;
+    let corpus: Vec<Vec<u8>> = vec![
+        crate::common::multipart(&[
+            ("ProductName", None, None, b"Firefox"),
+            ("upload_file_minidump", Some("f.dmp"), Some("application/octet-stream"), b"MDMP\x00\x01"),
+            ("memory_report", Some("m"), Some("application/gzip"), b"\x1f\x8b"),
+        ]),
+        crate::common::multipart(&[
+            ("extra", Some("extra.json"), Some("application/json"), br#"{"ProductName":"Firefox","uuid":"x"}"#),
+            ("Late", None, Some("text/plain; charset=utf-8"), b"kept"),
+            ("dump", Some("f"), Some("application/octet-stream"), b"collides"),
+        ]),
+        crate::common::multipart(&[
+            ("P", None, None, b"x"),
+            ("v1", Some("f"), None, b"layout word"),
+            ("../../etc/passwd", Some("f"), Some("application/octet-stream"), b"one"),
+            ("raw_crash", Some("f"), Some("application/octet-stream"), b"reserved"),
+        ]),
+    ];
+    let content_types = [
+        format!("multipart/form-data; boundary={boundary}"),
+        format!("multipart/mixed; boundary=\"{boundary}\""),
+        "multipart/form-data; boundary=other".to_string(),
+        "text/plain".to_string(),
+    ];
+    let started = std::time::Instant::now();
+    let (mut parsed, mut readers, mut accepted) = (0u64, 0u64, 0u64);
+    for i in 0..total {
+        if i % 50 == 0 {
+            let messages: Vec<Entry> = (0..rng.random_range(0..5)).map(|_| random_entry(&mut rng)).collect();
+            let objects: Vec<Entry> = (0..4).map(|_| random_entry(&mut rng)).collect();
+            check_readers(&messages, &objects, rng.random_range(0..10));
+            readers += 1;
+            continue;
+        }
+        let pick = rng.random_range(0..corpus.len());
+        let plain = mutate(&mut rng, &corpus[pick], boundary);
+        let (body, gz) = match rng.random_range(0..4) {
+            0 => {
+                let mut g = gzip(&plain);
+                if rng.random_bool(0.3) {
+                    g.truncate(rng.random_range(0..=g.len()));
+                }
+                (g, true)
+            }
+            1 => (plain.clone(), true),
+            _ => (plain.clone(), false),
+        };
+        let cap = [64u64, 4096, 1 << 20][rng.random_range(0..3)];
+        let ct = &content_types[rng.random_range(0..content_types.len())];
+        let result = parse_request(&headers(ct, body.len().max(1), gz), body.into(), cap);
+        check_answer(&result, plain.len().max(cap as usize), plain.len());
+        accepted += u64::from(result.is_ok());
+        parsed += 1;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "figures: {total} cases: {parsed} bodies through the parser ({accepted} accepted), {readers} hostile \
+         queue/store trees through the readers; 0 failures; seed {seed}; {secs:.0} s"
+    );
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crashctl::generate::Generator;
 
 use super::{check_spool, crash_id, head, post, read_answer, realistic, tmp_entries};
-use crate::collect::{gzip, multipart, Server, BOUNDARY};
+use crate::collect::{gzip, Server};
 use crate::common::*;
 
 const NORMAL_THREADS: usize = 4;
@@ -56,7 +56,7 @@ fn gzip_bomb() -> Vec<u8> {
 fn many_parts() -> (Vec<u8>, BTreeMap<String, String>) {
     let names: Vec<String> = (0..10_000).map(|i| format!("k{i}")).collect();
     let dump_names: Vec<String> = (0..100).map(|i| format!("d{i}")).collect();
-    let mut parts: Vec<crate::collect::Part> = names.iter().map(|n| (n.as_str(), None, None, &b"v"[..])).collect();
+    let mut parts: Vec<Part> = names.iter().map(|n| (n.as_str(), None, None, &b"v"[..])).collect();
     parts.extend(dump_names.iter().map(|n| (n.as_str(), Some("f"), Some("application/octet-stream"), n.as_bytes())));
     let dumps = dump_names.iter().map(|n| (n.clone(), crate::collect::sha256(n.as_bytes()))).collect();
     (multipart(&parts), dumps)
@@ -172,4 +172,92 @@ fn collector_under_hostile_load_answers_everyone_and_spools_only_whole_crashes()
 fn spawn<T: Send + 'static>(addr: &str, f: impl FnOnce(String) -> T + Send + 'static) -> thread::JoinHandle<T> {
     let a = addr.to_string();
     thread::spawn(move || f(a))
+}
+
+/// `VmHWM` (peak) and `VmRSS` of a process, in MiB.
+fn memory_mib(pid: i32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| {
+        let line = status.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no {name}"));
+        line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() / 1024
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+#[test]
+fn gzip_bombs_at_once_stay_within_the_memory_budget() {
+    // Issue 12: 8 concurrent gzip requests that inflate to 99 MB took the collector to
+    // 2.66 GB, and ~290 MB stayed allocated after. Inflated bytes are charged to one budget
+    // (--max-memory): past it 503, and the memory is handed back after.
+    let env = TestEnv::new();
+    let server = Server::start(&env, &["--max-memory", "64M", "--max-decompressed-size", "100M"]);
+    let (_, before) = memory_mib(server.pid());
+    let bomb = Arc::new(gzip(&vec![0u8; 80 << 20]));
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            let bomb = Arc::clone(&bomb);
+            spawn(&server.addr, move |a| post(&a, &bomb, "Content-Encoding: gzip\r\n").unwrap().0)
+        })
+        .collect();
+    let statuses = join_all(clients, "a gzip bomb client");
+    assert!(statuses.iter().all(|s| *s == 503), "each needs 80 MiB of a 64 MiB budget: {statuses:?}");
+    let (peak, after) = memory_mib(server.pid());
+    eprintln!("figures: collector RSS {before} MiB before, peak {peak} MiB, {after} MiB after 8 bombs of 80 MiB");
+    assert!(peak < before + 200, "peak {peak} MiB (before: {before} MiB): the budget holds");
+    assert!(after < before + 64, "memory handed back: {after} MiB (before: {before} MiB)");
+    assert_eq!(server.metric("crashctl_collector_rejected_total{reason=\"busy\"}"), 8.0);
+}
+
+#[test]
+fn a_thousand_slow_and_idle_connections_do_not_stop_heartbeats_or_submissions() {
+    // Issue 12, proof: a soak of 1,000 idle, half-sent and slow connections (bounded: 1,000
+    // sockets, 8 s of soak) while the heartbeat and submissions must keep being answered.
+    const SOAK: Duration = Duration::from_secs(8);
+    let env = TestEnv::new();
+    let server = Server::start(&env, &["--read-timeout", "3s", "--max-connections", "1100"]);
+    let addr = server.addr.clone();
+    let openers: [&[u8]; 4] = [b"", b"P", b"POST /submit HTTP/1.1\r\nHost: x\r\nContent-Le", b"slow"];
+    let mut hostile: Vec<(usize, TcpStream)> = Vec::new();
+    for i in 0..1000 {
+        let kind = i % 4;
+        let mut s = TcpStream::connect(&addr).unwrap();
+        match openers[kind] {
+            b"slow" => s.write_all(head(100_000, "").as_bytes()).unwrap(),
+            bytes => s.write_all(bytes).unwrap(),
+        }
+        hostile.push((kind, s));
+    }
+    let started = Instant::now();
+    let (mut beats, mut accepted, mut slow_bytes) = (0, BTreeMap::new(), 0);
+    let mut g = Generator::new(Some(12), chrono::Utc::now());
+    while started.elapsed() < SOAK {
+        // the slow clients send one byte each round (within the read timeout)
+        for (_, s) in hostile.iter_mut().filter(|(k, _)| *k == 3) {
+            if s.write_all(b"x").is_ok() {
+                slow_bytes += 1;
+            }
+        }
+        assert_eq!(crate::collect::heartbeat_within(&addr, Duration::from_secs(5)), Some(200), "heartbeat");
+        beats += 1;
+        let sent = super::realistic(&mut g, accepted.len(), 16 * 1024);
+        let (status, body) = post(&addr, &sent.body, "").expect("the collector answers");
+        let id = crash_id(&body).unwrap_or_else(|| panic!("a submission during the soak: {status} {body:?}"));
+        accepted.insert(id, sent.dumps);
+        thread::sleep(Duration::from_millis(200));
+    }
+    // the idle and half-sent ones were closed by the header timeout; the slow ones kept theirs
+    let mut closed = 0;
+    for (kind, s) in hostile.iter_mut().filter(|(k, _)| *k != 3) {
+        assert!(crate::collect::closed_within(s, Duration::from_secs(10)), "a kind {kind} connection still open");
+        closed += 1;
+    }
+    drop(hostile);
+    assert!(beats >= 10 && accepted.len() >= 10, "{beats} heartbeats, {} crashes", accepted.len());
+    assert_eq!(check_spool(&env.spool(), &accepted), accepted.len());
+    eprintln!(
+        "figures: 1000 hostile connections ({closed} idle or half-sent closed, 250 slow sent {slow_bytes} bytes), \
+         {beats} heartbeats and {} crashes answered in {:.1}s",
+        accepted.len(),
+        started.elapsed().as_secs_f64()
+    );
 }
