@@ -292,15 +292,17 @@ impl Processor {
         ruleset.run(&mut cx);
         let mut processed = cx.processed;
         // The walked dump replaces its view.
+        let mut line_offsets = Vec::new();
         let json_dump = cx.json_dump.map(|walked| {
             processed.remove("json_dump");
+            line_offsets = walked.line_offsets();
             walked.to_json()
         });
         processed.insert("processor_history".into(), history(previous));
         processed.insert("processor_notes".into(), cx.notes.join("\n").into());
         processed.insert("started_datetime".into(), started.into());
         processed.insert("completed_datetime".into(), now().into());
-        Processed { fields: processed, json_dump }
+        Processed { fields: processed, json_dump, line_offsets }
     }
 
     /// Processes a minidump file (and optional annotations JSON) with no store; the crash ID
