@@ -110,7 +110,7 @@ impl Demo {
         let out = cmd.output().with_context(|| format!("running crashctl {}", args[0]))?;
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         if echo {
-            crate::ui::suspend(|| print!("{stdout}"));
+            let _ = crate::ui::suspend(|| std::io::Write::write_all(&mut std::io::stdout().lock(), stdout.as_bytes()));
         }
         crate::ui::outln!();
         if !out.status.success() {
