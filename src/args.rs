@@ -31,6 +31,7 @@ pub const REMOTE: &str = "Remote backends";
 pub const OUTPUT: &str = "Output";
 pub const PROCESSING: &str = "Processing";
 pub const TUNING: &str = "Tuning";
+pub const CRASH_STATS: &str = "Crash Stats";
 
 /// Options every command takes (before or after the subcommand).
 #[derive(Debug, Clone, Args)]
@@ -58,9 +59,10 @@ pub struct SpoolArg {
 /// The crash store.
 #[derive(Debug, Clone, Args)]
 pub struct StoreArg {
-    /// Crash store: a directory (v1 bucket layout, or a fetch-data folder), or
-    /// s3://BUCKET[/PREFIX] [env: CRASHCTL_STORE; config: store; default: ./crashctl-data/store]
-    #[arg(long, env = "CRASHCTL_STORE", value_name = "DIR|s3://BUCKET[/PREFIX]", hide_env = true, help_heading = LOCATIONS)]
+    /// Crash store: a directory (v1 bucket layout, or a fetch-data folder), s3://BUCKET[/PREFIX],
+    /// or gs://BUCKET[/PREFIX] (GCS: $STORAGE_EMULATOR_HOST, else Application Default
+    /// Credentials) [env: CRASHCTL_STORE; config: store; default: ./crashctl-data/store]
+    #[arg(long, env = "CRASHCTL_STORE", value_name = "DIR|s3://BUCKET[/PREFIX]|gs://BUCKET[/PREFIX]", hide_env = true, help_heading = LOCATIONS)]
     pub store: Option<String>,
 }
 
@@ -68,14 +70,17 @@ pub struct StoreArg {
 #[derive(Debug, Clone, Args)]
 pub struct QueueArg {
     /// Queues: a directory holding the priority, standard and reprocessing queues,
-    /// sqs://PREFIX (queues PREFIX-standard, PREFIX-priority, PREFIX-reprocessing), or
-    /// sqs://?standard=URL&priority=URL&reprocessing=URL [env: CRASHCTL_QUEUE; config: queue;
-    /// default: ./crashctl-data/queue]
-    #[arg(long, env = "CRASHCTL_QUEUE", value_name = "DIR|sqs://PREFIX", hide_env = true, help_heading = LOCATIONS)]
+    /// sqs://PREFIX (queues PREFIX-standard, PREFIX-priority, PREFIX-reprocessing),
+    /// sqs://?standard=URL&priority=URL&reprocessing=URL, or
+    /// pubsub://PROJECT[?standard=TOPIC:SUB&priority=...&reprocessing=...] (Google Pub/Sub;
+    /// Socorro's PUBSUB_*_NAME settings by default; $PUBSUB_EMULATOR_HOST, else Application
+    /// Default Credentials) [env: CRASHCTL_QUEUE; config: queue; default: ./crashctl-data/queue]
+    #[arg(long, env = "CRASHCTL_QUEUE", value_name = "DIR|sqs://PREFIX|pubsub://PROJECT", hide_env = true, help_heading = LOCATIONS)]
     pub queue: Option<String>,
 }
 
-/// Settings of the remote backends (s3:// stores, sqs:// queues). A new backend adds its
+/// Settings of the remote backends (s3:// and gs:// stores, sqs:// and pubsub:// queues; the
+/// Google ones take their settings from Google's environment variables). A new backend adds its
 /// flags here, so every command that opens a store or queue gets them.
 #[derive(Debug, Clone, Default, Args)]
 pub struct RemoteArgs {
@@ -90,7 +95,7 @@ pub struct RemoteArgs {
     /// AWS region of the bucket [default: $AWS_REGION, the profile's region, else us-east-1]
     #[arg(long, value_name = "REGION", help_heading = REMOTE)]
     pub s3_region: Option<String>,
-    /// Create the bucket of an s3:// store when it does not exist (else that is an error)
+    /// Create the bucket of an s3:// or gs:// store when it does not exist (else that is an error)
     #[arg(long, help_heading = REMOTE)]
     pub create_bucket: bool,
     /// Endpoint of an SQS-compatible server for sqs:// queues (moto, ElasticMQ)
@@ -100,8 +105,8 @@ pub struct RemoteArgs {
     /// AWS region of the queues [default: $AWS_REGION, the profile's region, else us-east-1]
     #[arg(long, value_name = "REGION", help_heading = REMOTE)]
     pub sqs_region: Option<String>,
-    /// Create missing SQS queues and their -failed dead-letter queues (else a missing queue is
-    /// an error naming it)
+    /// Create missing SQS queues and their -failed dead-letter queues, or Pub/Sub topics and
+    /// subscriptions and their -failed ones (else a missing one is an error naming it)
     #[arg(long, help_heading = REMOTE)]
     pub create_queues: bool,
 }
@@ -377,4 +382,53 @@ mod tests {
         assert!(Both::try_parse_from(["t", "--format", "prometheus"]).is_err(), "not offered here");
         assert!(Both::try_parse_from(["t", "--json", "--format", "text"]).is_err());
     }
+}
+
+/// How to reach Crash Stats (`search`, `facet`, `fetch`, `signature`).
+#[derive(Debug, Clone, Args)]
+pub struct CrashStatsArgs {
+    /// Crash Stats base URL
+    #[arg(long, value_name = "URL", env = "CRASHSTATS_HOST", default_value = crashctl::crashstats::DEFAULT_HOST, help_heading = CRASH_STATS)]
+    pub host: String,
+    /// API token [default: $CRASHSTATS_API_TOKEN, then CRASHSTATS_API_TOKEN=... in ./.env];
+    /// prefer the environment: arguments are visible to other users
+    #[arg(long, value_name = "TOKEN", hide_default_value = true, help_heading = CRASH_STATS)]
+    pub token: Option<crashctl::secret::Secret>,
+    /// At most this many requests a minute (N/min or N/s) instead of adapting to 429 answers
+    #[arg(long, value_name = "N/min", value_parser = crashctl::api::parse_rate, help_heading = CRASH_STATS)]
+    pub rate: Option<u32>,
+    /// Retries of one request after connection errors, 429 and 5xx
+    #[arg(long, value_name = "N", default_value_t = 5, help_heading = TUNING)]
+    pub retries: u32,
+    /// Timeout of one request
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration, help_heading = TUNING)]
+    pub request_timeout: Duration,
+    /// First retry backoff, doubled each retry (for tests)
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration, hide = true)]
+    pub retry_base_delay: Duration,
+}
+
+impl CrashStatsArgs {
+    pub fn options(&self) -> crashctl::crashstats::SessionOptions {
+        crashctl::crashstats::SessionOptions {
+            host: self.host.clone(),
+            token: self.token.clone(),
+            rate_per_min: self.rate,
+            retry: crashctl::api::RetryPolicy {
+                retries: self.retries,
+                base_delay: self.retry_base_delay,
+                ..crashctl::api::RetryPolicy::default()
+            },
+            timeout: self.request_timeout,
+        }
+    }
+}
+
+/// Retry messages of the Crash Stats client on stderr, unless `quiet`.
+pub fn retry_notifier(quiet: bool) -> Arc<dyn Fn(&str) + Send + Sync> {
+    Arc::new(move |m: &str| {
+        if !quiet {
+            eprintln!("crashctl: {m}");
+        }
+    })
 }

@@ -7,6 +7,7 @@ pub mod api;
 pub mod collector;
 pub mod config;
 pub mod crash;
+pub mod crashstats;
 pub mod error;
 pub mod exit;
 pub mod fsutil;

@@ -1,6 +1,9 @@
-//! What the remote backends (S3 store, SQS queues) share: the options that say where the
-//! service is ([`RemoteOptions`]), one AWS SDK configuration (credential chain, region,
-//! retries, HTTP client), and the tokio runtime the synchronous backend traits block on.
+//! What the remote backends (S3 store, SQS queues, GCS store, Pub/Sub queues) share: the
+//! options that say where the service is ([`RemoteOptions`]), one AWS SDK configuration
+//! (credential chain, region, retries, HTTP client), Google's emulator and credential
+//! settings ([`gcs_emulator`], [`pubsub_emulator`], [`no_credentials`]), retries with backoff
+//! for the Google clients ([`with_retries`]), and the tokio runtime the synchronous backend
+//! traits block on.
 //!
 //! The backend traits are synchronous; the AWS SDK is async. Each backend method runs its
 //! requests with [`block_on`] on one process-wide runtime that is never dropped, so a
@@ -54,6 +57,10 @@ pub struct RemoteOptions {
     /// [`DEFAULT_READ_TIMEOUT`]): a server that accepts a connection and then hangs is an
     /// error, not a stuck collector.
     pub read_timeout: Option<Duration>,
+    /// gs:// and pubsub:// only: the emulator to talk to (`http://host:port` for GCS,
+    /// `host:port` for Pub/Sub), anonymously; overrides `STORAGE_EMULATOR_HOST` /
+    /// `PUBSUB_EMULATOR_HOST` (for code that talks to several emulators at once, like tests).
+    pub emulator: Option<String>,
 }
 
 impl RemoteOptions {
@@ -148,6 +155,64 @@ pub fn sdk_config(opts: &RemoteOptions) -> SdkConfig {
     block_on(load_config(opts))
 }
 
+/// The GCS emulator as an endpoint URL (`http://` added when it has no scheme): the options'
+/// [`RemoteOptions::emulator`], else `STORAGE_EMULATOR_HOST`, when set; Google's clients then
+/// talk to it with anonymous credentials.
+pub fn gcs_emulator(opts: &RemoteOptions) -> Option<String> {
+    let host = opts.emulator.clone().or_else(|| std::env::var("STORAGE_EMULATOR_HOST").ok());
+    let host = host.filter(|h| !h.trim().is_empty())?;
+    let host = host.trim().trim_end_matches('/');
+    Some(if host.contains("://") { host.to_string() } else { format!("http://{host}") })
+}
+
+/// The Pub/Sub emulator (`host:port`): the options' [`RemoteOptions::emulator`], else
+/// `PUBSUB_EMULATOR_HOST`, when set.
+pub fn pubsub_emulator(opts: &RemoteOptions) -> Option<String> {
+    let host = opts.emulator.clone().or_else(|| std::env::var("PUBSUB_EMULATOR_HOST").ok());
+    host.filter(|h| !h.trim().is_empty())
+}
+
+/// The one-line error for Google credentials that could not be found: what was looked for
+/// (Application Default Credentials, in Google's order) and the emulator variable that would
+/// make them unneeded. The library's own text is added only when a credentials file was named
+/// (then it says what is wrong with the file).
+pub fn no_credentials(emulator_var: &str, e: &dyn std::fmt::Display) -> anyhow::Error {
+    let named = std::env::var("GOOGLE_APPLICATION_CREDENTIALS").ok().filter(|v| !v.is_empty());
+    let home = std::env::var("HOME").unwrap_or_else(|_| "~".into());
+    let adc = format!("{home}/.config/gcloud/application_default_credentials.json");
+    match named {
+        Some(file) => anyhow::anyhow!("no usable Google credentials: GOOGLE_APPLICATION_CREDENTIALS={file}: {e}"),
+        None => anyhow::anyhow!(
+            "no Google credentials: looked for $GOOGLE_APPLICATION_CREDENTIALS (not set), the gcloud ADC file {adc} (run `gcloud auth application-default login`) and the GCE metadata server (not reachable); for an emulator set {emulator_var}"
+        ),
+    }
+}
+
+/// Runs `f` up to `attempts` times while its error is `transient`, waiting between attempts
+/// with exponential backoff and jitter (0.2 s doubling, at most 5 s).
+pub async fn with_retries<T, E, F, Fut>(attempts: u32, transient: impl Fn(&E) -> bool, mut f: F) -> Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let policy = crate::api::RetryPolicy {
+        retries: attempts.saturating_sub(1),
+        base_delay: Duration::from_millis(200),
+        max_delay: Duration::from_secs(5),
+        ..Default::default()
+    };
+    let mut retry = 0;
+    loop {
+        match f().await {
+            Err(e) if retry < policy.retries && transient(&e) => {
+                sleep(policy.delay(retry, None, rand::random::<f64>())).await;
+                retry += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// For tests: options for the moto server of `.ci/moto.sh` (`CRASHCTL_TEST_S3_ENDPOINT`), or
 /// `None` after printing why the test is skipped (to stderr directly, so the skip shows in
 /// `cargo test` output).
@@ -162,6 +227,23 @@ pub(crate) fn test_options() -> Option<RemoteOptions> {
             None
         }
     }
+}
+
+/// For tests: options for the GCS emulator and Pub/Sub fake of `.ci/gcp.sh`
+/// (`STORAGE_EMULATOR_HOST`, `PUBSUB_EMULATOR_HOST`), or `None` after printing why the test is
+/// skipped; under `CI=true` a missing emulator fails the test instead.
+#[cfg(test)]
+pub(crate) fn gcp_test_options() -> Option<RemoteOptions> {
+    use std::io::Write;
+    let none = RemoteOptions::default();
+    if gcs_emulator(&none).is_some() && pubsub_emulator(&none).is_some() {
+        return Some(RemoteOptions { create: true, max_attempts: Some(2), ..Default::default() });
+    }
+    let why = "STORAGE_EMULATOR_HOST / PUBSUB_EMULATOR_HOST not set (run .ci/gcp.sh start)";
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}, and CI=true: a missing emulator is a failure");
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    let _ = std::io::stderr().write_all(format!("skipped: {why} [{test}]\n").as_bytes());
+    None
 }
 
 #[cfg(test)]

@@ -20,11 +20,24 @@ pub enum Format {
     Markdown,
     /// Crash IDs only, one a line (listings).
     Ids,
+    /// The server's whole answer, pretty-printed (facet).
+    Raw,
+    /// Bars drawn with block characters, one a row (facet).
+    Bars,
 }
 
 impl Format {
-    pub const ALL: [Format; 7] =
-        [Format::Text, Format::Json, Format::Prometheus, Format::Tab, Format::Csv, Format::Markdown, Format::Ids];
+    pub const ALL: [Format; 9] = [
+        Format::Text,
+        Format::Json,
+        Format::Prometheus,
+        Format::Tab,
+        Format::Csv,
+        Format::Markdown,
+        Format::Ids,
+        Format::Raw,
+        Format::Bars,
+    ];
 
     /// The name on the command line.
     pub fn name(self) -> &'static str {
@@ -36,6 +49,8 @@ impl Format {
             Format::Csv => "csv",
             Format::Markdown => "markdown",
             Format::Ids => "ids",
+            Format::Raw => "raw",
+            Format::Bars => "bars",
         }
     }
 
@@ -59,6 +74,8 @@ impl Format {
             Format::Csv => "comma-separated values with a header line",
             Format::Markdown => "a Markdown table",
             Format::Ids => "crash IDs only, one a line",
+            Format::Raw => "the server's whole answer, pretty-printed",
+            Format::Bars => "bars, one a row (histograms: per day, weekends marked *)",
         }
     }
 

@@ -6,11 +6,15 @@
 pub mod collect;
 pub mod completions;
 pub mod demo;
+pub mod facet;
+pub mod fetch;
 pub mod generate;
 pub mod move_;
 pub mod process;
 pub mod reprocess;
 pub mod requeue;
+pub mod search;
+pub mod signature;
 pub mod stats;
 pub mod submit;
 
@@ -62,6 +66,14 @@ pub enum Command {
     Stats(stats::Args),
     /// Reprocess crashes, on Crash Stats or locally
     Reprocess(reprocess::Args),
+    /// Search crashes on Crash Stats (Super Search); IDs, tables, CSV, JSON
+    Search(Box<search::Args>),
+    /// Count crashes on Crash Stats by field, nested field or day (Super Search aggregations)
+    Facet(Box<facet::Args>),
+    /// Download crashes from Crash Stats into a store (raw crash, dumps, processed crash)
+    Fetch(Box<fetch::Args>),
+    /// Regenerate the signatures of crashes on Crash Stats locally and compare
+    Signature(Box<signature::Args>),
     /// Run the whole local pipeline on generated crashes, in a folder of its own
     Demo(demo::Args),
     /// Generate realistic test crashes (valid minidumps) into a store, with matching symbols
@@ -91,6 +103,10 @@ pub fn run(cli: Cli, matches: &ArgMatches, ctx: &Context) -> anyhow::Result<Exit
         Command::Stats(args) => stats::run(args, ctx),
         Command::Reprocess(args) => reprocess::run(args, ctx),
         Command::Demo(args) => demo::run(args, ctx),
+        Command::Search(args) => search::run(*args, ctx),
+        Command::Facet(args) => facet::run(*args, ctx),
+        Command::Fetch(args) => fetch::run(*args, ctx),
+        Command::Signature(args) => signature::run(*args, ctx),
         Command::Generate(args) => generate::run(args, ctx),
         Command::Completions(args) => completions::run(args, Cli::command()),
         Command::Man(args) => completions::man(args, Cli::command()),

@@ -19,6 +19,9 @@ pub type Sink<'a> = &'a (dyn Fn(&Outcome, Option<&Processed>) + Sync);
 const ACK_BATCH: usize = 64;
 /// How often `--follow` looks at empty queues again.
 const FOLLOW_POLL: Duration = Duration::from_millis(500);
+/// While a claimed crash is being processed its claim is extended this often (to a full
+/// visibility from then), so a slow stackwalk is not handed to a second consumer.
+const EXTEND_EVERY: Duration = Duration::from_secs(DEFAULT_VISIBILITY.as_secs() / 3);
 
 /// What the workers share.
 struct Shared<'a> {
@@ -137,13 +140,33 @@ fn consume(shared: &Shared<'_>, acker: &Acker<'_>, queue: &dyn CrashQueue, follo
             std::thread::sleep(FOLLOW_POLL);
             continue;
         };
-        let outcome = shared.one(&claimed.message.id, claimed.message.ruleset.as_deref());
+        let outcome =
+            keeping_claim(queue, &claimed, || shared.one(&claimed.message.id, claimed.message.ruleset.as_deref()));
         match outcome.error {
             Some(error) => queue.fail(&claimed, &error).context("dead-lettering a message")?,
             None => acker.push(claimed)?,
         }
     }
     Ok(())
+}
+
+/// Runs `work` while a helper thread extends the claim every [`EXTEND_EVERY`] (a no-op on
+/// backends whose claims need no extending); the helper ends with the work.
+fn keeping_claim<T>(queue: &dyn CrashQueue, claimed: &Claimed, work: impl FnOnce() -> T) -> T {
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            while wait.recv_timeout(EXTEND_EVERY) == Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
+                // a failed extension shows later, as a lost claim at the ack
+                if queue.extend(claimed, DEFAULT_VISIBILITY).is_err() {
+                    return;
+                }
+            }
+        });
+        let out = work();
+        drop(done);
+        out
+    })
 }
 
 /// Claimed messages whose processed crash is saved, waiting for one `sync()` before their ack.

@@ -1,13 +1,15 @@
 //! Crash queues: Socorro's three queues of crash IDs (`priority`, `standard`, `reprocessing`),
-//! behind one trait, [`CrashQueue`], with a directory backend ([`DirQueue`]) and an SQS
-//! backend ([`SqsQueue`]). The trait has 12 methods (11 a backend must write): a core for
-//! publishing and consuming, and methods only `stats`, `requeue` or the mover use, listed on
-//! the trait.
+//! behind one trait, [`CrashQueue`], with a directory backend ([`DirQueue`]), an SQS backend
+//! ([`SqsQueue`]) and a Google Pub/Sub backend ([`PubsubQueue`], today's Socorro). The trait
+//! has 13 methods (11 a backend must write): a core for publishing and consuming, and methods
+//! only `stats`, `requeue` or the mover use, listed on the trait.
 
 mod dir;
+mod pubsub;
 mod sqs;
 
 pub use dir::DirQueue;
+pub use pubsub::{PubsubLocation, PubsubQueue};
 pub use sqs::{SqsLocation, SqsQueue};
 
 use std::fmt;
@@ -137,7 +139,7 @@ pub struct FailedMessage {
 }
 
 /// Depth of one queue.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QueueDepth {
     pub queue: String,
     pub pending: u64,
@@ -145,7 +147,37 @@ pub struct QueueDepth {
     /// Claimed messages whose visibility timeout has passed (their consumer died).
     pub claimed_expired: u64,
     pub failed: u64,
+    /// The backend cannot count this queue's messages (Pub/Sub without Cloud Monitoring, as
+    /// on the emulator): the numbers above mean nothing and are shown as `unknown`, never 0.
+    pub unknown: bool,
 }
+
+/// As JSON: `{"queue", "pending", "claimed", "claimed_expired", "failed"}`, each count the
+/// string `"unknown"` when the backend cannot count.
+impl serde::Serialize for QueueDepth {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("QueueDepth", 5)?;
+        st.serialize_field("queue", &self.queue)?;
+        let counts = [
+            ("pending", self.pending),
+            ("claimed", self.claimed),
+            ("claimed_expired", self.claimed_expired),
+            ("failed", self.failed),
+        ];
+        for (name, n) in counts {
+            if self.unknown {
+                st.serialize_field(name, UNKNOWN)?;
+            } else {
+                st.serialize_field(name, &n)?;
+            }
+        }
+        st.end()
+    }
+}
+
+/// The word shown for a count a backend cannot give.
+pub const UNKNOWN: &str = "unknown";
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
@@ -202,6 +234,14 @@ pub trait CrashQueue: Send + Sync {
     /// Gives a claimed message back, unprocessed (e.g. on Ctrl-C).
     fn release(&self, claimed: &Claimed) -> Result<()>;
 
+    /// Still working on it: the claim now expires `by` from now (Pub/Sub: a new ack deadline),
+    /// so a slow crash is not handed to a second consumer. A no-op where the claim's
+    /// visibility set at `claim` is all there is (directory, SQS: the default).
+    fn extend(&self, claimed: &Claimed, by: Duration) -> Result<()> {
+        let _ = (claimed, by);
+        Ok(())
+    }
+
     /// Pending, claimed (and expired), failed, for each queue.
     fn depths(&self) -> Result<Vec<QueueDepth>>;
 
@@ -226,10 +266,12 @@ pub trait CrashQueue: Send + Sync {
     }
 }
 
-/// Opens queues from a location given by the user: a directory path, `file://PATH`, or
+/// Opens queues from a location given by the user: a directory path, `file://PATH`,
 /// `sqs://PREFIX` / `sqs://?standard=URL&priority=URL&reprocessing=URL` (with the SQS settings
-/// of the environment: `AWS_ENDPOINT_URL`, `AWS_REGION`, ...). `create` makes a missing
-/// directory; missing SQS queues are an error (see [`open_with`] to create them).
+/// of the environment: `AWS_ENDPOINT_URL`, `AWS_REGION`, ...) or
+/// `pubsub://PROJECT[?standard=TOPIC:SUB&...]` (`PUBSUB_EMULATOR_HOST`, else Application
+/// Default Credentials). `create` makes a missing directory; missing SQS queues or Pub/Sub
+/// topics are an error (see [`open_with`] to create them).
 pub fn open(location: &str, create: bool) -> anyhow::Result<Arc<dyn CrashQueue>> {
     open_with(location, create, &crate::remote::RemoteOptions::default())
 }
@@ -245,13 +287,16 @@ pub fn open_with(
     if location.starts_with("sqs://") {
         return sqs::open(location, remote);
     }
+    if location.starts_with("pubsub://") {
+        return pubsub::open(location, remote);
+    }
     let path = location.strip_prefix("file://").unwrap_or(location);
     Ok(Arc::new(DirQueue::open(path, create)?))
 }
 
 /// The location schemes [`open_with`] knows (a plain path is a local directory too); a
 /// location with any other `scheme://` is an error naming these.
-pub const SCHEMES: &[&str] = &["file", "sqs"];
+pub const SCHEMES: &[&str] = &["file", "sqs", "pubsub"];
 
 #[cfg(test)]
 mod tests {

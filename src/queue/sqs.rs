@@ -436,7 +436,7 @@ impl SqsQueue {
             Ok(dlq) => self.attributes(dlq, &[Visible, Hidden]).await?.iter().sum(),
             Err(_) => 0,
         };
-        Ok(QueueDepth { queue: q.to_string(), pending: main[0], claimed: main[1], claimed_expired: 0, failed })
+        Ok(QueueDepth { queue: q.to_string(), pending: main[0], claimed: main[1], failed, ..Default::default() })
     }
 
     async fn delete_batch(&self, from: &Target, receipts: &[&str]) -> Result<()> {

@@ -202,7 +202,10 @@ fn publish(
 
 fn stale(q: &dyn CrashQueue, opts: &RequeueOptions, report: &mut RequeueReport) -> Result<()> {
     if opts.dry_run {
-        report.stale_expired = Some(q.depths()?.iter().map(|d| d.claimed_expired).sum());
+        // a backend that cannot count (Pub/Sub) gives no number rather than a wrong 0
+        let depths = q.depths()?;
+        report.stale_expired =
+            (!depths.iter().any(|d| d.unknown)).then(|| depths.iter().map(|d| d.claimed_expired).sum());
         return Ok(());
     }
     for body in q.requeue_stale()? {

@@ -14,7 +14,7 @@ pub mod csig;
 pub mod java;
 pub mod lists;
 pub mod normalize;
-mod py;
+pub mod py;
 pub mod rules;
 
 #[cfg(test)]

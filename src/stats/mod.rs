@@ -265,7 +265,7 @@ impl Stats {
             }
         }
         if let (Some(max), Some(q)) = (t.max_backlog, &self.queue) {
-            for d in q.queues.iter().filter(|d| d.pending > max) {
+            for d in q.queues.iter().filter(|d| !d.unknown && d.pending > max) {
                 out.push(format!("queue {} has {} pending messages (--max-backlog {max})", d.queue, d.pending));
             }
         }
@@ -305,6 +305,7 @@ impl Stats {
                 .queues
                 .iter()
                 .zip(&then.queues)
+                .filter(|(n, t)| !n.unknown && !t.unknown)
                 .map(|(n, t)| {
                     let held = |d: &QueueDepth| (d.pending + d.claimed) as f64;
                     (n.queue.clone(), per_sec(held(n) - held(t)))

@@ -70,7 +70,9 @@ impl Stats {
                     ("claimed_expired", d.claimed_expired),
                     ("failed", d.failed),
                 ] {
-                    samples.push((vec![("queue", d.queue.clone()), ("state", state.to_string())], n as f64));
+                    // NaN: the backend cannot count (Pub/Sub on the emulator), never a wrong 0
+                    let n = if d.unknown { f64::NAN } else { n as f64 };
+                    samples.push((vec![("queue", d.queue.clone()), ("state", state.to_string())], n));
                 }
             }
             p.gauge(
@@ -173,7 +175,10 @@ impl QueueStats {
     fn print_table(&self, w: &mut impl Write) -> io::Result<()> {
         writeln!(w, "Queues {}", self.location)?;
         writeln!(w, "  {:<14}{:>12}{:>12}{:>12}{:>12}", "queue", "pending", "claimed", "expired", "failed")?;
-        for d in &self.queues {
+        for d in self.queues.iter().filter(|d| d.unknown) {
+            writeln!(w, "  {:<14}{:>12}", d.queue, crate::queue::UNKNOWN)?;
+        }
+        for d in self.queues.iter().filter(|d| !d.unknown) {
             let [p, c, e, f] = [d.pending, d.claimed, d.claimed_expired, d.failed].map(thousands);
             writeln!(w, "  {:<14}{p:>12}{c:>12}{e:>12}{f:>12}", d.queue)?;
         }

@@ -1,13 +1,16 @@
 //! Crash storage: where crashes live for good. One trait, [`CrashStore`], with a local
 //! directory backend ([`FsStore`], Socorro's `v1/` bucket layout, and reading crashstats-tools'
-//! `fetch-data` layout) and an S3 backend ([`S3Store`], the same keys in a bucket). Stages see
-//! only the trait. It is not small (19 methods, 14 a backend must write): a core that every
+//! `fetch-data` layout), an S3 backend ([`S3Store`], the same keys in a bucket) and a GCS backend
+//! ([`GcsStore`], the same keys in Google Cloud Storage, as today's Socorro keeps them). Stages
+//! see only the trait. It is not small (19 methods, 14 a backend must write): a core that every
 //! stage uses, and methods only one stage or tool needs, listed on the trait.
 
 mod fs;
+mod gcs;
 mod s3;
 
 pub use fs::{FsStore, Layout};
+pub use gcs::GcsStore;
 pub use s3::{Object, S3Store};
 
 use std::collections::BTreeMap;
@@ -166,9 +169,10 @@ pub trait CrashStore: Send + Sync {
     }
 }
 
-/// Opens a store from a location given by the user: a directory path, `file://PATH`, or
+/// Opens a store from a location given by the user: a directory path, `file://PATH`,
 /// `s3://bucket[/prefix]` (with the S3 settings of the environment: `AWS_ENDPOINT_URL`,
-/// `AWS_REGION`, ...). `create` makes a missing directory (for commands that write); a
+/// `AWS_REGION`, ...) or `gs://bucket[/prefix]` (`STORAGE_EMULATOR_HOST`, else Application
+/// Default Credentials). `create` makes a missing directory (for commands that write); a
 /// missing bucket is an error.
 pub fn open(location: &str, create: bool) -> anyhow::Result<Arc<dyn CrashStore>> {
     open_with(location, create, &crate::remote::RemoteOptions::default())
@@ -185,13 +189,31 @@ pub fn open_with(
     if location.starts_with("s3://") {
         return s3::open(location, remote);
     }
+    if location.starts_with("gs://") {
+        return gcs::open(location, remote);
+    }
     let path = location.strip_prefix("file://").unwrap_or(location);
     Ok(Arc::new(FsStore::open(path, create)?))
 }
 
+/// Objects and bytes per crash-ID day of a bucket listing: each object counts for the day of
+/// the crash ID that ends its key (keys that do not end in a crash ID are left out).
+pub(crate) fn usage_by_day(objects: &[Object]) -> BTreeMap<NaiveDate, DayUsage> {
+    let mut days: BTreeMap<NaiveDate, DayUsage> = BTreeMap::new();
+    for o in objects {
+        let last = o.key.rsplit('/').next().unwrap_or_default();
+        if let Ok(id) = CrashId::parse_lax(last) {
+            let day = days.entry(id.date()).or_default();
+            day.objects += 1;
+            day.bytes += o.size;
+        }
+    }
+    days
+}
+
 /// The location schemes [`open_with`] knows (a plain path is a local directory too); a
 /// location with any other `scheme://` is an error naming these.
-pub const SCHEMES: &[&str] = &["file", "s3"];
+pub const SCHEMES: &[&str] = &["file", "s3", "gs"];
 
 /// The date a listing key refers to (`YYYYMMDD`).
 pub fn parse_date_key(s: &str) -> Option<NaiveDate> {

@@ -376,16 +376,7 @@ impl CrashStore for S3Store {
     /// One listing of `v1/`: each object counts for the day of the crash ID that ends its key
     /// (keys that do not end in a crash ID are left out).
     fn usage(&self) -> Result<Option<BTreeMap<NaiveDate, DayUsage>>> {
-        let mut days: BTreeMap<NaiveDate, DayUsage> = BTreeMap::new();
-        for o in self.objects("v1/")? {
-            let last = o.key.rsplit('/').next().unwrap_or_default();
-            if let Ok(id) = CrashId::parse_lax(last) {
-                let day = days.entry(id.date()).or_default();
-                day.objects += 1;
-                day.bytes += o.size;
-            }
-        }
-        Ok(Some(days))
+        Ok(Some(super::usage_by_day(&self.objects("v1/")?)))
     }
 
     fn sync(&self) -> Result<()> {

@@ -3,8 +3,23 @@
 
 use crate::common::*;
 
-const COMMANDS: [&str; 11] =
-    ["collect", "submit", "move", "process", "requeue", "stats", "reprocess", "demo", "generate", "completions", "man"];
+const COMMANDS: [&str; 15] = [
+    "collect",
+    "submit",
+    "move",
+    "process",
+    "requeue",
+    "stats",
+    "reprocess",
+    "search",
+    "facet",
+    "fetch",
+    "signature",
+    "demo",
+    "generate",
+    "completions",
+    "man",
+];
 
 #[test]
 fn help_and_version() {

@@ -3,10 +3,12 @@
 
 mod collect;
 mod common;
+mod crashstats;
 mod demo;
 mod direct;
 mod exit_codes;
 mod faults;
+mod gcs;
 mod general;
 mod generate;
 mod move_;
@@ -16,5 +18,6 @@ mod queue;
 mod remote;
 mod reprocess;
 mod requeue;
+mod standin;
 mod stats;
 mod submit;

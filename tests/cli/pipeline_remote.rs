@@ -41,17 +41,17 @@ fn queue(opts: &RemoteOptions, location: &str) -> SqsQueue {
 }
 
 /// Crash IDs waiting in a spool.
-fn spooled(dir: &std::path::Path) -> BTreeSet<CrashId> {
+pub fn spooled(dir: &std::path::Path) -> BTreeSet<CrashId> {
     Spool::open(dir, false).unwrap().iter().map(|e| e.unwrap().id).collect()
 }
 
 /// Every raw crash in a store (all days).
-fn raw_ids(s: &dyn CrashStore) -> BTreeSet<CrashId> {
+pub fn raw_ids(s: &dyn CrashStore) -> BTreeSet<CrashId> {
     s.list_dates().unwrap().into_iter().flat_map(|d| s.list_raw(d).unwrap().ids).collect()
 }
 
 /// Receives and acks every message of every queue: crash ID -> how often, per queue.
-fn drain(q: &dyn CrashQueue) -> BTreeMap<(QueueName, CrashId), u32> {
+pub fn drain(q: &dyn CrashQueue) -> BTreeMap<(QueueName, CrashId), u32> {
     let mut seen = BTreeMap::new();
     while let Some(c) = q.claim(&QueueName::ALL, Duration::from_secs(300)).unwrap() {
         *seen.entry((c.queue, c.message.id.clone())).or_default() += 1;
@@ -190,15 +190,15 @@ fn requeue_ids_and_unprocessed_against_s3_and_sqs() {
 /// A TCP proxy in front of a server: stopping it is the server going away for its clients
 /// (new connections refused, open ones cut), while the server behind keeps what it was sent,
 /// so the test can check what was confirmed.
-struct Proxy {
-    port: u16,
+pub struct Proxy {
+    pub port: u16,
     stop: Arc<AtomicBool>,
     conns: Arc<Mutex<Vec<TcpStream>>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Proxy {
-    fn start(port: u16, to: String) -> Proxy {
+    pub fn start(port: u16, to: String) -> Proxy {
         let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
         let port = listener.local_addr().unwrap().port();
         let (stop, conns) = (Arc::new(AtomicBool::new(false)), Arc::new(Mutex::new(Vec::new())));
@@ -218,12 +218,12 @@ impl Proxy {
         Proxy { port, stop, conns, thread: Some(thread) }
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
     /// Closes the listener and cuts every open connection.
-    fn stop(&mut self) {
+    pub fn stop(&mut self) {
         let Some(thread) = self.thread.take() else { return };
         self.stop.store(true, Ordering::SeqCst);
         let _ = TcpStream::connect(("127.0.0.1", self.port)); // wakes the accept loop
@@ -345,7 +345,7 @@ fn wait_for_objects(opts: &RemoteOptions, s3: &str) -> S3Store {
 }
 
 /// Polls (with a deadline) until at most `most` crashes are left in the spool (batches committed).
-fn wait_for_commits(spool: &std::path::Path, most: usize) {
+pub fn wait_for_commits(spool: &std::path::Path, most: usize) {
     let end = Instant::now() + Duration::from_secs(60);
     let spool = Spool::open(spool, false).unwrap();
     // entries vanish while the mover runs: count what could be read
