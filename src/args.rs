@@ -174,30 +174,11 @@ impl QueueArg {
     }
 }
 
-/// `--quiet`, for the few status lines printed where no `ui::Context` is at hand (set by it) (see
-/// [`default_location`]).
-pub static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Says (once per location, unless `--quiet`) that a command fell back to the default
-/// location, so data never goes to `./crashctl-data/...` silently.
-pub fn default_location(what: &str, path: &str) {
-    static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-    let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
-    if QUIET.load(std::sync::atomic::Ordering::Relaxed) || said.iter().any(|w| w == what) {
-        return;
-    }
-    said.push(what.to_string());
-    crate::ui::errln!(
-        "crashctl: no --{what} given (nor CRASHCTL_{}, nor a config file): using {path}",
-        what.to_uppercase()
-    );
-}
-
 /// The location (flag, env, config file), else the default, which is said once on stderr.
 fn or_default(config: &Config, which: Location, flag: Option<&str>) -> String {
     config.location(which, flag).unwrap_or_else(|| {
         let path = which.default_path();
-        default_location(which.name(), &path);
+        crate::ui::default_location(which.name(), &path);
         path
     })
 }

@@ -17,7 +17,7 @@ fn main() {
         Ok(parsed) => parsed,
         Err(err) => std::process::exit(ui::clap_error(&err)),
     };
-    let ctx = ui::Context::new(&cli.global);
+    let ctx = ui::Context::new(cli.global.quiet, cli.global.verbose, cli.global.config.clone());
     let code = match cmd::run(cli, &matches, &ctx) {
         Ok(code) => code,
         Err(err) => {

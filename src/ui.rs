@@ -20,8 +20,6 @@ use crashctl::input::IdInput;
 use crashctl::progress::{NoProgress, Progress};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::args::GlobalArgs;
-
 pub struct Context {
     /// `--quiet`: no status lines, summaries or progress on stderr.
     pub quiet: bool,
@@ -35,14 +33,15 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(global: &GlobalArgs) -> Context {
-        crate::args::QUIET.store(global.quiet, std::sync::atomic::Ordering::Relaxed);
+    /// The context of one run: `--quiet`, `-v` (a count) and `--config`, as parsed.
+    pub fn new(quiet: bool, verbose: u8, config_path: Option<std::path::PathBuf>) -> Context {
+        QUIET.store(quiet, std::sync::atomic::Ordering::Relaxed);
         let ci = std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false);
         Context {
-            quiet: global.quiet,
-            no_progress: global.quiet || ci,
-            verbose: global.verbose,
-            config_path: global.config.clone(),
+            quiet,
+            no_progress: quiet || ci,
+            verbose,
+            config_path,
             config: OnceLock::new(),
             stop: OnceLock::new(),
         }
@@ -236,3 +235,19 @@ macro_rules! errln {
 }
 
 pub(crate) use {errln, outln};
+
+/// `--quiet`, for the few status lines printed where no `ui::Context` is at hand (set by
+/// [`Context::new`]; see [`default_location`]).
+pub static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Says (once per location, unless `--quiet`) that a command fell back to the default
+/// location, so data never goes to `./crashctl-data/...` silently.
+pub fn default_location(what: &str, path: &str) {
+    static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
+    if QUIET.load(std::sync::atomic::Ordering::Relaxed) || said.iter().any(|w| w == what) {
+        return;
+    }
+    said.push(what.to_string());
+    errln!("crashctl: no --{what} given (nor CRASHCTL_{}, nor a config file): using {path}", what.to_uppercase());
+}
