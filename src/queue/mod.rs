@@ -242,6 +242,13 @@ pub trait CrashQueue: Send + Sync {
         Ok(())
     }
 
+    /// How long the processor's claims last before its keeper renews them: the backend's own
+    /// setting where it has one (Pub/Sub: the shortest ack deadline of the subscriptions, as
+    /// Socorro's processor relies on it), else [`DEFAULT_VISIBILITY`].
+    fn processing_visibility(&self) -> Duration {
+        DEFAULT_VISIBILITY
+    }
+
     /// Pending, claimed (and expired), failed, for each queue.
     fn depths(&self) -> Result<Vec<QueueDepth>>;
 

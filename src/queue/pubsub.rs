@@ -161,6 +161,8 @@ struct Remote {
     topic: Option<(String, Publisher)>,
     /// Subscription ID and handle (`None`: the subscription name is empty, nothing consumed).
     subscription: Option<(String, Subscription)>,
+    /// The subscription's ack deadline in seconds, as configured (0 when it has none).
+    ack_deadline: i32,
     dead: std::result::Result<DeadLetters, String>,
 }
 
@@ -287,10 +289,12 @@ impl Resolver<'_> {
                 None => return Err(self.missing("topic", t)),
             },
         };
-        let (subscription, policy) = match names.subscription.as_str() {
-            "" => (None, None),
+        let (subscription, policy, ack_deadline) = match names.subscription.as_str() {
+            "" => (None, None, 0),
             s => match self.subscription(s, &names.topic, self.create && topic.is_some()).await? {
-                Some((sub, config)) => (Some((s.to_string(), sub)), config.dead_letter_policy),
+                Some((sub, config)) => {
+                    (Some((s.to_string(), sub)), config.dead_letter_policy, config.ack_deadline_seconds)
+                }
                 None => return Err(self.missing("subscription", s)),
             },
         };
@@ -301,7 +305,7 @@ impl Resolver<'_> {
             }
             None => Err("no subscription, so nothing to fail".to_string()),
         };
-        Ok(Remote { topic, subscription, dead })
+        Ok(Remote { topic, subscription, ack_deadline, dead })
     }
 
     /// The dead-letter topic of subscription `sub`: its policy's topic, else `<base>-failed`
@@ -575,6 +579,16 @@ impl CrashQueue for PubsubQueue {
     fn extend(&self, claimed: &Claimed, by: Duration) -> Result<()> {
         let (_, sub) = self.subscription(claimed.queue)?;
         block_on(self.modify(sub, std::slice::from_ref(&claimed.receipt), deadline_secs(by)))
+    }
+
+    /// The shortest ack deadline of the subscriptions consumed: what a claim gets when nobody
+    /// renews it, so the processor's keeper renews well within it.
+    fn processing_visibility(&self) -> Duration {
+        let deadlines = self.queues.iter().flatten().filter(|r| r.subscription.is_some()).map(|r| r.ack_deadline);
+        match deadlines.filter(|&s| s > 0).min() {
+            Some(secs) => Duration::from_secs(secs as u64),
+            None => super::DEFAULT_VISIBILITY,
+        }
     }
 
     /// Pub/Sub has no count of a subscription's messages (Cloud Monitoring has, not the

@@ -551,3 +551,134 @@ fn missing_google_credentials_are_one_line_naming_what_was_looked_for() {
         }
     }
 }
+
+/// A symbol server whose first answer comes after `delay` (a slow stackwalk); the rest at once.
+struct SlowSymbols {
+    url: String,
+    /// Set once the first request has arrived (the stackwalk has begun).
+    asked: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl SlowSymbols {
+    fn start(root: std::path::PathBuf, delay: Duration) -> SlowSymbols {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let (asked, stop) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+        let (first, stopped) = (asked.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stopped.load(Ordering::Relaxed) {
+                let Ok((mut conn, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                let (root, first, stopped) = (root.clone(), first.clone(), stopped.clone());
+                std::thread::spawn(move || {
+                    conn.set_nonblocking(false).unwrap();
+                    let mut reader = BufReader::new(conn.try_clone().unwrap());
+                    let mut line = String::new();
+                    let _ = reader.read_line(&mut line);
+                    while let Ok(n) = reader.read_line(&mut String::new()) {
+                        if n <= 2 {
+                            break;
+                        }
+                    }
+                    // crashctl's check that the host answers sends no request: not the first ask
+                    let slow = !line.is_empty() && !first.swap(true, Ordering::SeqCst);
+                    let end = Instant::now() + if slow { delay } else { Duration::ZERO };
+                    while Instant::now() < end && !stopped.load(Ordering::Relaxed) {
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                    let path = line.split_whitespace().nth(1).unwrap_or("/").split('?').next().unwrap().to_string();
+                    let file = root.join(path.trim_start_matches('/'));
+                    let ok = !path.contains("..") && file.is_file();
+                    let body = if ok { std::fs::read(&file).unwrap() } else { Vec::new() };
+                    let status = if ok { "200 OK" } else { "404 Not Found" };
+                    let head =
+                        format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                    let _ = conn.write_all(head.as_bytes()).and_then(|_| conn.write_all(&body));
+                });
+            }
+        });
+        SlowSymbols { url, asked, stop }
+    }
+}
+
+impl Drop for SlowSymbols {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Waits (at most `secs`) for `child` to exit, then returns its output.
+fn wait_bounded(mut child: Child, secs: u64, what: &str) -> Output {
+    let end = Instant::now() + Duration::from_secs(secs);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > end {
+            let _ = child.kill();
+            panic!("{what} did not end within {secs}s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_stackwalk_slower_than_the_ack_deadline_keeps_its_claim_and_is_processed_once() {
+    let Some(gcp) = gcp() else { return };
+    let Some(data) = testdata() else { return };
+    // a subscription with a 10 s ack deadline (the fake's least), as Socorro's tests on real Pub/Sub
+    let p = project();
+    crashctl::remote::block_on(async {
+        use gcloud_pubsub::client::{Client, ClientConfig};
+        use gcloud_pubsub::subscription::SubscriptionConfig;
+        let mut config = ClientConfig { project_id: Some(p.clone()), ..Default::default() };
+        config.environment = gcloud_gax::conn::Environment::Emulator(gcp.pubsub.clone());
+        let client = Client::new(config).await.unwrap();
+        let topic = client.topic("slow");
+        topic.create(None, None).await.unwrap();
+        let config = SubscriptionConfig { ack_deadline_seconds: 10, ..Default::default() };
+        client.create_subscription("slow", topic.fully_qualified_name(), config, None).await.unwrap();
+    });
+    let location = format!("pubsub://{p}?standard=slow:slow&priority=&reprocessing=");
+    let env = TestEnv::new();
+    let id = new_id(Throttle::Accept);
+    let mut crash = sample_crash(&id);
+    let dump = std::fs::read(data.join("minidumps/test.dmp")).unwrap();
+    crash.add_dump(DumpName::main(), DumpData::Bytes(dump.into()));
+    FsStore::open(env.store(), true).unwrap().put_crash(&crash).unwrap();
+    gcp.queue(&location).publish(QueueName::Standard, &msgs(std::slice::from_ref(&id))).unwrap();
+
+    // the first symbol answer comes after 16 s: past the ack deadline, so only renewals keep it
+    let server = SlowSymbols::start(data.join("symbols"), Duration::from_secs(16));
+    let store = env.store().to_str().unwrap().to_string();
+    let args = ["process", "--store", &store, "--queue", &location, "-j", "1", "--format", "json"];
+    let mut first: Vec<&str> = args.to_vec();
+    first.extend(["--symbols-url", &server.url]);
+    let slow = spawn(&env, &gcp, &first);
+    let end = Instant::now() + Duration::from_secs(60);
+    while !server.asked.load(std::sync::atomic::Ordering::SeqCst) {
+        assert!(Instant::now() < end, "the first processor never asked for symbols");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // a second processor pulls all along while the first one's stackwalk waits
+    let mut second: Vec<&str> = args.to_vec();
+    second.push("--follow");
+    let other = spawn(&env, &gcp, &second);
+    let o = wait_bounded(slow, 120, "the slow processor");
+    assert_code(&o, 0);
+    let lines = json_lines(&o);
+    assert_eq!(lines.len(), 1, "{}", stdout(&o));
+    assert_eq!((lines[0]["id"].as_str(), &lines[0]["saved"]), (Some(id.as_str()), &serde_json::json!(true)));
+    // SAFETY: sending SIGTERM to our own child process.
+    unsafe { libc::kill(other.id() as i32, libc::SIGTERM) };
+    let o2 = wait_bounded(other, 30, "the second processor");
+    assert_eq!(o2.status.code(), Some(130), "{}", stderr(&o2));
+    assert!(json_lines(&o2).is_empty(), "the second processor got the crash too: {}", stdout(&o2));
+    let p = FsStore::open(env.store(), false).unwrap().get_processed(&id).unwrap().expect("processed crash");
+    assert_eq!(p["json_dump"]["crashing_thread"]["frames"][1]["function"], "main");
+    assert!(drain(&gcp.queue(&location)).is_empty(), "the message was acked");
+}
