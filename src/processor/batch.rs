@@ -218,7 +218,7 @@ mod tests {
     #[test]
     fn claims_are_renewed_every_third_of_their_visibility_at_most_once_a_second() {
         assert_eq!(renew_every(Duration::from_secs(300)), Duration::from_secs(100));
-        assert_eq!(renew_every(Duration::from_secs(10)), Duration::from_millis(3333));
+        assert_eq!(renew_every(Duration::from_secs(10)), Duration::from_nanos(3_333_333_333));
         assert_eq!(renew_every(Duration::from_secs(2)), Duration::from_secs(1));
     }
 }
