@@ -150,28 +150,42 @@ pub struct QueueDepth {
     /// The backend cannot count this queue's messages (Pub/Sub without Cloud Monitoring, as
     /// on the emulator): the numbers above mean nothing and are shown as `unknown`, never 0.
     pub unknown: bool,
+    /// Only `pending` is known (Pub/Sub through Cloud Monitoring: unacked messages, claimed
+    /// ones included); the other counts are shown as `unknown`.
+    pub only_pending: bool,
+    /// Age in seconds of the oldest unacknowledged message, where the backend gives it
+    /// (Pub/Sub through Cloud Monitoring).
+    pub oldest_unacked_secs: Option<u64>,
 }
 
-/// As JSON: `{"queue", "pending", "claimed", "claimed_expired", "failed"}`, each count the
-/// string `"unknown"` when the backend cannot count.
+impl QueueDepth {
+    /// The counts by name (`None`: the backend cannot give it).
+    pub fn counts(&self) -> [(&'static str, Option<u64>); 4] {
+        let known = |n: u64, other: bool| (!self.unknown && !(other && self.only_pending)).then_some(n);
+        [
+            ("pending", known(self.pending, false)),
+            ("claimed", known(self.claimed, true)),
+            ("claimed_expired", known(self.claimed_expired, true)),
+            ("failed", known(self.failed, true)),
+        ]
+    }
+}
+
+/// As JSON: `{"queue", "pending", "claimed", "claimed_expired", "failed",
+/// "oldest_unacked_secs"}`, each count the string `"unknown"` when the backend cannot count,
+/// the age `null` where the backend gives none.
 impl serde::Serialize for QueueDepth {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut st = s.serialize_struct("QueueDepth", 5)?;
+        let mut st = s.serialize_struct("QueueDepth", 6)?;
         st.serialize_field("queue", &self.queue)?;
-        let counts = [
-            ("pending", self.pending),
-            ("claimed", self.claimed),
-            ("claimed_expired", self.claimed_expired),
-            ("failed", self.failed),
-        ];
-        for (name, n) in counts {
-            if self.unknown {
-                st.serialize_field(name, UNKNOWN)?;
-            } else {
-                st.serialize_field(name, &n)?;
+        for (name, n) in self.counts() {
+            match n {
+                Some(n) => st.serialize_field(name, &n)?,
+                None => st.serialize_field(name, UNKNOWN)?,
             }
         }
+        st.serialize_field("oldest_unacked_secs", &self.oldest_unacked_secs)?;
         st.end()
     }
 }

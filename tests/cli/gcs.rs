@@ -682,3 +682,155 @@ fn a_stackwalk_slower_than_the_ack_deadline_keeps_its_claim_and_is_processed_onc
     assert_eq!(p["json_dump"]["crashing_thread"]["frames"][1]["function"], "main");
     assert!(drain(&gcp.queue(&location)).is_empty(), "the message was acked");
 }
+
+/// A stand-in for Google's token endpoint (`POST /token`) and Cloud Monitoring's timeSeries
+/// listing: `standard-queue` 42 undelivered (an older point 7), oldest unacked 95 s;
+/// `priority-queue` 0; no points for `reprocessing-queue`. With `deny` set, every listing is 403.
+struct Monitoring {
+    url: String,
+    deny: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Monitoring {
+    fn start() -> Monitoring {
+        use axum::extract::{Query, State};
+        use axum::http::{HeaderMap, StatusCode};
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let deny = Arc::new(AtomicBool::new(false));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let series = |sub: &str, values: &[u64]| {
+            let points: Vec<serde_json::Value> =
+                values.iter().map(|v| serde_json::json!({"value": {"int64Value": v.to_string()}})).collect();
+            serde_json::json!({"resource": {"type": "pubsub_subscription", "labels": {"subscription_id": sub}}, "points": points})
+        };
+        let undelivered =
+            serde_json::json!({"timeSeries": [series("standard-queue", &[42, 7]), series("priority-queue", &[0])]});
+        let oldest = serde_json::json!({"timeSeries": [series("standard-queue", &[95])]});
+        let list = move |State(deny): State<Arc<AtomicBool>>,
+                         headers: HeaderMap,
+                         Query(q): Query<BTreeMap<String, String>>| {
+            let (undelivered, oldest) = (undelivered.clone(), oldest.clone());
+            async move {
+                if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer stand-in-token") {
+                    return (StatusCode::UNAUTHORIZED, axum::Json(serde_json::json!({})));
+                }
+                if deny.load(Ordering::SeqCst) {
+                    return (StatusCode::FORBIDDEN, axum::Json(serde_json::json!({"error": {"code": 403}})));
+                }
+                let ok = q.contains_key("interval.startTime") && q.contains_key("interval.endTime");
+                let filter = q.get("filter").cloned().unwrap_or_default();
+                let body = if !ok {
+                    return (StatusCode::BAD_REQUEST, axum::Json(serde_json::json!({})));
+                } else if filter.contains("num_undelivered_messages") {
+                    undelivered
+                } else if filter.contains("oldest_unacked_message_age") {
+                    oldest
+                } else {
+                    serde_json::json!({})
+                };
+                (StatusCode::OK, axum::Json(body))
+            }
+        };
+        let token = || async {
+            axum::Json(
+                serde_json::json!({"access_token": "stand-in-token", "token_type": "Bearer", "expires_in": 3600}),
+            )
+        };
+        let app = axum::Router::new()
+            .route("/token", axum::routing::post(token))
+            .route("/v3/projects/{project}/timeSeries", axum::routing::get(list))
+            .with_state(deny.clone());
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = stopped.await;
+                    })
+                    .await;
+            });
+        });
+        Monitoring { url, deny, _stop: stop }
+    }
+}
+
+/// A service-account key file of a fresh RSA key whose `token_uri` is `token_uri`.
+fn fake_service_account(env: &TestEnv, project: &str, token_uri: &str) -> std::path::PathBuf {
+    let pem = env.path("sa.pem");
+    let o = Command::new("openssl")
+        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out"])
+        .arg(&pem)
+        .output()
+        .expect("openssl");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let key = serde_json::json!({
+        "type": "service_account",
+        "project_id": project,
+        "private_key_id": "k1",
+        "private_key": std::fs::read_to_string(&pem).unwrap(),
+        "client_email": format!("crashctl@{project}.iam.gserviceaccount.com"),
+        "client_id": "1",
+        "token_uri": token_uri,
+    });
+    let file = env.path("sa.json");
+    std::fs::write(&file, key.to_string()).unwrap();
+    file
+}
+
+#[test]
+fn pubsub_backlog_comes_from_cloud_monitoring_with_credentials_and_is_unknown_where_it_cannot() {
+    let Some(gcp) = gcp() else { return };
+    let p = project();
+    let location = format!("pubsub://{p}");
+    gcp.queue(&location); // creates the three topics and subscriptions
+    let monitoring = Monitoring::start();
+    let env = TestEnv::new();
+    let key = fake_service_account(&env, &p, &format!("{}/token", monitoring.url));
+    let stats = |format: &str| {
+        let mut c = env.cmd(&["stats", "--queue", &location, "--format", format]);
+        c.envs(gcp.env())
+            .env("GOOGLE_APPLICATION_CREDENTIALS", &key)
+            .env("CRASHCTL_MONITORING_ENDPOINT", &monitoring.url);
+        let o = c.output().unwrap();
+        assert_code(&o, 0);
+        o
+    };
+    let o = stats("json");
+    let queues = json(&o)["queue"]["queues"].as_array().unwrap().clone();
+    let by =
+        |name: &str| queues.iter().find(|q| q["queue"] == name).unwrap_or_else(|| panic!("{name}: {queues:?}")).clone();
+    let standard = by("standard");
+    assert_eq!(
+        (&standard["pending"], &standard["oldest_unacked_secs"]),
+        (&serde_json::json!(42), &serde_json::json!(95))
+    );
+    assert_eq!(standard["claimed"], "unknown", "Monitoring counts unacked messages only: {standard}");
+    assert_eq!(by("priority")["pending"], 0, "a 0 from Monitoring is a real 0");
+    assert_eq!(by("reprocessing")["pending"], "unknown", "no data points: unknown, never 0");
+    let warnings: Vec<String> = stderr(&o).lines().filter(|l| l.contains("warning")).map(String::from).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("no data points for subscription reprocessing-queue"), "{warnings:?}");
+    let o = stats("table");
+    assert!(
+        stdout(&o).lines().any(|l| l.contains("standard") && l.contains("42") && l.contains("oldest unacked 1m 35s")),
+        "{}",
+        stdout(&o)
+    );
+    let o = stats("prometheus");
+    assert!(stdout(&o).contains("crashctl_queue_oldest_unacked_seconds{queue=\"standard\"} 95"), "{}", stdout(&o));
+    // without monitoring.viewer: every queue unknown, one line saying why
+    monitoring.deny.store(true, std::sync::atomic::Ordering::SeqCst);
+    let o = stats("json");
+    let queues = json(&o)["queue"]["queues"].as_array().unwrap().clone();
+    assert!(queues.iter().all(|q| q["pending"] == "unknown"), "{queues:?}");
+    let err = stderr(&o);
+    let warnings: Vec<&str> = err.lines().filter(|l| l.contains("warning")).collect();
+    assert_eq!(warnings.len(), 1, "{}", stderr(&o));
+    assert!(warnings[0].contains("403") && warnings[0].contains("monitoring.viewer"), "{warnings:?}");
+}
