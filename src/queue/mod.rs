@@ -161,7 +161,7 @@ pub struct QueueDepth {
 impl QueueDepth {
     /// The counts by name (`None`: the backend cannot give it).
     pub fn counts(&self) -> [(&'static str, Option<u64>); 4] {
-        let known = |n: u64, other: bool| (!self.unknown && !(other && self.only_pending)).then_some(n);
+        let known = |n: u64, other: bool| (!(self.unknown || other && self.only_pending)).then_some(n);
         [
             ("pending", known(self.pending, false)),
             ("claimed", known(self.claimed, true)),
@@ -173,7 +173,7 @@ impl QueueDepth {
 
 /// As JSON: `{"queue", "pending", "claimed", "claimed_expired", "failed",
 /// "oldest_unacked_secs"}`, each count the string `"unknown"` when the backend cannot count,
-/// the age `null` where the backend gives none.
+/// the age left out where the backend gives none.
 impl serde::Serialize for QueueDepth {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
@@ -185,7 +185,10 @@ impl serde::Serialize for QueueDepth {
                 None => st.serialize_field(name, UNKNOWN)?,
             }
         }
-        st.serialize_field("oldest_unacked_secs", &self.oldest_unacked_secs)?;
+        match self.oldest_unacked_secs {
+            Some(age) => st.serialize_field("oldest_unacked_secs", &age)?,
+            None => st.skip_field("oldest_unacked_secs")?,
+        }
         st.end()
     }
 }
