@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark: `crashctl collect` + `crashctl submit` on loopback with 400 KB dumps, side by side
-# with curl in a shell loop as the client (one process per crash, as CI scripts do), and the
+# with curl as the client (one process per crash, as CI scripts do): N crashes under
+# `xargs -P J` against `submit -j J` (the headline), and a plain loop against `-j 1`; and the
 # disk's own limit: writing and fsyncing the same number of 400 KB files in a plain loop.
 #
 # Usage: bench/collect.sh               (N=2000 crashes, NCURL=300 for the curl loop, J=16)
@@ -95,18 +96,32 @@ read -r SUB_OK SUB_RATE SUB_P99 < <(run_submit "$J" "$N")
 echo "== crashctl submit -j 1: $NCURL crashes" >&2
 read -r SEQ_OK SEQ_RATE SEQ_P99 < <(run_submit 1 "$NCURL")
 
-# 4. curl in a shell loop, one crash per process.
-echo "== curl loop: $NCURL crashes" >&2
-t0=$(now)
-for ((i = 0; i < NCURL; i++)); do
+# 4. curl, one process per crash: N crashes under `xargs -P J` (the same N and the same number
+#    in flight as `submit -j J`: the headline ratio), and NCURL in a plain loop (against -j 1).
+curl_one() {
     curl -sS -o /dev/null -w '%{http_code} %{time_total}\n' \
         -F ProductName=Bench -F Version=1.0 -F "upload_file_minidump=@$OUT/dump.bin" "$URL/submit"
-done > "$OUT/curl.txt"
+}
+export -f curl_one
+export OUT URL
+curl_stats() { # $1 = file, $2 = count, $3 $4 = start, end; prints ok rate p99
+    local ok rate p99
+    ok=$(grep -c '^200 ' "$1" || true)
+    rate=$(awk -v n="$2" -v a="$3" -v b="$4" 'BEGIN { printf "%.1f", n / (b - a) }')
+    p99=$(awk '{ print $2 * 1000 }' "$1" | sort -n |
+        awk '{ v[NR] = $1 } END { r = int(NR * 0.99 + 0.999); if (r < 1) r = 1; printf "%.1f", v[r] }')
+    echo "$ok $rate $p99"
+}
+echo "== curl under xargs -P $J: $N crashes" >&2
+t0=$(now)
+seq "$N" | xargs -P "$J" -I{} bash -c curl_one > "$OUT/curl-par.txt"
 t1=$(now)
-CURL_OK=$(grep -c '^200 ' "$OUT/curl.txt" || true)
-CURL_RATE=$(awk -v n="$NCURL" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", n / (b - a) }')
-CURL_P99=$(awk '{ print $2 * 1000 }' "$OUT/curl.txt" | sort -n |
-    awk '{ v[NR] = $1 } END { r = int(NR * 0.99 + 0.999); if (r < 1) r = 1; printf "%.1f", v[r] }')
+read -r CURLP_OK CURLP_RATE CURLP_P99 < <(curl_stats "$OUT/curl-par.txt" "$N" "$t0" "$t1")
+echo "== curl loop: $NCURL crashes" >&2
+t0=$(now)
+for ((i = 0; i < NCURL; i++)); do curl_one; done > "$OUT/curl.txt"
+t1=$(now)
+read -r CURL_OK CURL_RATE CURL_P99 < <(curl_stats "$OUT/curl.txt" "$NCURL" "$t0" "$t1")
 
 kill -TERM $COLLECTOR && wait $COLLECTOR || true
 trap - EXIT
@@ -119,10 +134,13 @@ printf '%-34s %10s %12s %10s\n' "fsync loop (disk limit)" "$N" "$FSYNC_RATE" "-"
 printf '%-34s %10s %12s %10s\n' "fsync loop, $J threads" "$N" "$FSYNC_PAR_RATE" "-"
 printf '%-34s %10s %12s %10s\n' "crashctl submit -j $J" "$SUB_OK/$N" "$SUB_RATE" "$SUB_P99"
 printf '%-34s %10s %12s %10s\n' "crashctl submit -j 1" "$SEQ_OK/$NCURL" "$SEQ_RATE" "$SEQ_P99"
+printf '%-34s %10s %12s %10s\n' "curl under xargs -P $J" "$CURLP_OK/$N" "$CURLP_RATE" "$CURLP_P99"
 printf '%-34s %10s %12s %10s\n' "curl in a shell loop" "$CURL_OK/$NCURL" "$CURL_RATE" "$CURL_P99"
-echo "crashes in the spool: $SPOOLED (expected $((N + 2 * NCURL)))"
+echo "crashes in the spool: $SPOOLED (expected $((2 * N + 2 * NCURL)))"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "collector / fsync loop:      $(ratio "$SUB_RATE" "$FSYNC_RATE")  (target >= 0.5)"
 echo "collector / threaded fsync:  $(ratio "$SUB_RATE" "$FSYNC_PAR_RATE")"
-echo "crashctl submit / curl loop: $(ratio "$SUB_RATE" "$CURL_RATE")  (target >= 10)"
+echo "crashctl submit -j $J / curl xargs -P $J (same N): $(ratio "$SUB_RATE" "$CURLP_RATE")  (headline; target >= 10)"
+echo "crashctl submit -j 1 / curl loop:               $(ratio "$SEQ_RATE" "$CURL_RATE")"
 rm -rf "$OUT/spool" "$OUT"/fsync-*
 touch "$STAMP"

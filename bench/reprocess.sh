@@ -4,7 +4,7 @@
 #   2. faulty server (every Kth request answered 503): how many IDs
 #      each tool got accepted, and its exit code.
 # Usage: bench/reprocess.sh [N] [K]   (defaults 20000 IDs, every 10th request fails)
-# Needs python3; installs crashstats-tools into target/bench-venv on first use.
+# Needs python3; installs crashstats-tools 2.1.0 (pinned) into target/bench-venv on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-20000}
@@ -12,7 +12,11 @@ K=${2:-10}
 BIN=${CRASHCTL_BIN:-target/release/crashctl}
 [ -x "$BIN" ] || cargo build --release --quiet
 VENV=target/bench-venv
-[ -x "$VENV/bin/reprocess" ] || { python3 -m venv "$VENV" && "$VENV/bin/pip" install -q crashstats-tools; }
+# pinned to the version docs/performance.md cites; a venv holding another version is upgraded
+CST_VERSION=2.1.0
+[ -x "$VENV/bin/pip" ] || python3 -m venv "$VENV"
+[ "$("$VENV/bin/pip" show crashstats-tools 2>/dev/null | sed -n 's/^Version: //p')" = "$CST_VERSION" ] ||
+    "$VENV/bin/pip" install -q "crashstats-tools==$CST_VERSION"
 WORK=$(mktemp -d)
 trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
 

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use crashctl::generate::{write_symbols, Generator};
+use crashctl::generate::{write_symbols_sized, Generator};
 use crashctl::ExitCode;
 
 use crate::args::{Format, OutputArgs, RemoteArgs, StoreArg};
@@ -14,6 +14,7 @@ use crate::ui::Context;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
     crashctl generate -n 20 --store ./crashes --symbols ./symbols\n  \
+    crashctl generate -n 500 --store ./c --symbols ./syms --symbols-size 100M\n  \
     crashctl generate -n 20 --store ./crashes | crashctl process --store ./crashes\n  \
     crashctl submit http://127.0.0.1:8000/submit --from-store ./crashes\n\n\
     Output: crash IDs one a line (text), or one JSON object per crash (json).")]
@@ -26,6 +27,10 @@ pub struct Args {
     /// Also write Breakpad symbol files for the generated modules here
     #[arg(long, value_name = "DIR")]
     pub symbols: Option<PathBuf>,
+    /// Pad the main module's symbol file (xul, which every generated crash has frames in) to
+    /// at least this size (`100M`), as production symbols are; needs --symbols
+    #[arg(long, value_name = "SIZE", requires = "symbols", value_parser = crate::cmd::collect::parse_size)]
+    pub symbols_size: Option<u64>,
     /// Seed for reproducible crashes
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
@@ -38,7 +43,8 @@ pub struct Args {
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let store = args.store.open(ctx.config()?, &args.remote, true)?;
     if let Some(dir) = &args.symbols {
-        let n = write_symbols(dir).with_context(|| format!("writing symbols to {}", dir.display()))?;
+        let n = write_symbols_sized(dir, args.symbols_size.unwrap_or(0))
+            .with_context(|| format!("writing symbols to {}", dir.display()))?;
         ctx.status(format!("wrote {n} symbol files to {}", dir.display()));
     }
     let now = chrono::Utc::now();

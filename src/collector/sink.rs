@@ -3,51 +3,24 @@
 //! Mozilla's modern collector (Antenna) does. [`Collector::handle`](super::Collector::handle)
 //! has one code path; only these few methods differ.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
 use crate::crash::{Crash, CrashId};
 use crate::queue::{CrashQueue, Message, QueueName};
-use crate::spool::Spool;
+use crate::spool::{Spool, SyncGroup};
 use crate::store::CrashStore;
 
 /// The destination of accepted crashes.
 #[derive(Clone)]
 pub enum Sink {
-    /// The collector's disk queue (every file fsynced before the answer).
+    /// The collector's disk queue (every crash durable before the answer; concurrent saves
+    /// share their flushes, see [`Spool::save`]).
     Spool(Spool),
     /// Straight into the store; ACCEPT crash IDs go to the `standard` queue when there is one.
     /// Make it with [`Sink::store`].
     Store { store: Arc<dyn CrashStore>, queue: Option<Arc<dyn CrashQueue>>, syncs: Arc<SyncGroup> },
-}
-
-/// Group commit for [`CrashStore::sync`]: one sync makes every write that finished before it
-/// began durable, so concurrent requests share one `syncfs` instead of each starting their own.
-#[derive(Debug, Default)]
-pub struct SyncGroup {
-    /// Writes finished so far (a write takes its number once it has finished).
-    written: AtomicU64,
-    /// Every write numbered up to this one is durable.
-    synced: Mutex<u64>,
-}
-
-impl SyncGroup {
-    /// Called after a finished write: returns once that write is durable (by this call's sync
-    /// or by one that began after the write finished).
-    pub fn sync(&self, store: &dyn CrashStore) -> crate::store::Result<()> {
-        let mine = self.written.fetch_add(1, Ordering::SeqCst) + 1;
-        let mut synced = self.synced.lock().unwrap_or_else(|e| e.into_inner());
-        if *synced >= mine {
-            return Ok(());
-        }
-        // Every write numbered up to `upto` finished before this sync begins.
-        let upto = self.written.load(Ordering::SeqCst);
-        store.sync()?;
-        *synced = upto;
-        Ok(())
-    }
 }
 
 impl std::fmt::Debug for Sink {
@@ -80,8 +53,10 @@ impl Sink {
             Sink::Store { store, syncs, .. } => {
                 store.put_crash(crash)?;
                 // A local store's writes are not fsynced one by one: a (shared) syncfs makes
-                // them durable. A no-op for S3, where a finished PUT is durable.
-                syncs.sync(store.as_ref())?;
+                // them durable: one sync makes every write that finished before it began
+                // durable, so concurrent requests share one. A no-op for S3, where a finished
+                // PUT is durable.
+                syncs.sync(|| store.sync())?;
                 Ok(())
             }
         }
@@ -148,6 +123,7 @@ mod tests {
     use crate::crash::{ProcessedCrash, RawCrash};
     use crate::store::{Listing, Result, StoreError};
     use chrono::NaiveDate;
+    use std::sync::atomic::{AtomicU64, Ordering};
 
     /// Counts syncs; the first `fail` of them fail.
     #[derive(Default)]
@@ -206,19 +182,13 @@ mod tests {
     }
 
     #[test]
-    fn group_sync_covers_earlier_writes_and_retries_after_a_failure() {
-        let store = Syncs { fail: 1, ..Syncs::default() };
-        let group = SyncGroup::default();
-        assert!(group.sync(&store).is_err(), "a failed sync is the caller's error");
-        group.sync(&store).unwrap();
-        assert_eq!(store.calls.load(Ordering::SeqCst), 2, "the next write syncs again");
-        // another thread's finished write (number 3) is covered by this sync too
-        group.written.fetch_add(1, Ordering::SeqCst);
-        group.sync(&store).unwrap();
-        assert_eq!((store.calls.load(Ordering::SeqCst), *group.synced.lock().unwrap()), (3, 4));
-        // as if other syncs had begun after this write finished
-        *group.synced.lock().unwrap() = 10;
-        group.sync(&store).unwrap();
-        assert_eq!(store.calls.load(Ordering::SeqCst), 3, "covered by a sync that began after it");
+    fn a_failed_store_sync_fails_the_save_and_the_next_save_syncs_again() {
+        let store = Arc::new(Syncs { fail: 1, ..Syncs::default() });
+        let sink = Sink::store(store.clone(), None);
+        let crash = Crash::new(CrashId::parse_lax("de1bb258-cbbf-4589-a673-34f800160918").unwrap(), RawCrash::new());
+        let now = chrono::Utc::now();
+        assert!(sink.save(&crash, now).is_err(), "a failed sync is the save's error");
+        sink.save(&crash, now).unwrap();
+        assert_eq!(store.calls.load(Ordering::SeqCst), 2, "the next save syncs again");
     }
 }

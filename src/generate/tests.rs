@@ -79,3 +79,44 @@ fn symbol_files_give_rust_functions_rs_sources() {
     assert!(source_file("nsThread::ProcessNextEvent(bool, bool*)").ends_with("/nsThread.cpp"));
     assert!(source_file("mozalloc_abort").ends_with(".cpp"));
 }
+
+#[test]
+fn padded_main_module_symbols_are_large_and_frames_still_resolve() {
+    let symdir = tempfile::tempdir().unwrap();
+    let size = 2u64 << 20;
+    assert_eq!(write_symbols_sized(symdir.path(), size).unwrap(), 12);
+    for os in Os::ALL {
+        for m in catalog::modules(os).iter().filter(|m| m.symbols) {
+            let stem = m.debug_file.strip_suffix(".pdb").unwrap_or(m.debug_file);
+            let path = symdir.path().join(m.debug_file).join(synth::debug_id(m)).join(format!("{stem}.sym"));
+            let text = std::fs::read_to_string(&path).unwrap();
+            if m.key == MAIN_MODULE {
+                assert!(text.len() as u64 >= size, "{}: {} bytes", m.debug_file, text.len());
+                let funcs = text.lines().filter(|l| l.starts_with("FUNC ")).count();
+                assert!(funcs > 5000, "{funcs} functions");
+                assert!(text.lines().any(|l| l.starts_with("STACK CFI INIT ")));
+                // names of realistic length: the padding averages tens of bytes, some over 100
+                let long = text.lines().filter(|l| l.starts_with("FUNC ") && l.len() > 120).count();
+                assert!(long > funcs / 20, "{long} of {funcs} long names");
+            } else {
+                assert!(text.len() < 10_000, "{} is not padded", m.debug_file);
+            }
+        }
+    }
+    // every crash still walks to its scenario's frames (in the main module among them)
+    let mut g = Generator::new(Some(5), now());
+    for _ in 0..6 {
+        let sub = g.submission();
+        let scenario = SCENARIOS.iter().find(|s| s.name == sub.scenario).unwrap();
+        assert!(scenario.frames.iter().any(|(k, _)| *k == MAIN_MODULE), "{}", sub.scenario);
+        let state = walk(sub.dumps[0].1.clone(), Some(symdir.path()));
+        let frames = &state.threads[state.requesting_thread.unwrap()].frames;
+        for (frame, (key, func)) in frames.iter().zip(scenario.frames) {
+            let module = catalog::modules(sub.os).iter().find(|m| m.key == *key).unwrap();
+            if module.symbols {
+                assert_eq!(frame.function_name.as_deref(), Some(module.functions[*func]), "{}", sub.scenario);
+            }
+        }
+    }
+    assert!(write_symbols_sized(symdir.path(), MAX_PADDED_SIZE + 1).is_err());
+}

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
-use super::{Outcome, ProcessReport, Processed, Processor, RunOptions};
+use super::{stages, Outcome, ProcessReport, Processed, Processor, RunOptions};
 use crate::crash::CrashId;
 use crate::queue::{Claimed, CrashQueue, QueueName};
 use crate::store::CrashStore;
@@ -45,12 +45,20 @@ impl Shared<'_> {
     fn one(&self, id: &CrashId, ruleset: Option<&str>) -> Outcome {
         let (outcome, processed) = self.processor.process_stored(self.store, id, ruleset, self.run.save);
         (self.sink)(&outcome, processed.as_ref());
+        {
+            let _f = stages::timer(stages::Stage::Free);
+            drop(processed);
+        }
+        stages::crash_done();
         self.summary.lock().unwrap_or_else(|e| e.into_inner()).add(&outcome);
         self.run.progress.inc(1);
         outcome
     }
 
     fn finish(self, started: Instant) -> ProcessReport {
+        if let Some(report) = stages::report() {
+            eprintln!("{report}");
+        }
         let mut summary = self.summary.into_inner().unwrap_or_else(|e| e.into_inner());
         summary.interrupted = self.run.stop.load(Ordering::Relaxed);
         summary.elapsed_secs = started.elapsed().as_secs_f64();

@@ -52,6 +52,7 @@ pub mod stackwalk;
 mod batch;
 mod processed;
 mod render;
+pub mod stages;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -289,12 +290,18 @@ impl Processor {
             _ => ProcessedCrash::new(),
         };
         let mut cx = CrashContext { crash, processed: base, json_dump: None, notes: Vec::new(), tools: &self.tools };
+        let rules = stages::timer(stages::Stage::Rules);
         ruleset.run(&mut cx);
+        drop(rules);
         let mut processed = cx.processed;
         // The walked dump replaces its view.
         let json_dump = cx.json_dump.map(|walked| {
             processed.remove("json_dump");
-            walked.to_json()
+            let _t = stages::timer(stages::Stage::Output);
+            let json = walked.to_json();
+            let _f = stages::timer(stages::Stage::Free);
+            drop(walked);
+            json
         });
         processed.insert("processor_history".into(), history(previous));
         processed.insert("processor_notes".into(), cx.notes.join("\n").into());
@@ -387,17 +394,25 @@ impl Processor {
         if ruleset.needs_processed() && previous.is_none() {
             anyhow::bail!("crash {id}: ruleset {ruleset} needs a processed crash and there is none");
         }
+        let read = stages::timer(stages::Stage::Read);
         let crash = if ruleset.needs_processed() {
             Crash::new(id.clone(), store.get_raw_crash(id)?)
         } else {
             store.get_crash(id)?
         };
+        drop(read);
         let processed = self.process_crash(&crash, previous.as_ref(), ruleset);
+        {
+            let _f = stages::timer(stages::Stage::Free);
+            drop(crash);
+        }
         let warning = previous.as_ref().and_then(|old| self.lost_symbols(old, &processed, ruleset));
         if save {
-            store
-                .put_processed_json(id, &processed.to_vec())
-                .with_context(|| format!("crash {id}: saving the processed crash"))?;
+            let output = stages::timer(stages::Stage::Output);
+            let bytes = processed.to_vec();
+            drop(output);
+            let _t = stages::timer(stages::Stage::Save);
+            store.put_processed_json(id, &bytes).with_context(|| format!("crash {id}: saving the processed crash"))?;
         }
         let mut outcome = outcome_of(id, ruleset, previous.as_ref(), &processed, save);
         outcome.warning = warning;

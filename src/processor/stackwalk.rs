@@ -184,7 +184,7 @@ impl Stackwalker {
     /// Walks one dump. Never panics the caller and never waits past the timeout: the walk runs
     /// on its own thread (its async parts on this run's runtime); a walk still running at the
     /// deadline is abandoned (its thread finishes, or not, on its own) and reported as `Timeout`.
-    pub fn walk(&self, bytes: Vec<u8>, raw: &RawCrash) -> WalkResult {
+    pub fn walk(&self, bytes: bytes::Bytes, raw: &RawCrash) -> WalkResult {
         if bytes.is_empty() {
             return WalkResult::empty();
         }
@@ -331,14 +331,18 @@ fn evil_json(raw: &RawCrash) -> Option<tempfile::NamedTempFile> {
     Some(file)
 }
 
-async fn walk_bytes(bytes: Vec<u8>, provider: &MultiSymbolProvider, evil: Option<&std::path::Path>) -> WalkResult {
+async fn walk_bytes(bytes: bytes::Bytes, provider: &MultiSymbolProvider, evil: Option<&std::path::Path>) -> WalkResult {
+    let walk = super::stages::timer(super::stages::Stage::Walk);
     let dump = match Minidump::read(bytes) {
         Ok(dump) => dump,
         Err(e) => return WalkResult::failed(e.name(), 1, format!("error reading dump: {e}")),
     };
     let mut options = ProcessorOptions::stable_basic();
     options.evil_json = evil;
-    match minidump_processor::process_minidump_with_options(&dump, provider, options).await {
+    let state = minidump_processor::process_minidump_with_options(&dump, provider, options).await;
+    drop(walk);
+    let _t = super::stages::timer(super::stages::Stage::WalkedDump);
+    match state {
         Ok(state) => match WalkedDump::new(state) {
             Ok(dump) => WalkResult { dump: Some(dump), status: STATUS_OK.into(), return_code: 0, error: None },
             Err(e) => WalkResult::failed("UnknownError", 1, format!("cannot write the JSON: {e}")),

@@ -53,6 +53,58 @@ fn json_output_names_scenarios() {
 }
 
 #[test]
+fn symbols_size_pads_the_main_module_and_processing_still_names_its_frames() {
+    let env = TestEnv::new();
+    let store = env.store();
+    let syms = env.path("symbols");
+    let (store_s, syms_s) = (store.to_str().unwrap(), syms.to_str().unwrap());
+    let o = env.run(&[
+        "generate",
+        "-n",
+        "3",
+        "--seed",
+        "4",
+        "--store",
+        store_s,
+        "--symbols",
+        syms_s,
+        "--symbols-size",
+        "3M",
+    ]);
+    assert_code(&o, 0);
+    let sizes: Vec<(String, u64)> = walkdir::WalkDir::new(&syms)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "sym"))
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.metadata().unwrap().len()))
+        .collect();
+    assert_eq!(sizes.len(), 12);
+    let big: Vec<&(String, u64)> = sizes.iter().filter(|(_, len)| *len >= 3 << 20).collect();
+    assert_eq!(big.len(), 3, "one main module per OS is padded: {sizes:?}");
+    assert!(big.iter().all(|(name, _)| name.to_lowercase().contains("xul")), "{sizes:?}");
+    let ids: Vec<String> = stdout(&o).lines().map(str::to_string).collect();
+    let mut args = vec!["process", "--store", store_s, "--symbols-path", syms_s, "--format", "json", "--"];
+    args.extend(ids.iter().map(String::as_str));
+    let p = env.run(&args);
+    assert_code(&p, 0);
+    let s = FsStore::open(&store, false).unwrap();
+    for id in &ids {
+        let processed = s.get_processed(&CrashId::parse_strict(id).unwrap()).unwrap().expect("saved");
+        let dump = &processed["json_dump"];
+        let crashing = dump["crash_info"]["crashing_thread"].as_u64().unwrap() as usize;
+        let frames = dump["threads"][crashing]["frames"].as_array().unwrap();
+        let xul: Vec<_> =
+            frames.iter().filter(|f| f["module"].as_str().is_some_and(|m| m.to_lowercase().contains("xul"))).collect();
+        assert!(!xul.is_empty(), "{id}: no frame in the main module");
+        for f in xul {
+            assert!(f["function"].as_str().is_some_and(|n| !n.is_empty()), "{id}: unsymbolized {f}");
+        }
+    }
+    // --symbols-size needs --symbols
+    assert_code(&env.run(&["generate", "-n", "1", "--store", store_s, "--symbols-size", "1M"]), 2);
+}
+
+#[test]
 fn the_pipe_example_of_the_help_works_by_design() {
     // Regression: the example failed 2 runs of 5 with "store ./crashes: no such directory" (the
     // reader opened the store before the writer of the pipe had made it).

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use serde_json::{json, Value};
 
 use super::rule::{CrashContext, ProcessorRule};
-use crate::crash::Dump;
+use crate::crash::{Dump, DumpData};
 use crate::processor::json_dump::{truncate_frames, WalkedDump};
 use crate::processor::stackwalk::WalkResult;
 
@@ -58,7 +58,11 @@ impl ProcessorRule for MinidumpStackwalk {
 }
 
 fn walk(cx: &CrashContext<'_>, dump: &Dump) -> anyhow::Result<WalkResult> {
-    let bytes = dump.data.read().with_context(|| format!("reading dump {}", dump.name))?.into_owned();
+    // a dump in memory is shared with the walk, not copied
+    let bytes = match &dump.data {
+        DumpData::Bytes(b) => b.clone(),
+        data => data.read().with_context(|| format!("reading dump {}", dump.name))?.into_owned().into(),
+    };
     Ok(cx.tools.stackwalker.walk(bytes, &cx.crash.raw))
 }
 
