@@ -187,7 +187,10 @@ pub fn default_location(what: &str, path: &str) {
         return;
     }
     said.push(what.to_string());
-    eprintln!("crashctl: no --{what} given (nor CRASHCTL_{}, nor a config file): using {path}", what.to_uppercase());
+    crate::ui::errln!(
+        "crashctl: no --{what} given (nor CRASHCTL_{}, nor a config file): using {path}",
+        what.to_uppercase()
+    );
 }
 
 /// The location (flag, env, config file), else the default, which is said once on stderr.

@@ -5,6 +5,7 @@
 //! args (clap groups) -> the library. No module imports one that imports it back.
 
 mod args;
+#[deny(clippy::print_stdout, clippy::print_stderr)] // every line goes through ui::suspend (outln!, errln!)
 mod cmd;
 mod ui;
 

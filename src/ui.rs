@@ -2,10 +2,16 @@
 //! progress bars (indicatif, only on a terminal), the one error style (`crashctl: error: ...`,
 //! clap's usage errors included; colour only on a terminal and never with NO_COLOR), and
 //! reading crash IDs from arguments or stdin.
+//!
+//! Every line the commands print (stdout data and stderr messages alike) goes through
+//! [`suspend`] — the [`outln!`] and [`errln!`] macros, [`Context::status`], [`Context::detail`],
+//! [`error`] — so a progress bar drawn on the terminal is cleared first and redrawn below: a
+//! line never lands on a stale bar line. (`mod cmd` denies the plain print macros.)
 
+use std::cell::Cell;
 use std::io::IsTerminal;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -54,14 +60,14 @@ impl Context {
     /// A detail line on stderr, only with `-v` (`crashctl: MSG`).
     pub fn detail(&self, msg: impl std::fmt::Display) {
         if self.verbose > 0 {
-            eprintln!("crashctl: {msg}");
+            errln!("crashctl: {msg}");
         }
     }
 
     /// A status line on stderr, unless `--quiet`.
     pub fn status(&self, msg: impl std::fmt::Display) {
         if !self.quiet {
-            eprintln!("{msg}");
+            errln!("{msg}");
         }
     }
 
@@ -100,6 +106,7 @@ impl Context {
         .progress_chars("=> ");
         bar.set_style(style);
         bar.enable_steady_tick(Duration::from_millis(200));
+        *ACTIVE.lock().unwrap_or_else(|e| e.into_inner()) = Some(bar.downgrade());
         Arc::new(Bar(bar))
     }
 
@@ -126,9 +133,9 @@ fn stderr_color() -> bool {
 /// Prints an error the one way: `crashctl: error: MSG` (`error:` in bold red on a terminal).
 pub fn error(msg: &str) {
     if stderr_color() {
-        eprintln!("crashctl: \x1b[1;31merror:\x1b[0m {msg}");
+        errln!("crashctl: \x1b[1;31merror:\x1b[0m {msg}");
     } else {
-        eprintln!("crashctl: error: {msg}");
+        errln!("crashctl: error: {msg}");
     }
 }
 
@@ -167,6 +174,65 @@ impl Progress for Bar {
         self.0.finish_and_clear();
     }
     fn suspend(&self, print: &mut dyn FnMut()) {
-        self.0.suspend(print);
+        suspend_on(&self.0, print);
     }
 }
+
+/// The bar drawn last (bars are drawn one at a time), for [`suspend`].
+static ACTIVE: Mutex<Option<indicatif::WeakProgressBar>> = Mutex::new(None);
+
+thread_local! {
+    /// Inside [`suspend_on`] on this thread: the bar is already out of the way (and suspending
+    /// it again would deadlock on its lock).
+    static SUSPENDED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `print` with the progress bar being drawn (if any) out of the way: cleared, then
+/// redrawn below what was printed. Every line the commands print goes through here.
+pub fn suspend<R>(print: impl FnOnce() -> R) -> R {
+    let bar = ACTIVE.lock().unwrap_or_else(|e| e.into_inner()).as_ref().and_then(|w| w.upgrade());
+    match bar {
+        Some(bar) if !bar.is_finished() => suspend_on(&bar, print),
+        _ => print(),
+    }
+}
+
+fn suspend_on<R>(bar: &ProgressBar, print: impl FnOnce() -> R) -> R {
+    if SUSPENDED.get() {
+        return print();
+    }
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            SUSPENDED.set(false);
+        }
+    }
+    SUSPENDED.set(true);
+    let _reset = Reset;
+    bar.suspend(print)
+}
+
+/// `println!` through [`suspend`]: a stdout line never shares a line with a progress bar.
+macro_rules! outln {
+    () => {
+        $crate::ui::outln!("")
+    };
+    ($($arg:tt)*) => {
+        {
+            let line = format!($($arg)*);
+            $crate::ui::suspend(|| println!("{line}"))
+        }
+    };
+}
+
+/// `eprintln!` through [`suspend`]: a stderr line never shares a line with a progress bar.
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        {
+            let line = format!($($arg)*);
+            $crate::ui::suspend(|| eprintln!("{line}"))
+        }
+    };
+}
+
+pub(crate) use {errln, outln};

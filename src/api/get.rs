@@ -8,8 +8,9 @@ use bytes::Bytes;
 use reqwest::header::HeaderValue;
 use reqwest::StatusCode;
 
+use super::client::{error_message, CrashStatsClient};
 use super::rate::RateLimiter;
-use super::{error_message, parse_retry_after, CrashStatsClient};
+use super::retry::parse_retry_after;
 use crate::error::chain as error_chain;
 
 /// Why a GET did not succeed. `name()` gives a stable machine name; `status()` the HTTP status.

@@ -150,14 +150,14 @@ pub fn run(args: Args, matches: &ArgMatches, ctx: &Context) -> anyhow::Result<Ex
 
 fn log_event(e: &Event, quiet: bool) {
     match e {
-        Event::Listening(addr) => eprintln!("listening on http://{addr}"),
+        Event::Listening(addr) => crate::ui::errln!("listening on http://{addr}"),
         Event::Crash(_) | Event::Stopped | Event::ConnectionLimit(_) if quiet => {}
-        Event::ConnectionLimit(n) => eprintln!("serving at most {n} connections at once"),
-        Event::Crash(record) => eprintln!("{record}"),
+        Event::ConnectionLimit(n) => crate::ui::errln!("serving at most {n} connections at once"),
+        Event::Crash(record) => crate::ui::errln!("{record}"),
         Event::ShuttingDown { in_flight } => {
-            eprintln!("shutting down: no new connections, finishing {in_flight} requests in flight")
+            crate::ui::errln!("shutting down: no new connections, finishing {in_flight} requests in flight")
         }
-        Event::Stopped => eprintln!("stopped"),
+        Event::Stopped => crate::ui::errln!("stopped"),
     }
 }
 

@@ -40,7 +40,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let demo = Demo { exe: std::env::current_exe().context("locating the crashctl binary")?, dir, quiet: ctx.quiet };
-    println!("crashctl demo: the whole pipeline in {}/\n", demo.dir.display());
+    crate::ui::outln!("crashctl demo: the whole pipeline in {}/\n", demo.dir.display());
     demo.walk(&args)
 }
 
@@ -82,18 +82,20 @@ impl Demo {
         self.step(&["stats", "--spool", &spool, "--queue", &queue, "--store", &store], true)?;
         self.say("Signatures (crashes grouped by what crashed)");
         print_signatures(&out);
-        println!("\nEverything is in {}/ (store: {store}). Try:", self.dir.display());
-        println!("  crashctl stats --store {store} --format json");
-        println!("  crashctl reprocess --store {store} --all --now --changed --no-save --symbols-path {symbols}");
+        crate::ui::outln!("\nEverything is in {}/ (store: {store}). Try:", self.dir.display());
+        crate::ui::outln!("  crashctl stats --store {store} --format json");
+        crate::ui::outln!(
+            "  crashctl reprocess --store {store} --all --now --changed --no-save --symbols-path {symbols}"
+        );
         Ok(ExitCode::Success)
     }
 
     fn say(&self, what: &str) {
-        println!("== {what}");
+        crate::ui::outln!("== {what}");
     }
 
     fn show(&self, args: &[&str]) {
-        println!("$ crashctl {}", args.join(" "));
+        crate::ui::outln!("$ crashctl {}", args.join(" "));
     }
 
     /// Runs one subcommand, printing its command line; its stdout is returned (and echoed
@@ -108,9 +110,9 @@ impl Demo {
         let out = cmd.output().with_context(|| format!("running crashctl {}", args[0]))?;
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         if echo {
-            print!("{stdout}");
+            let _ = crate::ui::suspend(|| std::io::Write::write_all(&mut std::io::stdout().lock(), stdout.as_bytes()));
         }
-        println!();
+        crate::ui::outln!();
         if !out.status.success() {
             bail!("`crashctl {}` failed ({})", args.join(" "), out.status);
         }
@@ -136,7 +138,7 @@ impl Demo {
                 return Err(e);
             }
         };
-        println!("(collector listening on {url}; its log: {})\n", log.display());
+        crate::ui::outln!("(collector listening on {url}; its log: {})\n", log.display());
         Ok(Collector { child, url })
     }
 }
@@ -193,6 +195,6 @@ fn print_signatures(json_lines: &str) {
     let mut rows: Vec<(String, u64)> = counts.into_iter().collect();
     rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     for (sig, n) in rows {
-        println!("{n:>5}  {sig}");
+        crate::ui::outln!("{n:>5}  {sig}");
     }
 }

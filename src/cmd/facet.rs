@@ -212,10 +212,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             .join("\n"),
     };
     if out.is_empty() {
-        eprintln!("No output--something went wrong.");
-        eprintln!("host: {}", session.client.host());
-        eprintln!("params: {:?}", params.pairs());
-        eprintln!("payload: {}", String::from_utf8_lossy(&body).chars().take(2000).collect::<String>());
+        crate::ui::errln!("No output--something went wrong.");
+        crate::ui::errln!("host: {}", session.client.host());
+        crate::ui::errln!("params: {:?}", params.pairs());
+        crate::ui::errln!("payload: {}", String::from_utf8_lossy(&body).chars().take(2000).collect::<String>());
         return Ok(ExitCode::SomeFailed);
     }
     let mut stdout = std::io::stdout().lock();

@@ -79,7 +79,7 @@ pub struct Args {
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let input = ctx.read_ids(&args.ids)?;
     for (text, err) in &input.invalid {
-        eprintln!("crashctl: skipping {text:?}: {err}");
+        crate::ui::errln!("crashctl: skipping {text:?}: {err}");
     }
     if input.ids.is_empty() {
         anyhow::bail!("no valid crash IDs given (as arguments, or one a line on stdin)");
@@ -116,7 +116,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             // printed above the progress bar, not through it
             progress.suspend(&mut || {
                 for p in &o.problems {
-                    eprintln!("crashctl: {}", p.message);
+                    crate::ui::errln!("crashctl: {}", p.message);
                 }
             });
         }
@@ -142,7 +142,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         }
         let why: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
         let skipped: usize = report.crashes.iter().map(|c| c.skipped.len()).sum();
-        eprintln!(
+        crate::ui::errln!(
             "crashctl: {} crashes in {:.1}s from {}: {} complete, {incomplete} incomplete{}; {skipped} objects already there",
             report.crashes.len(),
             started.elapsed().as_secs_f64(),
@@ -152,7 +152,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         );
         let bad: Vec<&str> = report.crashes.iter().filter(|c| !c.complete()).map(|c| c.id.as_str()).collect();
         if !bad.is_empty() {
-            eprintln!("crashctl: incomplete: {}", bad.join(" "));
+            crate::ui::errln!("crashctl: incomplete: {}", bad.join(" "));
         }
     }
     if stop.load(Ordering::SeqCst) || report.not_started > 0 {

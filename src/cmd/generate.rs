@@ -49,24 +49,29 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     }
     let now = chrono::Utc::now();
     let mut generator = Generator::new(args.seed, now);
+    let format = args.output.get();
+    // a bar on a terminal; the crash ID lines go through it (ui::suspend)
+    let progress = ctx.progress("crashes", format == Format::Json);
+    progress.set_total(args.count);
     let mut out = std::io::stdout().lock();
     for _ in 0..args.count {
         let sub = generator.submission();
         let (scenario, os) = (sub.scenario, sub.os);
         let crash = sub.into_crash(now);
         store.put_crash(&crash).with_context(|| format!("crash {}: saving to {}", crash.id, store.describe()))?;
-        match args.output.get() {
-            Format::Json => {
-                let line = serde_json::json!({
-                    "crash_id": crash.id,
-                    "scenario": scenario,
-                    "os": format!("{os:?}"),
-                    "dumps": crash.dump_names(),
-                });
-                writeln!(out, "{line}")?;
-            }
-            _ => writeln!(out, "{}", crash.id)?,
-        }
+        let line = match format {
+            Format::Json => serde_json::json!({
+                "crash_id": crash.id,
+                "scenario": scenario,
+                "os": format!("{os:?}"),
+                "dumps": crash.dump_names(),
+            })
+            .to_string(),
+            _ => crash.id.to_string(),
+        };
+        crate::ui::suspend(|| writeln!(out, "{line}").and_then(|()| out.flush()))?;
+        progress.inc(1);
     }
+    progress.finish();
     Ok(ExitCode::Success)
 }

@@ -115,17 +115,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let live = ctx.show_progress(json);
     let mut on_event = |event: Event<'_>| match event {
         Event::Batch(b) if batches && live => progress.message(&b.to_string()),
-        Event::Batch(b) if batches => eprintln!("crashctl: {b}"),
+        Event::Batch(b) if batches => crate::ui::errln!("crashctl: {b}"),
         Event::Batch(_) => {}
         // stdout and stderr lines with the bar out of the way
-        event => {
-            let mut event = Some(event);
-            progress.suspend(&mut || {
-                if let Some(event) = event.take() {
-                    report(&mut out, event, format)
-                }
-            })
-        }
+        event => crate::ui::suspend(|| report(&mut out, event, format)),
     };
     let summary = if args.dry_run {
         mover::plan(&spool, &opts, &stop, &mut on_event)
@@ -156,8 +149,8 @@ fn report(out: &mut impl Write, event: Event<'_>, format: Format) {
         Event::Planned(p) => {
             let _ = p.render(format, out);
         }
-        Event::Failed(f) => eprintln!("crashctl: {f}"),
-        Event::Warning(w) => eprintln!("crashctl: warning: {w}"),
+        Event::Failed(f) => crate::ui::errln!("crashctl: {f}"),
+        Event::Warning(w) => crate::ui::errln!("crashctl: warning: {w}"),
         Event::Batch(_) => {}
     }
 }
@@ -167,11 +160,11 @@ fn report(out: &mut impl Write, event: Event<'_>, format: Format) {
 fn print_report(report: &MoveReport, format: Format, ctx: &Context) -> anyhow::Result<()> {
     if report.dry_run {
         if !ctx.quiet {
-            report.render(format, &mut std::io::stderr().lock())?;
+            crate::ui::suspend(|| report.render(format, &mut std::io::stderr().lock()))?;
         }
         return Ok(());
     }
-    report.render(format, &mut std::io::stdout().lock())?;
+    crate::ui::suspend(|| report.render(format, &mut std::io::stdout().lock()))?;
     Ok(())
 }
 

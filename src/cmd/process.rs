@@ -95,7 +95,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let input = if args.dump.is_none() && !queue_mode { Some(ctx.read_ids(&args.ids)?) } else { None };
     let processor = Processor::new(args.processing.processor_options())?.with_max_dump_size(args.max_dump_size);
     for problem in processor.symbol_source_problems() {
-        eprintln!("crashctl: warning: {problem}");
+        crate::ui::errln!("crashctl: warning: {problem}");
     }
     if let Some(dump) = &args.dump {
         return run_dump(&processor, &args, dump);
@@ -107,7 +107,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--no-save cannot be used with --queue: a consumed message must have its crash saved");
     }
     if let Some(warning) = processor.no_symbols_warning(!args.no_save) {
-        eprintln!("crashctl: warning: {warning}");
+        crate::ui::errln!("crashctl: warning: {warning}");
     }
     let out = Output { print: args.print, pretty: args.pretty, format };
     let stdout_data = args.print || format != Format::Text;
@@ -121,12 +121,12 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             if run.save && p.is_some() { ", saved" } else { "" }
         ));
         // stdout and stderr lines with the bar out of the way
-        run.progress.suspend(&mut || out.emit(o, p));
+        crate::ui::suspend(|| out.emit(o, p));
         // a walk thread cannot be stopped: say how many hold a CPU, so a long --follow run
         // can be restarted before they add up
         let abandoned = processor.abandoned_walks_running();
         if o.status == ProcessStatus::Timeout && abandoned > 0 {
-            eprintln!("crashctl: {abandoned} stackwalks abandoned at --timeout still running");
+            crate::ui::errln!("crashctl: {abandoned} stackwalks abandoned at --timeout still running");
         }
     };
     let config = ctx.config()?;
@@ -142,7 +142,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             ctx.status("crashctl: no crash IDs given (as arguments or on stdin) and no --queue: nothing to do");
         }
         for (text, err) in &input.invalid {
-            eprintln!("crashctl: skipping {text:?}: {err}");
+            crate::ui::errln!("crashctl: skipping {text:?}: {err}");
         }
         let jobs: Vec<_> = input.ids.into_iter().map(|id| (id, args.ruleset.map(|r| r.as_str().to_string()))).collect();
         (processor.process_ids(store.as_ref(), &jobs, &run, &sink), input.invalid.len() as u64)
@@ -174,7 +174,7 @@ fn run_dump(processor: &Processor, args: &Args, dump: &std::path::Path) -> anyho
         let walked = processed.get("mdsw_status_string").and_then(serde_json::Value::as_str).unwrap_or("unknown");
         let notes = processed.get("processor_notes").and_then(serde_json::Value::as_str).unwrap_or("");
         let why = notes.lines().find(|l| l.contains(walked)).unwrap_or(notes);
-        eprintln!("crashctl: {}: {walked}: {why}", dump.display());
+        crate::ui::errln!("crashctl: {}: {walked}: {why}", dump.display());
         return Ok(ExitCode::from_failures(1));
     }
     Ok(ExitCode::from_failures(u64::from(outcome.status.is_failure())))
@@ -184,9 +184,9 @@ fn report(ctx: &Context, summary: &ProcessReport, invalid: u64, processor: &Proc
     let renewals = processor.symbol_cache_renewals();
     let abandoned = processor.abandoned_walks_running();
     if !ctx.quiet {
-        eprintln!("{}", summary.summary_line(invalid, renewals));
+        crate::ui::errln!("{}", summary.summary_line(invalid, renewals));
         if abandoned > 0 {
-            eprintln!("crashctl: {abandoned} stackwalks abandoned at --timeout were still running at the end");
+            crate::ui::errln!("crashctl: {abandoned} stackwalks abandoned at --timeout were still running at the end");
         }
     }
     if let Some(fatal) = &summary.fatal {
@@ -209,10 +209,10 @@ struct Output {
 impl Output {
     fn emit(&self, outcome: &Outcome, processed: Option<&Processed>) {
         if let Some(error) = &outcome.error {
-            eprintln!("crashctl: {}: {error}", outcome.id);
+            crate::ui::errln!("crashctl: {}: {error}", outcome.id);
         }
         if let Some(warning) = &outcome.warning {
-            eprintln!("crashctl: warning: crash {}: {warning}", outcome.id);
+            crate::ui::errln!("crashctl: warning: crash {}: {warning}", outcome.id);
         }
         let line = match (self.print, self.format, processed) {
             (true, _, Some(p)) if self.pretty => serde_json::to_string_pretty(&p.to_map()).ok(),

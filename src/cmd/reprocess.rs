@@ -158,7 +158,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
 fn read_ids(args: &Opts, ctx: &Context, allow_none: bool) -> anyhow::Result<Option<IdInput>> {
     let input = if args.ids.is_empty() && allow_none { IdInput::default() } else { ctx.read_ids(&args.ids)? };
     for (text, err) in &input.invalid {
-        eprintln!("crashctl: skipping {text:?}: {err}");
+        crate::ui::errln!("crashctl: skipping {text:?}: {err}");
     }
     if input.ids.is_empty() && !allow_none {
         anyhow::ensure!(input.invalid.is_empty(), "no valid crash IDs given");
@@ -187,7 +187,7 @@ fn run_remote(args: Opts, ctx: &Context) -> anyhow::Result<ExitCode> {
     let token = find_token(args.token.clone(), &cwd).map_err(|e| anyhow::anyhow!("reading ./.env: {e}"))?;
     let secret = token.as_ref().map(|(t, _)| t.clone());
     if let (Some((t, source)), false) = (&token, ctx.quiet || args.dry_run) {
-        eprintln!("crashctl: using API token {t} (from {source})");
+        crate::ui::errln!("crashctl: using API token {t} (from {source})");
     }
     let opts = remote_options(&args, secret.clone());
     ctx.detail(format_args!(
@@ -253,10 +253,10 @@ fn remote_progress(ctx: &Context, json: bool) -> Arc<dyn Progress> {
 fn render_remote(report: &RemoteReport, input: &IdInput, format: Format) -> anyhow::Result<()> {
     if let Some(f) = &report.failed {
         let ids: Vec<&str> = f.ids.iter().map(|id| id.as_str()).collect();
-        eprintln!("crashctl: group {}/{} was not accepted: {}", f.index, report.groups, f.error);
-        eprintln!("crashctl: group {} IDs: {}", f.index, ids.join(" "));
+        crate::ui::errln!("crashctl: group {}/{} was not accepted: {}", f.index, report.groups, f.error);
+        crate::ui::errln!("crashctl: group {} IDs: {}", f.index, ids.join(" "));
     }
-    report.render(format, input, &mut std::io::stdout().lock())?;
+    crate::ui::suspend(|| report.render(format, input, &mut std::io::stdout().lock()))?;
     Ok(())
 }
 
@@ -282,10 +282,10 @@ impl Progress for LineProgress {
         let total = self.total.load(Ordering::Relaxed).max(done);
         let per_item = self.start.elapsed().as_secs_f64() / done.max(1) as f64;
         let eta = Duration::from_secs((per_item * (total - done) as f64).round() as u64);
-        eprintln!("({done}/{total}) ETA {}", humantime::format_duration(eta));
+        crate::ui::errln!("({done}/{total}) ETA {}", humantime::format_duration(eta));
     }
     fn message(&self, msg: &str) {
-        eprintln!("crashctl: {msg}");
+        crate::ui::errln!("crashctl: {msg}");
     }
 }
 
@@ -326,9 +326,9 @@ fn run_local(args: Opts, ctx: &Context) -> anyhow::Result<ExitCode> {
 
 fn render_local(r: &LocalReport, input: &IdInput, format: Format, ctx: &Context, target: &str) -> anyhow::Result<()> {
     for id in &r.missing {
-        eprintln!("crashctl: crash {id}: no raw crash in the store; skipped");
+        crate::ui::errln!("crashctl: crash {id}: no raw crash in the store; skipped");
     }
-    r.render(format, input, &mut std::io::stdout().lock())?;
+    crate::ui::suspend(|| r.render(format, input, &mut std::io::stdout().lock()))?;
     if format != Format::Json {
         ctx.status(format!("crashctl: {}", r.summary_line(target)));
     }
@@ -346,10 +346,10 @@ fn run_now(
 ) -> anyhow::Result<ExitCode> {
     let processor = Processor::new(args.processing.processor_options())?;
     for problem in processor.symbol_source_problems() {
-        eprintln!("crashctl: warning: {problem}");
+        crate::ui::errln!("crashctl: warning: {problem}");
     }
     if let Some(warning) = processor.no_symbols_warning(!args.no_save) {
-        eprintln!("crashctl: warning: {warning}");
+        crate::ui::errln!("crashctl: warning: {warning}");
     }
     let json = args.output.get() == Format::Json;
     let run = RunOptions { save: !args.no_save, progress: ctx.progress("crashes", json), stop: ctx.stop_flag() };
@@ -365,17 +365,17 @@ fn run_now(
 
 fn render_now(r: &NowReport, input: &IdInput, args: &Opts, ctx: &Context) -> anyhow::Result<()> {
     for id in &r.missing {
-        eprintln!("crashctl: crash {id}: no raw crash in the store; not processed");
+        crate::ui::errln!("crashctl: crash {id}: no raw crash in the store; not processed");
     }
     for o in r.outcomes.iter().filter(|o| o.error.is_some()) {
-        eprintln!("crashctl: crash {}: {}", o.id, o.error.as_deref().unwrap_or_default());
+        crate::ui::errln!("crashctl: crash {}: {}", o.id, o.error.as_deref().unwrap_or_default());
     }
     for o in &r.outcomes {
         if let Some(warning) = &o.warning {
-            eprintln!("crashctl: warning: crash {}: {warning}", o.id);
+            crate::ui::errln!("crashctl: warning: crash {}: {warning}", o.id);
         }
     }
-    r.render(args.output.get(), input, args.changed, &mut std::io::stdout().lock())?;
+    crate::ui::suspend(|| r.render(args.output.get(), input, args.changed, &mut std::io::stdout().lock()))?;
     ctx.status(format!("crashctl: {}", r.summary_line()));
     Ok(())
 }

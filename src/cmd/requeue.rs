@@ -163,12 +163,12 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
 
 /// What was requeued on stdout; in text, the problems and the count on stderr.
 fn render(r: &RequeueReport, format: Format, ctx: &Context) -> std::io::Result<()> {
-    r.render(format, &mut std::io::stdout().lock())?;
+    crate::ui::suspend(|| r.render(format, &mut std::io::stdout().lock()))?;
     if format == Format::Json {
         return Ok(());
     }
     for line in r.problem_lines() {
-        eprintln!("crashctl: {line}");
+        crate::ui::errln!("crashctl: {line}");
     }
     ctx.status(r.summary_line());
     Ok(())

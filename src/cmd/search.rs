@@ -100,23 +100,23 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let quiet = ctx.quiet;
     let on_event = move |e: SearchEvent| {
         if let (SearchEvent::Windowing { total }, false) = (e, quiet) {
-            eprintln!(
+            crate::ui::errln!(
                 "crashctl: {total} crashes match, more than the 10,000 Super Search returns for one query: searching date window by window"
             );
         }
     };
     let result = runtime()?.block_on(supersearch::search(&session, &opts, &on_event))?;
     if result.windows > 0 && !ctx.quiet {
-        eprintln!("crashctl: searched {} date windows, {} results", result.windows, result.hits.len());
+        crate::ui::errln!("crashctl: searched {} date windows, {} results", result.windows, result.hits.len());
     }
     if result.truncated {
-        eprintln!(
+        crate::ui::errln!(
             "crashctl: warning: a one-second window held more than 10,000 crashes; only 10,000 of them were returned"
         );
     }
     let missing = missing_columns(&columns, &result.hits);
     if !missing.is_empty() {
-        eprintln!(
+        crate::ui::errln!(
             "crashctl: warning: the server left out column(s) {} (a field the token may not see is dropped without a word; \
              check the field name and the token's permissions)",
             missing.join(", ")

@@ -50,7 +50,7 @@ pub struct Args {
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let input = ctx.read_ids(&args.ids)?;
     for (text, err) in &input.invalid {
-        eprintln!("crashctl: skipping {text:?}: {err}");
+        crate::ui::errln!("crashctl: skipping {text:?}: {err}");
     }
     if input.ids.is_empty() {
         anyhow::bail!("no valid crash IDs given (as arguments, or one a line on stdin)");
@@ -66,7 +66,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let rows = runtime()?.block_on(signature::compare(&session, &generator, &input.ids, args.concurrency as usize));
     let errors = rows.iter().filter(|r| r.error.is_some()).count();
     for r in rows.iter().filter_map(|r| r.error.as_ref()) {
-        eprintln!("crashctl: {r}");
+        crate::ui::errln!("crashctl: {r}");
     }
     let shown: Vec<_> = rows.iter().filter(|r| r.error.is_none() && (!args.changed || r.changed)).collect();
     let mut out = std::io::stdout().lock();
@@ -101,7 +101,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     }
     if !ctx.quiet {
         let changed = rows.iter().filter(|r| r.changed).count();
-        eprintln!("crashctl: {} crashes: {changed} signatures would change, {errors} could not be checked", rows.len());
+        crate::ui::errln!(
+            "crashctl: {} crashes: {changed} signatures would change, {errors} could not be checked",
+            rows.len()
+        );
     }
     Ok(if errors > 0 || !input.invalid.is_empty() { ExitCode::SomeFailed } else { ExitCode::Success })
 }

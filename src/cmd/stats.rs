@@ -74,7 +74,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let thresholds = Thresholds { max_backlog: args.max_backlog, max_age: args.max_age };
     if let Some(addr) = &args.serve {
         let listener = std::net::TcpListener::bind(addr).with_context(|| format!("--serve {addr}"))?;
-        eprintln!("crashctl: serving http://{}/ (and /metrics); Ctrl-C stops", listener.local_addr()?);
+        crate::ui::errln!("crashctl: serving http://{}/ (and /metrics); Ctrl-C stops", listener.local_addr()?);
         let every = args.watch.unwrap_or(Duration::from_secs(5));
         stats::serve::serve(listener, opts, &stats::serve::ServeOptions { every }, ctx.stop_flag())?;
         return Ok(ExitCode::Interrupted);
@@ -195,12 +195,15 @@ fn report_problems(stats: &Stats) {
         if p.kind == stats::ProblemKind::Unavailable {
             crate::ui::error(&format!("{} (the other sections are shown)", p.message));
         } else {
-            eprintln!("crashctl: warning: {} {}: {}", p.kind.as_str(), p.path, p.message);
+            crate::ui::errln!("crashctl: warning: {} {}: {}", p.kind.as_str(), p.path, p.message);
         }
     }
     let shown = stats.problems.len().min(MAX_PROBLEM_LINES) as u64;
     if stats.problems_total > shown {
-        eprintln!("crashctl: warning: ... and {} more problems (see --format json)", stats.problems_total - shown);
+        crate::ui::errln!(
+            "crashctl: warning: ... and {} more problems (see --format json)",
+            stats.problems_total - shown
+        );
     }
 }
 
@@ -214,6 +217,6 @@ fn check(stats: &mut Stats, thresholds: &Thresholds) -> ExitCode {
     if crossed.is_empty() {
         return ExitCode::Success;
     }
-    eprintln!("crashctl: threshold crossed: {}", crossed.join("; "));
+    crate::ui::errln!("crashctl: threshold crossed: {}", crossed.join("; "));
     ExitCode::SomeFailed
 }

@@ -109,10 +109,9 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         TargetSpec::Spool(dir) => format!("the spool {}", dir.display()),
     };
     ctx.detail(format_args!("sending {} crashes to {target}", sources.len() as u64 * u64::from(args.repeat)));
-    let bar = Arc::clone(&progress);
     // through the bar: a stale bar line never stays among the CrashID= lines
     let mut print = |r: &SubmitResult| {
-        bar.suspend(&mut || {
+        crate::ui::suspend(|| {
             ctx.detail(format_args!(
                 "crash {} ({}): {} after {} attempt{} in {:.1} ms{}",
                 r.index,
@@ -163,7 +162,7 @@ fn sources(args: &Args, ctx: &Context) -> anyhow::Result<(Vec<SubmitSource>, usi
     let others: Vec<String> = others.into_iter().cloned().collect();
     let input = ctx.read_ids(&others)?;
     for (bad, e) in &input.invalid {
-        eprintln!("crashctl: skipping {bad:?}: {e}");
+        crate::ui::errln!("crashctl: skipping {bad:?}: {e}");
     }
     let invalid = input.invalid.len();
     if invalid > 0 && input.ids.is_empty() {

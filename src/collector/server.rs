@@ -21,7 +21,8 @@ use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 
-use super::{parse, Answer, Collector, CrashRecord, Rejection};
+use super::parse::{self, Rejection};
+use super::submission::{Answer, Collector, CrashRecord};
 
 /// How the server listens and reads.
 #[derive(Debug, Clone)]
@@ -414,7 +415,7 @@ enum ReadError {
 async fn read_body(
     mut body: Body,
     max: u64,
-    reservation: &mut super::Reservation,
+    reservation: &mut super::budget::Reservation,
     deadline: BodyDeadline,
 ) -> Result<Bytes, ReadError> {
     let mut buf = BytesMut::with_capacity(reservation.bytes() as usize);

@@ -1,11 +1,17 @@
 //! Unit tests of [`Collector::handle`] over a temporary spool (and a directory store + queue sink).
 
 use super::*;
+use crate::crash::{Crash, CrashId, Throttle};
+use crate::spool::Spool;
 use axum::http::header::{AUTHORIZATION, USER_AGENT};
-use axum::http::HeaderValue;
-use chrono::TimeZone;
+use axum::http::{HeaderMap, HeaderValue};
+use bytes::Bytes;
+use chrono::{DateTime, TimeZone, Utc};
 use parse::tests::{TestPart, B};
+use serde_json::json;
+use sha2::{Digest, Sha256};
 use std::sync::Arc;
+use std::time::Duration;
 
 fn request(fields: &[(&str, &str)], dumps: &[(&str, &[u8])]) -> (HeaderMap, Bytes) {
     let mut parts: Vec<TestPart> = fields.iter().map(|(k, v)| (*k, None, None, v.as_bytes())).collect();

@@ -2,7 +2,7 @@
 //! (the crashing thread's frames, top first, the exception and the annotations that go with
 //! them). Addresses are fixed so generated symbol files match every dump ever generated.
 
-use super::Os;
+use super::os::Os;
 
 /// A synthetic module. `symbols: false` modules (graphics drivers) get no symbol file, so
 /// their frames stay `module@offset`, as third-party drivers do in real crash reports.

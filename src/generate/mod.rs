@@ -4,6 +4,7 @@
 //! For load tests, sandboxes and `crashctl demo`. Deterministic for a given seed.
 
 mod catalog;
+mod os;
 mod synth;
 
 use std::fmt::Write as _;
@@ -17,18 +18,7 @@ use serde_json::Value;
 use crate::crash::{Crash, CrashId, DumpData, DumpName, RawCrash, Throttle};
 
 pub use catalog::{Reason, SCENARIOS};
-
-/// The operating systems crashes are generated for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Os {
-    Windows,
-    Linux,
-    Mac,
-}
-
-impl Os {
-    pub const ALL: [Os; 3] = [Os::Windows, Os::Linux, Os::Mac];
-}
+pub use os::Os;
 
 /// A generated crash as a crash reporter would submit it: annotations and named dumps.
 #[derive(Debug, Clone)]

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use test_assembler::{Endian, Section};
 
 use super::catalog::{self, ModuleSpec, Reason, Scenario, FUNC_SIZE, FUNC_START};
-use super::Os;
+use super::os::Os;
 
 const E: Endian = Endian::Little;
 /// Where thread stacks live; each thread gets its own 64 KiB.

@@ -8,8 +8,10 @@ use std::time::Duration;
 
 use chrono::Utc;
 
+use super::messages::{Committed, Msg};
+use super::options::{is_queued, Backends, TARGET_QUEUE};
+use super::report::{FailKind, Failure};
 use super::worker::{with_retries, Stored};
-use super::{is_queued, Backends, FailKind, Failure, Msg, TARGET_QUEUE};
 use crate::queue::Message;
 
 /// What the committer was told.
@@ -21,17 +23,6 @@ pub(super) struct CommitConfig {
     pub keep: bool,
     /// Threads removing crashes from the spool.
     pub jobs: usize,
-}
-
-/// What became of a batch.
-#[derive(Debug, Default)]
-pub(super) struct Committed {
-    /// Durable in the store, queued, removed from the spool (unless keep).
-    pub moved: Vec<Stored>,
-    /// Durable and queued, but could not be removed from the spool.
-    pub failed: Vec<Failure>,
-    /// The batch could not be made durable: nothing of it was removed.
-    pub abort: Option<String>,
 }
 
 pub(super) fn commit_loop(b: &Backends<'_>, cfg: CommitConfig, rx: Receiver<Vec<Stored>>, tx: Sender<Msg>) {

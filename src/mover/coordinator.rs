@@ -7,9 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, SyncSender, TrySendError};
 use std::time::Duration;
 
+use super::messages::{Committed, Msg};
+use super::options::{cutoff, is_old_enough, is_queued, Backends, MoveOptions};
+use super::report::{BatchReport, Event, FailKind, Failure, MoveError, MoveReport, MAX_LISTED_FAILURES};
 use super::worker::{Outcome, Stored};
-use super::{cutoff, is_old_enough, is_queued, Backends, Committed, Event, FailKind, Failure, MoveError};
-use super::{MoveOptions, MoveReport, Msg, MAX_LISTED_FAILURES};
 use crate::crash::CrashId;
 use crate::progress::Progress;
 use crate::spool::{SpoolEntry, SpoolIter};
@@ -235,7 +236,7 @@ impl<'a, 'e> Coordinator<'a, 'e> {
         for failure in done.failed {
             self.report_failure(failure);
         }
-        let report = super::BatchReport {
+        let report = BatchReport {
             crashes: done.moved.len() as u64,
             bytes: done.moved.iter().map(|s| s.bytes).sum(),
             seconds: self.last_batch.elapsed().as_secs_f64(),
@@ -323,7 +324,15 @@ impl<'a, 'e> Coordinator<'a, 'e> {
     pub fn finish(mut self, elapsed: Duration) -> MoveReport {
         self.summary.interrupted = self.stop.load(Ordering::Relaxed);
         self.summary.elapsed_secs = elapsed.as_secs_f64();
-        self.summary.crashes_per_sec = super::rate(self.summary.moved, elapsed);
+        self.summary.crashes_per_sec = rate(self.summary.moved, elapsed);
         self.summary
+    }
+}
+
+fn rate(n: u64, elapsed: Duration) -> f64 {
+    if elapsed.as_secs_f64() > 0.0 {
+        n as f64 / elapsed.as_secs_f64()
+    } else {
+        0.0
     }
 }

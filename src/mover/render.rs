@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use super::{MoveReport, Planned};
+use super::report::{MoveReport, Planned};
 use crate::report::Format;
 use crate::stats::human_bytes;
 

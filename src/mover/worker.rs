@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use super::{Backends, FailKind, Failure};
+use super::options::Backends;
+use super::report::{FailKind, Failure};
 use crate::crash::{Crash, DumpData, DumpName, RawCrash};
 use crate::spool::{Spool, SpoolEntry};
 use crate::stop::sleep_unless_stopped;

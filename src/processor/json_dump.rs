@@ -83,6 +83,15 @@ impl WalkedDump {
     }
 
     /// The walked state (for rules that need more than the [view](Self::view)).
+    /// Per thread, per frame: how far the instruction is past the start of its source line
+    /// (what `minidump-stackwalk --human` shows as `[file : line + 0x3]`).
+    pub fn line_offsets(&self) -> Vec<Vec<Option<u64>>> {
+        let frames = |t: &minidump_unwind::CallStack| {
+            t.frames.iter().map(|f| f.source_line_base.map(|base| f.instruction.wrapping_sub(base))).collect()
+        };
+        self.state.threads.iter().map(frames).collect()
+    }
+
     pub fn state(&self) -> &ProcessState {
         &self.state
     }

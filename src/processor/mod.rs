@@ -295,8 +295,10 @@ impl Processor {
         drop(rules);
         let mut processed = cx.processed;
         // The walked dump replaces its view.
+        let mut line_offsets = Vec::new();
         let json_dump = cx.json_dump.map(|walked| {
             processed.remove("json_dump");
+            line_offsets = walked.line_offsets();
             let _t = stages::timer(stages::Stage::Output);
             let json = walked.to_json();
             let _f = stages::timer(stages::Stage::Free);
@@ -307,7 +309,7 @@ impl Processor {
         processed.insert("processor_notes".into(), cx.notes.join("\n").into());
         processed.insert("started_datetime".into(), started.into());
         processed.insert("completed_datetime".into(), now().into());
-        Processed { fields: processed, json_dump }
+        Processed { fields: processed, json_dump, line_offsets }
     }
 
     /// Processes a minidump file (and optional annotations JSON) with no store; the crash ID

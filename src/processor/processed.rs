@@ -15,6 +15,10 @@ use crate::crash::ProcessedCrash;
 pub struct Processed {
     pub fields: ProcessedCrash,
     pub json_dump: Option<Box<RawValue>>,
+    /// For the human view, when this run walked the dump (the JSON does not keep it): per
+    /// thread, per frame, how far the frame's instruction is past the start of its source line
+    /// (minidump-stackwalk's `[file : line + 0x3]`). Not serialized.
+    pub line_offsets: Vec<Vec<Option<u64>>>,
 }
 
 impl Processed {
@@ -44,7 +48,7 @@ impl Processed {
 
 impl From<ProcessedCrash> for Processed {
     fn from(fields: ProcessedCrash) -> Processed {
-        Processed { fields, json_dump: None }
+        Processed { fields, json_dump: None, line_offsets: Vec::new() }
     }
 }
 

@@ -20,7 +20,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::{Claimed, CrashQueue, FailedMessage, Message, QueueDepth, QueueError, QueueName, Result};
+use super::crash_queue::{CrashQueue, QueueDepth, QueueError, Result};
+use super::message::{Claimed, FailedMessage, Message, QueueName};
 use crate::fsutil;
 
 const PENDING: &str = "pending";

@@ -36,7 +36,8 @@ use gcloud_pubsub::client::{Client, ClientConfig};
 use gcloud_pubsub::publisher::Publisher;
 use gcloud_pubsub::subscription::{Subscription, SubscriptionConfig};
 
-use super::{Claimed, CrashQueue, FailedMessage, Message, QueueDepth, QueueError, QueueName, Result};
+use super::crash_queue::{CrashQueue, QueueDepth, QueueError, Result};
+use super::message::{Claimed, FailedMessage, Message, QueueName};
 use crate::remote::{self, block_on, RemoteOptions};
 
 /// The message attribute holding a dead letter's error text.

@@ -26,7 +26,8 @@ use aws_sdk_sqs::types::{
 use aws_sdk_sqs::Client;
 use futures_util::{StreamExt, TryStreamExt};
 
-use super::{Claimed, CrashQueue, FailedMessage, Message, QueueDepth, QueueError, QueueName, Result};
+use super::crash_queue::{CrashQueue, QueueDepth, QueueError, Result};
+use super::message::{Claimed, FailedMessage, Message, QueueName};
 use crate::remote::{self, block_on, RemoteOptions};
 
 /// The message attribute holding a dead letter's error text.

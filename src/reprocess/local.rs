@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::NaiveDate;
 
-use super::{check_ruleset, ReprocessError};
+use super::error::ReprocessError;
+use super::ruleset::check_ruleset;
 use crate::crash::CrashId;
 use crate::progress::Progress;
 use crate::queue::{CrashQueue, Message, QueueName};

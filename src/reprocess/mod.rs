@@ -2,13 +2,17 @@
 //! resumable state file), or locally (IDs published to the `reprocessing` queue of a local
 //! store, for `crashctl process`).
 
+mod error;
 mod local;
 mod now;
 mod render;
+mod ruleset;
 mod state;
 
+pub use error::{ReprocessError, MANY_IDS};
 pub use local::{plan_local, publish_local, select_local, LocalOptions, LocalReport, Selection};
 pub use now::{process_now, Change, NowReport};
+pub use ruleset::{check_ruleset, RULESETS};
 pub use state::{default_state_dir, Job, State, StateFile};
 
 use std::path::PathBuf;
@@ -21,60 +25,8 @@ use crate::crash::CrashId;
 use crate::progress::Progress;
 use crate::secret::Secret;
 
-/// Rulesets the processor knows (Socorro's `default` and `regenerate_signature`).
-pub const RULESETS: [&str; 2] = ["default", "regenerate_signature"];
-
-/// Crashstats-tools' limit: more IDs than this need `allow_many`.
-pub const MANY_IDS: usize = 10_000;
-
 /// The group size Crash Stats clients use.
 pub const DEFAULT_BATCH_SIZE: usize = 50;
-
-/// Why a reprocessing job could not run. `name()` gives a stable machine name.
-#[derive(Debug, thiserror::Error)]
-pub enum ReprocessError {
-    #[error("unknown ruleset {0:?}: expected one of default, regenerate_signature")]
-    BadRuleset(String),
-    #[error("{0} crash IDs is more than {MANY_IDS}; pass --allow-many to reprocess them all")]
-    TooMany(usize),
-    #[error("no API token: pass --token, set CRASHSTATS_API_TOKEN, or put CRASHSTATS_API_TOKEN=... in ./.env")]
-    NoToken,
-    #[error("no directory for the state file: set CRASHCTL_STATE_DIR or pass --state FILE")]
-    NoStateDir,
-    #[error("state file {path}: {reason}")]
-    State { path: PathBuf, reason: String },
-    #[error(
-        "state file {path} belongs to another job ({ids} IDs for {host}); pass another --state FILE, or delete it to start over"
-    )]
-    StateMismatch { path: PathBuf, ids: usize, host: String },
-    #[error(transparent)]
-    Api(#[from] ApiError),
-    #[error(transparent)]
-    Other(#[from] anyhow::Error),
-}
-
-impl ReprocessError {
-    pub fn name(&self) -> &'static str {
-        match self {
-            ReprocessError::BadRuleset(_) => "bad_ruleset",
-            ReprocessError::TooMany(_) => "too_many",
-            ReprocessError::NoToken => "no_token",
-            ReprocessError::NoStateDir => "no_state_dir",
-            ReprocessError::State { .. } => "state_error",
-            ReprocessError::StateMismatch { .. } => "state_mismatch",
-            ReprocessError::Api(e) => e.name(),
-            ReprocessError::Other(_) => "error",
-        }
-    }
-}
-
-/// Checks a ruleset name against [`RULESETS`].
-pub fn check_ruleset(ruleset: Option<&str>) -> Result<(), ReprocessError> {
-    match ruleset {
-        Some(rs) if !RULESETS.contains(&rs) => Err(ReprocessError::BadRuleset(rs.to_string())),
-        _ => Ok(()),
-    }
-}
 
 /// A remote reprocessing job.
 #[derive(Debug, Clone)]

@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use super::{check_ruleset, ReprocessError, Selection};
+use super::error::ReprocessError;
+use super::local::Selection;
+use super::ruleset::check_ruleset;
 use crate::crash::CrashId;
 use crate::processor::{Outcome, ProcessReport, ProcessStatus, Processed, Processor, RunOptions};
 use crate::store::CrashStore;

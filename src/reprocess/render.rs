@@ -3,7 +3,9 @@
 
 use std::io::{self, Write};
 
-use super::{Change, LocalReport, NowReport, RemoteReport};
+use super::local::LocalReport;
+use super::now::{Change, NowReport};
+use super::RemoteReport;
 use crate::input::IdInput;
 use crate::report::Format;
 

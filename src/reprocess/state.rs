@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use super::ReprocessError;
+use super::error::ReprocessError;
 use crate::crash::CrashId;
 use crate::fsutil;
 

@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::{format_time, QueueStats, Rates, SpoolStats, Stats, StoreStats};
+use super::report::{QueueStats, Rates, Stats};
+use super::spool::SpoolStats;
+use super::store::{DayCount, StoreStats};
+use super::time::format_time;
 
 /// Histogram bar width in characters.
 const BAR_WIDTH: usize = 40;
@@ -224,7 +227,7 @@ impl StoreStats {
     }
 
     fn print_prometheus(&self, p: &mut Prom<impl Write>) -> io::Result<()> {
-        let per_day = |f: fn(&super::DayCount) -> Option<u64>| -> Vec<_> {
+        let per_day = |f: fn(&DayCount) -> Option<u64>| -> Vec<_> {
             self.days
                 .iter()
                 .filter_map(|d| Some((vec![("store", self.location.clone()), ("date", d.date.clone())], f(d)? as f64)))

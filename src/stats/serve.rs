@@ -14,7 +14,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::render::{human_rate, thousands};
-use super::{collect, format_time, Stats, StatsOptions};
+use super::report::Stats;
+use super::time::format_time;
+use super::{collect, StatsOptions};
 use crate::progress::NoProgress;
 
 /// At most this many connections are served at once; more are answered 503 and closed.

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Duration, Utc};
 use rustix::fs::{openat, statat, AtFlags, Dir, FileType as RawFileType, Mode, OFlags, CWD};
 
-use super::{Problem, ProblemKind};
+use super::problem::{Problem, ProblemKind};
 use crate::crash::CrashId;
 use crate::progress::Progress;
 use crate::spool::{shard_time, FAILURES_DIR, LOCK_FILE, QUARANTINE_DIR, TMP_DIR, TRASH_DIR};
@@ -30,6 +30,9 @@ use crate::spool::{shard_time, FAILURES_DIR, LOCK_FILE, QUARANTINE_DIR, TMP_DIR,
 /// Crash entries per chunk when a minute directory is shared among threads (small in unit
 /// tests, so they exercise the sharing with a small tree).
 const CHUNK: usize = if cfg!(test) { 64 } else { 2048 };
+
+/// A directory with more entries than this is a hot spot, unless told otherwise.
+pub const DEFAULT_HOT_SPOT: u64 = 10_000;
 
 /// How to scan.
 #[derive(Debug, Clone)]
@@ -44,14 +47,14 @@ pub struct ScanOptions {
 
 impl Default for ScanOptions {
     fn default() -> Self {
-        ScanOptions { hot_spot: super::DEFAULT_HOT_SPOT, threads: 2, track_ids: false }
+        ScanOptions { hot_spot: DEFAULT_HOT_SPOT, threads: 2, track_ids: false }
     }
 }
 
 /// Crashes received in one UTC hour.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct HourCount {
-    #[serde(serialize_with = "super::ser_time")]
+    #[serde(serialize_with = "super::time::ser_time")]
     pub hour: DateTime<Utc>,
     pub crashes: u64,
 }
@@ -74,10 +77,10 @@ pub struct SpoolStats {
     /// Files in the waiting crashes.
     pub files: u64,
     /// The minute the oldest waiting crash was received (from its shard).
-    #[serde(serialize_with = "super::ser_opt_time")]
+    #[serde(serialize_with = "super::time::ser_opt_time")]
     pub oldest: Option<DateTime<Utc>>,
     pub oldest_age_seconds: Option<i64>,
-    #[serde(serialize_with = "super::ser_opt_time")]
+    #[serde(serialize_with = "super::time::ser_opt_time")]
     pub newest: Option<DateTime<Utc>>,
     pub newest_age_seconds: Option<i64>,
     /// Waiting crashes per UTC hour received, oldest first (hours without crashes left out).

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
-use super::{Problem, ProblemKind};
+use super::problem::{Problem, ProblemKind};
 use crate::crash::CrashId;
 use chrono::NaiveDate;
 

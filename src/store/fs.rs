@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 
-use super::{parse_date_key, CrashStore, Listing, Result, StoreError};
+use super::crash_store::{parse_date_key, CrashStore, Listing, Result, StoreError};
 use crate::crash::{Crash, CrashId, DumpName, ProcessedCrash, RawCrash};
 use crate::fsutil;
 

@@ -24,7 +24,8 @@ use gcloud_storage::http::objects::list::ListObjectsRequest;
 use gcloud_storage::http::objects::upload::{Media, UploadObjectRequest, UploadType};
 use gcloud_storage::http::Error as GcsError;
 
-use super::{parse_date_key, CrashStore, DayUsage, Listing, Object, Result, StoreError};
+use super::bucket::{usage_by_day, Object};
+use super::crash_store::{parse_date_key, CrashStore, DayUsage, Listing, Result, StoreError};
 use crate::crash::{Crash, CrashId, DumpData, DumpName, ProcessedCrash, RawCrash};
 use crate::remote::{self, block_on, RemoteOptions};
 
@@ -425,7 +426,7 @@ impl CrashStore for GcsStore {
 
     /// One listing of `v1/`: each object counts for the day of the crash ID that ends its key.
     fn usage(&self) -> Result<Option<BTreeMap<NaiveDate, DayUsage>>> {
-        Ok(Some(super::usage_by_day(&self.objects("v1/")?)))
+        Ok(Some(usage_by_day(&self.objects("v1/")?)))
     }
 
     fn sync(&self) -> Result<()> {

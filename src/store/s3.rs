@@ -14,7 +14,8 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 use chrono::NaiveDate;
 
-use super::{parse_date_key, CrashStore, DayUsage, Listing, Result, StoreError};
+use super::bucket::{usage_by_day, Object};
+use super::crash_store::{parse_date_key, CrashStore, DayUsage, Listing, Result, StoreError};
 use crate::crash::{Crash, CrashId, DumpData, DumpName, ProcessedCrash, RawCrash};
 use crate::remote::{self, block_on, RemoteOptions};
 
@@ -27,13 +28,6 @@ pub struct S3Store {
     prefix: String,
     /// Keys per ListObjectsV2 page (`None`: the server's default, 1000 on S3).
     page_size: Option<i32>,
-}
-
-/// An object of the store: its key relative to the store (`v1/dump/<id>`) and size in bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Object {
-    pub key: String,
-    pub size: u64,
 }
 
 /// What one listing found: objects, and with a delimiter the common prefixes (relative,
@@ -376,7 +370,7 @@ impl CrashStore for S3Store {
     /// One listing of `v1/`: each object counts for the day of the crash ID that ends its key
     /// (keys that do not end in a crash ID are left out).
     fn usage(&self) -> Result<Option<BTreeMap<NaiveDate, DayUsage>>> {
-        Ok(Some(super::usage_by_day(&self.objects("v1/")?)))
+        Ok(Some(usage_by_day(&self.objects("v1/")?)))
     }
 
     fn sync(&self) -> Result<()> {

@@ -135,3 +135,16 @@ fn the_pipe_example_of_the_help_works_by_design() {
     assert_code(&o, 0);
     assert!(FsStore::open(env.store(), false).unwrap().get_processed(&id).unwrap().is_some());
 }
+
+#[test]
+fn crash_ids_never_share_a_line_with_the_progress_bar_on_a_terminal() {
+    // Regression (issue 16): generate drew no bar; its ID lines go through the bar now.
+    let env = TestEnv::new();
+    let store = env.store().display().to_string();
+    let Some(screen) = crate::stats::on_terminal(&env, &["generate", "-n", "200", "--store", &store], true) else {
+        return;
+    };
+    assert!(screen.contains("/200 crashes ["), "a progress bar on a terminal: {screen}");
+    let ids = regex::Regex::new("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{6}[0-9]{6}").unwrap();
+    assert_eq!(crate::stats::assert_never_after_a_bar(&screen, &ids), 200, "{screen}");
+}

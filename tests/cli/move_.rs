@@ -412,23 +412,33 @@ fn sample_crash_read_back(id: &CrashId) -> crashctl::crash::Crash {
 
 #[test]
 fn a_location_with_an_unknown_scheme_is_an_error_naming_the_known_ones() {
-    // Regression: `move --store gs://bucket` moved crashes into a local folder named `gs:`.
+    // Regression: `move --store gs://bucket` moved crashes into a local folder named `gs:` (before
+    // gs:// was a store); any scheme the build does not know must be an error, not a folder.
     let env = TestEnv::new();
     let ids = seed(&env, 2, minutes_ago(5), Throttle::Accept);
     let spool = env.spool().display().to_string();
     let queue = env.queue().display().to_string();
-    let o = env.run(&["move", "--spool", &spool, "--store", "gs://bucket", "--queue", &queue]);
+    let o = env.run(&["move", "--spool", &spool, "--store", "azure://bucket", "--queue", &queue]);
     assert_code(&o, 2);
-    assert!(stderr(&o).contains("unknown scheme gs://") && stderr(&o).contains("s3://"), "{}", stderr(&o));
-    let o =
-        env.run(&["move", "--spool", &spool, "--store", &env.store().display().to_string(), "--queue", "pubsub://x"]);
+    assert!(
+        stderr(&o).contains("unknown scheme azure://") && stderr(&o).contains("s3://") && stderr(&o).contains("gs://"),
+        "{}",
+        stderr(&o)
+    );
+    let o = env.run(&["move", "--spool", &spool, "--store", &env.store().display().to_string(), "--queue", "amqp://x"]);
     assert_code(&o, 2);
-    assert!(stderr(&o).contains("unknown scheme pubsub://") && stderr(&o).contains("sqs://"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("unknown scheme amqp://")
+            && stderr(&o).contains("sqs://")
+            && stderr(&o).contains("pubsub://"),
+        "{}",
+        stderr(&o)
+    );
     let o =
         env.run(&["move", "--spool", "gs://spool", "--store", &env.store().display().to_string(), "--queue", &queue]);
     assert_code(&o, 2);
     assert!(stderr(&o).contains("spool gs://spool: unknown scheme gs://"), "{}", stderr(&o));
-    assert!(!env.path("gs:").exists() && !env.path("pubsub:").exists(), "no local folder named after the scheme");
+    assert!(!env.path("azure:").exists() && !env.path("amqp:").exists(), "no local folder named after the scheme");
     assert_eq!(spooled(&env).len(), ids.len(), "nothing moved");
 }
 

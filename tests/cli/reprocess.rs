@@ -728,3 +728,22 @@ fn local_now_changed_after_a_signature_list_edit() {
     assert!(!after.starts_with(&first_frame), "{before} -> {after}");
     assert_eq!(v["summary"]["saved"], 0, "--no-save");
 }
+
+#[test]
+fn an_error_never_lands_on_the_progress_bar_on_a_terminal() {
+    // An error ending a run while its bar is drawn: the bar is cleared first, never left above
+    // (or under) the error line. (Issue 16: every line printed while a bar may be drawn.)
+    let env = TestEnv::new();
+    let store = FsStore::open(env.store(), true).unwrap();
+    let id = new_id(Throttle::Accept);
+    store.put_crash(&sample_crash(&id)).unwrap();
+    DirQueue::open(env.queue(), true).unwrap();
+    // the queue's folder for messages being written is a file: publishing fails
+    std::fs::write(env.queue().join(".tmp"), "").unwrap();
+    let (s, q, i) = (env.store().display().to_string(), env.queue().display().to_string(), id.to_string());
+    let args = ["reprocess", "--store", s.as_str(), "--queue", q.as_str(), i.as_str()];
+    let Some(screen) = crate::stats::on_terminal(&env, &args, true) else { return };
+    assert!(screen.contains(" crashes ["), "a progress bar was drawn: {screen}");
+    let error = regex::Regex::new("crashctl: error: ").unwrap();
+    assert_eq!(crate::stats::assert_never_after_a_bar(&screen, &error), 1, "{screen}");
+}

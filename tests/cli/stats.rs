@@ -453,6 +453,27 @@ pub fn on_terminal(env: &TestEnv, args: &[&str], no_color: bool) -> Option<Strin
     Some(String::from_utf8_lossy(&o.stdout).into_owned())
 }
 
+/// Asserts that every match of `line` on `screen` (from [`on_terminal`]) starts a line of its
+/// own, and that the line above it is no stale progress bar (one left drawn, not cleared);
+/// returns how many matches there are.
+pub fn assert_never_after_a_bar(screen: &str, line: &regex::Regex) -> usize {
+    let bar = regex::Regex::new(r"\[[=> ]{30}\]").unwrap();
+    let starts: Vec<usize> = line.find_iter(screen).map(|m| m.start()).collect();
+    for &i in &starts {
+        let before = &screen[..i];
+        let tail: String = before.chars().rev().take(100).collect::<Vec<_>>().into_iter().rev().collect();
+        assert!(
+            before.is_empty() || before.ends_with('\n') || before.ends_with("\x1b[2K"),
+            "a line printed after a bar line that was not cleared: {tail:?}"
+        );
+        // what is still shown on the line above (after the last clear of it)
+        let above = before.trim_end_matches(['\r', '\n']).rsplit('\n').next().unwrap_or("");
+        let shown = above.rsplit("\x1b[2K").next().unwrap_or("");
+        assert!(!bar.is_match(shown), "a stale progress bar was left above a line: {tail:?}");
+    }
+    starts.len()
+}
+
 #[test]
 fn hot_spots_are_red_on_a_terminal_unless_no_color() {
     let env = TestEnv::new();

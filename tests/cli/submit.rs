@@ -452,16 +452,8 @@ fn crash_id_lines_never_share_a_line_with_the_progress_bar_on_a_terminal() {
     let env = TestEnv::new();
     let spool = env.spool().display().to_string();
     let Some(screen) = crate::stats::on_terminal(&env, &["submit", &spool, "--generate", "40"], true) else { return };
-    let starts: Vec<usize> = screen.match_indices("CrashID=").map(|(i, _)| i).collect();
-    assert_eq!(starts.len(), 40, "{screen}");
-    for i in starts {
-        let before = &screen[..i];
-        assert!(
-            before.ends_with('\n') || before.ends_with("\x1b[2K"),
-            "a CrashID= line printed after a bar line that was not cleared: {:?}",
-            &before[before.len().saturating_sub(60)..]
-        );
-    }
+    let lines = regex::Regex::new("CrashID=").unwrap();
+    assert_eq!(crate::stats::assert_never_after_a_bar(&screen, &lines), 40, "{screen}");
     let rates = regex::Regex::new(r"\d+\.\d{2,}/s").unwrap();
     assert!(!rates.is_match(&screen), "rates without noise digits: {screen}");
 }
