@@ -9,7 +9,7 @@ use anyhow::Context as _;
 
 use super::{stages, Outcome, ProcessReport, Processed, Processor, RunOptions};
 use crate::crash::CrashId;
-use crate::queue::{Claimed, CrashQueue, QueueName, DEFAULT_VISIBILITY};
+use crate::queue::{Claimed, CrashQueue, QueueName};
 use crate::store::CrashStore;
 
 /// Where each outcome goes as soon as a crash is done (called from worker threads).
@@ -19,9 +19,14 @@ pub type Sink<'a> = &'a (dyn Fn(&Outcome, Option<&Processed>) + Sync);
 const ACK_BATCH: usize = 64;
 /// How often `--follow` looks at empty queues again.
 const FOLLOW_POLL: Duration = Duration::from_millis(500);
-/// While a claimed crash is being processed its claim is extended this often (to a full
-/// visibility from then), so a slow stackwalk is not handed to a second consumer.
-const EXTEND_EVERY: Duration = Duration::from_secs(DEFAULT_VISIBILITY.as_secs() / 3);
+/// The keeper never renews a claim more often than this.
+const MIN_RENEW_EVERY: Duration = Duration::from_secs(1);
+
+/// While a claimed crash is being processed its claim is renewed this often (to a full
+/// `visibility` from then): a third of it, so two renewals may be lost before it expires.
+fn renew_every(visibility: Duration) -> Duration {
+    (visibility / 3).max(MIN_RENEW_EVERY)
+}
 
 /// What the workers share.
 struct Shared<'a> {
@@ -138,8 +143,9 @@ impl Processor {
 
 /// One worker's loop over the queues.
 fn consume(shared: &Shared<'_>, acker: &Acker<'_>, queue: &dyn CrashQueue, follow: bool) -> anyhow::Result<()> {
+    let visibility = queue.processing_visibility();
     while !shared.stopped() {
-        let claimed = queue.claim(&QueueName::ALL, DEFAULT_VISIBILITY).context("claiming from the queues")?;
+        let claimed = queue.claim(&QueueName::ALL, visibility).context("claiming from the queues")?;
         let Some(claimed) = claimed else {
             acker.flush()?;
             if !follow {
@@ -148,8 +154,9 @@ fn consume(shared: &Shared<'_>, acker: &Acker<'_>, queue: &dyn CrashQueue, follo
             std::thread::sleep(FOLLOW_POLL);
             continue;
         };
-        let outcome =
-            keeping_claim(queue, &claimed, || shared.one(&claimed.message.id, claimed.message.ruleset.as_deref()));
+        let outcome = keeping_claim(queue, &claimed, visibility, || {
+            shared.one(&claimed.message.id, claimed.message.ruleset.as_deref())
+        });
         match outcome.error {
             Some(error) => queue.fail(&claimed, &error).context("dead-lettering a message")?,
             None => acker.push(claimed)?,
@@ -158,15 +165,17 @@ fn consume(shared: &Shared<'_>, acker: &Acker<'_>, queue: &dyn CrashQueue, follo
     Ok(())
 }
 
-/// Runs `work` while a helper thread extends the claim every [`EXTEND_EVERY`] (a no-op on
-/// backends whose claims need no extending); the helper ends with the work.
-fn keeping_claim<T>(queue: &dyn CrashQueue, claimed: &Claimed, work: impl FnOnce() -> T) -> T {
+/// Runs `work` while a helper thread renews the claim (made for `visibility`) every
+/// [`renew_every`]`(visibility)` (a no-op on backends whose claims need no renewing); the
+/// helper ends with the work.
+fn keeping_claim<T>(queue: &dyn CrashQueue, claimed: &Claimed, visibility: Duration, work: impl FnOnce() -> T) -> T {
+    let every = renew_every(visibility);
     let (done, wait) = std::sync::mpsc::channel::<()>();
     std::thread::scope(|s| {
         s.spawn(move || {
-            while wait.recv_timeout(EXTEND_EVERY) == Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
+            while wait.recv_timeout(every) == Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
                 // a failed extension shows later, as a lost claim at the ack
-                if queue.extend(claimed, DEFAULT_VISIBILITY).is_err() {
+                if queue.extend(claimed, visibility).is_err() {
                     return;
                 }
             }
@@ -207,5 +216,17 @@ impl Acker<'_> {
             self.queue.ack(claimed).with_context(|| format!("acking {}", claimed.message.body()))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claims_are_renewed_every_third_of_their_visibility_at_most_once_a_second() {
+        assert_eq!(renew_every(Duration::from_secs(300)), Duration::from_secs(100));
+        assert_eq!(renew_every(Duration::from_secs(10)), Duration::from_nanos(3_333_333_333));
+        assert_eq!(renew_every(Duration::from_secs(2)), Duration::from_secs(1));
     }
 }

@@ -20,27 +20,44 @@ pub struct QueueDepth {
     /// The backend cannot count this queue's messages (Pub/Sub without Cloud Monitoring, as
     /// on the emulator): the numbers above mean nothing and are shown as `unknown`, never 0.
     pub unknown: bool,
+    /// Only `pending` is known (Pub/Sub through Cloud Monitoring: unacked messages, claimed
+    /// ones included); the other counts are shown as `unknown`.
+    pub only_pending: bool,
+    /// Age in seconds of the oldest unacknowledged message, where the backend gives it
+    /// (Pub/Sub through Cloud Monitoring).
+    pub oldest_unacked_secs: Option<u64>,
 }
 
-/// As JSON: `{"queue", "pending", "claimed", "claimed_expired", "failed"}`, each count the
-/// string `"unknown"` when the backend cannot count.
+impl QueueDepth {
+    /// The counts by name (`None`: the backend cannot give it).
+    pub fn counts(&self) -> [(&'static str, Option<u64>); 4] {
+        let known = |n: u64, other: bool| (!(self.unknown || other && self.only_pending)).then_some(n);
+        [
+            ("pending", known(self.pending, false)),
+            ("claimed", known(self.claimed, true)),
+            ("claimed_expired", known(self.claimed_expired, true)),
+            ("failed", known(self.failed, true)),
+        ]
+    }
+}
+
+/// As JSON: `{"queue", "pending", "claimed", "claimed_expired", "failed",
+/// "oldest_unacked_secs"}`, each count the string `"unknown"` when the backend cannot count,
+/// the age left out where the backend gives none.
 impl serde::Serialize for QueueDepth {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut st = s.serialize_struct("QueueDepth", 5)?;
+        let mut st = s.serialize_struct("QueueDepth", 6)?;
         st.serialize_field("queue", &self.queue)?;
-        let counts = [
-            ("pending", self.pending),
-            ("claimed", self.claimed),
-            ("claimed_expired", self.claimed_expired),
-            ("failed", self.failed),
-        ];
-        for (name, n) in counts {
-            if self.unknown {
-                st.serialize_field(name, UNKNOWN)?;
-            } else {
-                st.serialize_field(name, &n)?;
+        for (name, n) in self.counts() {
+            match n {
+                Some(n) => st.serialize_field(name, &n)?,
+                None => st.serialize_field(name, UNKNOWN)?,
             }
+        }
+        match self.oldest_unacked_secs {
+            Some(age) => st.serialize_field("oldest_unacked_secs", &age)?,
+            None => st.skip_field("oldest_unacked_secs")?,
         }
         st.end()
     }
@@ -81,7 +98,9 @@ pub type Result<T, E = QueueError> = std::result::Result<T, E>;
 /// Needed by one stage: [`depths`](Self::depths) (`stats`, and the processor and collector
 /// for their reports), [`requeue_stale`](Self::requeue_stale), [`failed`](Self::failed) and
 /// [`requeue_failed`](Self::requeue_failed) (`requeue`), [`cleanup`](Self::cleanup) (the
-/// mover; has a default).
+/// mover; has a default), [`extend`](Self::extend) and
+/// [`processing_visibility`](Self::processing_visibility) (the processor's claim keeper; have
+/// defaults).
 pub trait CrashQueue: Send + Sync {
     /// Where the queues are, for messages.
     fn describe(&self) -> String;
@@ -110,6 +129,13 @@ pub trait CrashQueue: Send + Sync {
     fn extend(&self, claimed: &Claimed, by: Duration) -> Result<()> {
         let _ = (claimed, by);
         Ok(())
+    }
+
+    /// How long the processor's claims last before its keeper renews them: the backend's own
+    /// setting where it has one (Pub/Sub: the shortest ack deadline of the subscriptions, as
+    /// Socorro's processor relies on it), else [`DEFAULT_VISIBILITY`].
+    fn processing_visibility(&self) -> Duration {
+        DEFAULT_VISIBILITY
     }
 
     /// Pending, claimed (and expired), failed, for each queue.

@@ -248,7 +248,7 @@ impl CrashQueue for DirQueue {
                 claimed: claimed.len() as u64,
                 claimed_expired: expired as u64,
                 failed: failed as u64,
-                unknown: false,
+                ..Default::default()
             });
         }
         Ok(out)

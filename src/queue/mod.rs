@@ -1,7 +1,7 @@
 //! Crash queues: Socorro's three queues of crash IDs (`priority`, `standard`, `reprocessing`),
 //! behind one trait, [`CrashQueue`], with a directory backend ([`DirQueue`]), an SQS backend
 //! ([`SqsQueue`]) and a Google Pub/Sub backend ([`PubsubQueue`], today's Socorro). The trait
-//! has 13 methods (11 a backend must write): a core for publishing and consuming, and methods
+//! has 14 methods (11 a backend must write): a core for publishing and consuming, and methods
 //! only `stats`, `requeue` or the mover use, listed on the trait.
 
 mod crash_queue;

@@ -18,8 +18,11 @@
 //! `error`, then acks the original. Failed messages are read back from the subscription
 //! `<subscription>-failed` of that topic (made by `--create-queues` with the topic).
 //!
-//! Pub/Sub itself gives no backlog count (Cloud Monitoring does, not the emulator): `depths`
-//! says `unknown` for each queue rather than a wrong 0.
+//! Pub/Sub itself gives no backlog count: with real credentials `depths` reads Cloud
+//! Monitoring (`subscription/num_undelivered_messages` and `oldest_unacked_message_age`, the
+//! latest point of the last few minutes); on the emulator, or when Monitoring gives nothing
+//! (no `monitoring.viewer`, no data points), the queue is `unknown` (with one warning line
+//! naming why), never a wrong 0.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -162,6 +165,8 @@ struct Remote {
     topic: Option<(String, Publisher)>,
     /// Subscription ID and handle (`None`: the subscription name is empty, nothing consumed).
     subscription: Option<(String, Subscription)>,
+    /// The subscription's ack deadline in seconds, as configured (0 when it has none).
+    ack_deadline: i32,
     dead: std::result::Result<DeadLetters, String>,
 }
 
@@ -172,6 +177,76 @@ pub struct PubsubQueue {
     /// In the order of [`QueueName::ALL`]; `None`: disabled.
     queues: Vec<Option<Remote>>,
     retry: RetrySetting,
+    /// On the emulator (no Cloud Monitoring there).
+    emulator: bool,
+}
+
+/// Cloud Monitoring's API root; `CRASHCTL_MONITORING_ENDPOINT` replaces it (for tests: a
+/// stand-in, then read even beside the Pub/Sub emulator).
+const MONITORING: &str = "https://monitoring.googleapis.com";
+const MONITORING_SCOPES: [&str; 1] = ["https://www.googleapis.com/auth/monitoring.read"];
+const UNDELIVERED: &str = "pubsub.googleapis.com/subscription/num_undelivered_messages";
+const OLDEST_UNACKED: &str = "pubsub.googleapis.com/subscription/oldest_unacked_message_age";
+/// How far back the latest backlog point is looked for (Pub/Sub writes one a minute).
+const BACKLOG_WINDOW: Duration = Duration::from_secs(5 * 60);
+/// Bound on the pages of one Monitoring listing.
+const MAX_MONITORING_PAGES: usize = 20;
+
+/// The latest value of `metric` for each subscription of `project` (by subscription ID).
+async fn latest_points(
+    http: &reqwest::Client,
+    token: &str,
+    project: &str,
+    metric: &str,
+) -> std::result::Result<HashMap<String, u64>, String> {
+    let endpoint = std::env::var("CRASHCTL_MONITORING_ENDPOINT").unwrap_or_else(|_| MONITORING.to_string());
+    let url = format!("{}/v3/projects/{project}/timeSeries", endpoint.trim_end_matches('/'));
+    let end = chrono::Utc::now();
+    let start = end - chrono::Duration::from_std(BACKLOG_WINDOW).unwrap_or_default();
+    let rfc = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let filter = format!("metric.type = \"{metric}\" AND resource.type = \"pubsub_subscription\"");
+    let mut out = HashMap::new();
+    let mut page = String::new();
+    for _ in 0..MAX_MONITORING_PAGES {
+        let mut query =
+            vec![("filter", filter.clone()), ("interval.startTime", rfc(start)), ("interval.endTime", rfc(end))];
+        if !page.is_empty() {
+            query.push(("pageToken", page.clone()));
+        }
+        let resp = http
+            .get(&url)
+            .header("Authorization", token)
+            .query(&query)
+            .send()
+            .await
+            .map_err(|e| format!("Cloud Monitoring at {endpoint}: {e}"))?;
+        let status = resp.status();
+        if status == reqwest::StatusCode::FORBIDDEN {
+            return Err(format!(
+                "Cloud Monitoring at {endpoint}: 403 permission denied (the credentials need roles/monitoring.viewer on project {project})"
+            ));
+        }
+        if !status.is_success() {
+            return Err(format!("Cloud Monitoring at {endpoint}: HTTP {status}"));
+        }
+        let unreadable = |e: &dyn std::fmt::Display| format!("Cloud Monitoring at {endpoint}: unreadable answer: {e}");
+        let bytes = resp.bytes().await.map_err(|e| unreadable(&e))?;
+        let body: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| unreadable(&e))?;
+        for series in body["timeSeries"].as_array().into_iter().flatten() {
+            let Some(sub) = series["resource"]["labels"]["subscription_id"].as_str() else { continue };
+            // points come newest first
+            let value = &series["points"][0]["value"];
+            let n = value["int64Value"].as_str().and_then(|v| v.parse().ok()).or_else(|| value["int64Value"].as_u64());
+            if let Some(n) = n {
+                out.insert(sub.to_string(), n);
+            }
+        }
+        match body["nextPageToken"].as_str() {
+            Some(t) if !t.is_empty() => page = t.to_string(),
+            _ => return Ok(out),
+        }
+    }
+    Ok(out)
 }
 
 impl std::fmt::Debug for PubsubQueue {
@@ -288,10 +363,12 @@ impl Resolver<'_> {
                 None => return Err(self.missing("topic", t)),
             },
         };
-        let (subscription, policy) = match names.subscription.as_str() {
-            "" => (None, None),
+        let (subscription, policy, ack_deadline) = match names.subscription.as_str() {
+            "" => (None, None, 0),
             s => match self.subscription(s, &names.topic, self.create && topic.is_some()).await? {
-                Some((sub, config)) => (Some((s.to_string(), sub)), config.dead_letter_policy),
+                Some((sub, config)) => {
+                    (Some((s.to_string(), sub)), config.dead_letter_policy, config.ack_deadline_seconds)
+                }
                 None => return Err(self.missing("subscription", s)),
             },
         };
@@ -302,7 +379,7 @@ impl Resolver<'_> {
             }
             None => Err("no subscription, so nothing to fail".to_string()),
         };
-        Ok(Remote { topic, subscription, dead })
+        Ok(Remote { topic, subscription, ack_deadline, dead })
     }
 
     /// The dead-letter topic of subscription `sub`: its policy's topic, else `<base>-failed`
@@ -367,7 +444,13 @@ impl PubsubQueue {
                 };
                 queues.push(remote);
             }
-            Ok(PubsubQueue { location: location.to_string(), project: loc.project, queues, retry })
+            Ok(PubsubQueue {
+                location: location.to_string(),
+                project: loc.project,
+                queues,
+                retry,
+                emulator: emulator.is_some(),
+            })
         })
     }
 
@@ -509,6 +592,25 @@ impl PubsubQueue {
     /// Every message of a dead-letter subscription: each pulled once (held while the listing
     /// goes on), then handed back at once, so listing changes nothing; the ack IDs stay valid
     /// for `requeue_failed` until the hold passes.
+    /// Undelivered messages and oldest unacked age (s) by subscription ID, from Cloud
+    /// Monitoring with a token from Application Default Credentials.
+    async fn backlog(&self) -> std::result::Result<(HashMap<String, u64>, HashMap<String, u64>), String> {
+        use token_source::TokenSourceProvider as _;
+        let config = gcloud_auth::project::Config::default().with_scopes(&MONITORING_SCOPES);
+        let provider = gcloud_auth::token::DefaultTokenSourceProvider::new(config)
+            .await
+            .map_err(|e| format!("no token for Cloud Monitoring: {e}"))?;
+        let token = provider.token_source().token().await.map_err(|e| format!("no token for Cloud Monitoring: {e}"))?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(remote::CONNECT_TIMEOUT)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let undelivered = latest_points(&http, &token, &self.project, UNDELIVERED).await?;
+        let oldest = latest_points(&http, &token, &self.project, OLDEST_UNACKED).await?;
+        Ok((undelivered, oldest))
+    }
+
     async fn list_failed(&self, q: QueueName, sub: &Subscription) -> Result<Vec<FailedMessage>> {
         let mut out: Vec<FailedMessage> = Vec::new();
         loop {
@@ -578,11 +680,57 @@ impl CrashQueue for PubsubQueue {
         block_on(self.modify(sub, std::slice::from_ref(&claimed.receipt), deadline_secs(by)))
     }
 
-    /// Pub/Sub has no count of a subscription's messages (Cloud Monitoring has, not the
-    /// emulator): every enabled queue is `unknown`.
+    /// The shortest ack deadline of the subscriptions consumed: what a claim gets when nobody
+    /// renews it, so the processor's keeper renews well within it.
+    fn processing_visibility(&self) -> Duration {
+        let deadlines = self.queues.iter().flatten().filter(|r| r.subscription.is_some()).map(|r| r.ack_deadline);
+        match deadlines.filter(|&s| s > 0).min() {
+            Some(secs) => Duration::from_secs(secs as u64),
+            None => super::DEFAULT_VISIBILITY,
+        }
+    }
+
+    /// Each subscription's backlog from Cloud Monitoring; `unknown` on the emulator, and
+    /// where Monitoring gives nothing (one warning line each, naming why).
     fn depths(&self) -> Result<Vec<QueueDepth>> {
         let enabled = QueueName::ALL.into_iter().filter(|q| self.remote(*q).is_ok());
-        Ok(enabled.map(|q| QueueDepth { queue: q.to_string(), unknown: true, ..Default::default() }).collect())
+        let mut out: Vec<QueueDepth> =
+            enabled.map(|q| QueueDepth { queue: q.to_string(), unknown: true, ..Default::default() }).collect();
+        // the emulator has no Cloud Monitoring (a stand-in named by the test variable aside)
+        if self.emulator && std::env::var_os("CRASHCTL_MONITORING_ENDPOINT").is_none() {
+            return Ok(out);
+        }
+        let backlog = match block_on(self.backlog()) {
+            Ok(b) => b,
+            Err(why) => {
+                eprintln!("warning: queue {}: no backlog from Cloud Monitoring: {why}", self.location);
+                return Ok(out);
+            }
+        };
+        for d in &mut out {
+            let Some(sub) = QueueName::ALL
+                .into_iter()
+                .find(|q| q.to_string() == d.queue)
+                .and_then(|q| self.remote(q).ok().and_then(|r| r.subscription.as_ref()).map(|(id, _)| id.clone()))
+            else {
+                continue;
+            };
+            match backlog.0.get(&sub) {
+                Some(&n) => {
+                    d.unknown = false;
+                    d.only_pending = true;
+                    d.pending = n;
+                    d.oldest_unacked_secs = backlog.1.get(&sub).copied();
+                }
+                None => eprintln!(
+                    "warning: queue {} ({}): Cloud Monitoring has no data points for subscription {sub} in the last {}",
+                    self.location,
+                    d.queue,
+                    humantime::format_duration(BACKLOG_WINDOW)
+                ),
+            }
+        }
+        Ok(out)
     }
 
     /// Pub/Sub hands out a message again by itself when its ack deadline passes.

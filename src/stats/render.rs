@@ -2,6 +2,7 @@
 //! spots), JSON for scripts, and Prometheus text exposition for a node-exporter textfile.
 
 use std::io::{self, Write};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
@@ -66,16 +67,15 @@ impl Stats {
         }
         if let Some(q) = &self.queue {
             let mut samples = Vec::new();
+            let mut ages = Vec::new();
             for d in &q.queues {
-                for (state, n) in [
-                    ("pending", d.pending),
-                    ("claimed", d.claimed),
-                    ("claimed_expired", d.claimed_expired),
-                    ("failed", d.failed),
-                ] {
+                for (state, n) in d.counts() {
                     // NaN: the backend cannot count (Pub/Sub on the emulator), never a wrong 0
-                    let n = if d.unknown { f64::NAN } else { n as f64 };
+                    let n = n.map_or(f64::NAN, |n| n as f64);
                     samples.push((vec![("queue", d.queue.clone()), ("state", state.to_string())], n));
+                }
+                if let Some(age) = d.oldest_unacked_secs {
+                    ages.push((vec![("queue", d.queue.clone())], age as f64));
                 }
             }
             p.gauge(
@@ -83,6 +83,13 @@ impl Stats {
                 "Messages per queue and state (claimed_expired is part of claimed).",
                 &samples,
             )?;
+            if !ages.is_empty() {
+                p.gauge(
+                    "crashctl_queue_oldest_unacked_seconds",
+                    "Age of each queue's oldest unacknowledged message (Pub/Sub, from Cloud Monitoring).",
+                    &ages,
+                )?;
+            }
         }
         if let Some(s) = &self.store {
             s.print_prometheus(&mut p)?;
@@ -182,8 +189,12 @@ impl QueueStats {
             writeln!(w, "  {:<14}{:>12}", d.queue, crate::queue::UNKNOWN)?;
         }
         for d in self.queues.iter().filter(|d| !d.unknown) {
-            let [p, c, e, f] = [d.pending, d.claimed, d.claimed_expired, d.failed].map(thousands);
-            writeln!(w, "  {:<14}{p:>12}{c:>12}{e:>12}{f:>12}", d.queue)?;
+            let [p, c, e, f] = d.counts().map(|(_, n)| n.map_or_else(|| crate::queue::UNKNOWN.to_string(), thousands));
+            let age = match d.oldest_unacked_secs {
+                Some(s) => format!("  oldest unacked {}", humantime::format_duration(Duration::from_secs(s))),
+                None => String::new(),
+            };
+            writeln!(w, "  {:<14}{p:>12}{c:>12}{e:>12}{f:>12}{age}", d.queue)?;
         }
         Ok(())
     }

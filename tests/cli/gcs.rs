@@ -551,3 +551,286 @@ fn missing_google_credentials_are_one_line_naming_what_was_looked_for() {
         }
     }
 }
+
+/// A symbol server whose first answer comes after `delay` (a slow stackwalk); the rest at once.
+struct SlowSymbols {
+    url: String,
+    /// Set once the first request has arrived (the stackwalk has begun).
+    asked: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl SlowSymbols {
+    fn start(root: std::path::PathBuf, delay: Duration) -> SlowSymbols {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let (asked, stop) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+        let (first, stopped) = (asked.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stopped.load(Ordering::Relaxed) {
+                let Ok((mut conn, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                let (root, first, stopped) = (root.clone(), first.clone(), stopped.clone());
+                std::thread::spawn(move || {
+                    conn.set_nonblocking(false).unwrap();
+                    let mut reader = BufReader::new(conn.try_clone().unwrap());
+                    let mut line = String::new();
+                    let _ = reader.read_line(&mut line);
+                    while let Ok(n) = reader.read_line(&mut String::new()) {
+                        if n <= 2 {
+                            break;
+                        }
+                    }
+                    // crashctl's check that the host answers sends no request: not the first ask
+                    let slow = !line.is_empty() && !first.swap(true, Ordering::SeqCst);
+                    let end = Instant::now() + if slow { delay } else { Duration::ZERO };
+                    while Instant::now() < end && !stopped.load(Ordering::Relaxed) {
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                    let path = line.split_whitespace().nth(1).unwrap_or("/").split('?').next().unwrap().to_string();
+                    let file = root.join(path.trim_start_matches('/'));
+                    let ok = !path.contains("..") && file.is_file();
+                    let body = if ok { std::fs::read(&file).unwrap() } else { Vec::new() };
+                    let status = if ok { "200 OK" } else { "404 Not Found" };
+                    let head =
+                        format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                    let _ = conn.write_all(head.as_bytes()).and_then(|_| conn.write_all(&body));
+                });
+            }
+        });
+        SlowSymbols { url, asked, stop }
+    }
+}
+
+impl Drop for SlowSymbols {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Waits (at most `secs`) for `child` to exit, then returns its output.
+fn wait_bounded(mut child: Child, secs: u64, what: &str) -> Output {
+    let end = Instant::now() + Duration::from_secs(secs);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > end {
+            let _ = child.kill();
+            panic!("{what} did not end within {secs}s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_stackwalk_slower_than_the_ack_deadline_keeps_its_claim_and_is_processed_once() {
+    let Some(gcp) = gcp() else { return };
+    let Some(data) = testdata() else { return };
+    // a subscription with a 10 s ack deadline (the fake's least), as Socorro's tests on real Pub/Sub
+    let p = project();
+    crashctl::remote::block_on(async {
+        use gcloud_pubsub::client::{Client, ClientConfig};
+        use gcloud_pubsub::subscription::SubscriptionConfig;
+        let mut config = ClientConfig { project_id: Some(p.clone()), ..Default::default() };
+        config.environment = gcloud_gax::conn::Environment::Emulator(gcp.pubsub.clone());
+        let client = Client::new(config).await.unwrap();
+        let topic = client.topic("slow");
+        topic.create(None, None).await.unwrap();
+        let config = SubscriptionConfig { ack_deadline_seconds: 10, ..Default::default() };
+        client.create_subscription("slow", topic.fully_qualified_name(), config, None).await.unwrap();
+    });
+    let location = format!("pubsub://{p}?standard=slow:slow&priority=&reprocessing=");
+    let env = TestEnv::new();
+    let id = new_id(Throttle::Accept);
+    let mut crash = sample_crash(&id);
+    let dump = std::fs::read(data.join("minidumps/test.dmp")).unwrap();
+    crash.add_dump(DumpName::main(), DumpData::Bytes(dump.into()));
+    FsStore::open(env.store(), true).unwrap().put_crash(&crash).unwrap();
+    gcp.queue(&location).publish(QueueName::Standard, &msgs(std::slice::from_ref(&id))).unwrap();
+
+    // the first symbol answer comes after 16 s: past the ack deadline, so only renewals keep it
+    let server = SlowSymbols::start(data.join("symbols"), Duration::from_secs(16));
+    let store = env.store().to_str().unwrap().to_string();
+    let args = ["process", "--store", &store, "--queue", &location, "-j", "1", "--format", "json"];
+    let mut first: Vec<&str> = args.to_vec();
+    first.extend(["--symbols-url", &server.url]);
+    let slow = spawn(&env, &gcp, &first);
+    let end = Instant::now() + Duration::from_secs(60);
+    while !server.asked.load(std::sync::atomic::Ordering::SeqCst) {
+        assert!(Instant::now() < end, "the first processor never asked for symbols");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // a second processor pulls all along while the first one's stackwalk waits
+    let mut second: Vec<&str> = args.to_vec();
+    second.push("--follow");
+    let other = spawn(&env, &gcp, &second);
+    let o = wait_bounded(slow, 120, "the slow processor");
+    assert_code(&o, 0);
+    let lines = json_lines(&o);
+    assert_eq!(lines.len(), 1, "{}", stdout(&o));
+    assert_eq!((lines[0]["id"].as_str(), &lines[0]["saved"]), (Some(id.as_str()), &serde_json::json!(true)));
+    // SAFETY: sending SIGTERM to our own child process.
+    unsafe { libc::kill(other.id() as i32, libc::SIGTERM) };
+    let o2 = wait_bounded(other, 30, "the second processor");
+    assert_eq!(o2.status.code(), Some(130), "{}", stderr(&o2));
+    assert!(json_lines(&o2).is_empty(), "the second processor got the crash too: {}", stdout(&o2));
+    let p = FsStore::open(env.store(), false).unwrap().get_processed(&id).unwrap().expect("processed crash");
+    assert_eq!(p["json_dump"]["crashing_thread"]["frames"][1]["function"], "main");
+    assert!(drain(&gcp.queue(&location)).is_empty(), "the message was acked");
+}
+
+/// A stand-in for Google's token endpoint (`POST /token`) and Cloud Monitoring's timeSeries
+/// listing: `standard-queue` 42 undelivered (an older point 7), oldest unacked 95 s;
+/// `priority-queue` 0; no points for `reprocessing-queue`. With `deny` set, every listing is 403.
+struct Monitoring {
+    url: String,
+    deny: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Monitoring {
+    fn start() -> Monitoring {
+        use axum::extract::{Query, State};
+        use axum::http::{HeaderMap, StatusCode};
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let deny = Arc::new(AtomicBool::new(false));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let series = |sub: &str, values: &[u64]| {
+            let points: Vec<serde_json::Value> =
+                values.iter().map(|v| serde_json::json!({"value": {"int64Value": v.to_string()}})).collect();
+            serde_json::json!({"resource": {"type": "pubsub_subscription", "labels": {"subscription_id": sub}}, "points": points})
+        };
+        let undelivered =
+            serde_json::json!({"timeSeries": [series("standard-queue", &[42, 7]), series("priority-queue", &[0])]});
+        let oldest = serde_json::json!({"timeSeries": [series("standard-queue", &[95])]});
+        let list = move |State(deny): State<Arc<AtomicBool>>,
+                         headers: HeaderMap,
+                         Query(q): Query<BTreeMap<String, String>>| {
+            let (undelivered, oldest) = (undelivered.clone(), oldest.clone());
+            async move {
+                if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer stand-in-token") {
+                    return (StatusCode::UNAUTHORIZED, axum::Json(serde_json::json!({})));
+                }
+                if deny.load(Ordering::SeqCst) {
+                    return (StatusCode::FORBIDDEN, axum::Json(serde_json::json!({"error": {"code": 403}})));
+                }
+                let ok = q.contains_key("interval.startTime") && q.contains_key("interval.endTime");
+                let filter = q.get("filter").cloned().unwrap_or_default();
+                let body = if !ok {
+                    return (StatusCode::BAD_REQUEST, axum::Json(serde_json::json!({})));
+                } else if filter.contains("num_undelivered_messages") {
+                    undelivered
+                } else if filter.contains("oldest_unacked_message_age") {
+                    oldest
+                } else {
+                    serde_json::json!({})
+                };
+                (StatusCode::OK, axum::Json(body))
+            }
+        };
+        let token = || async {
+            axum::Json(
+                serde_json::json!({"access_token": "stand-in-token", "token_type": "Bearer", "expires_in": 3600}),
+            )
+        };
+        let app = axum::Router::new()
+            .route("/token", axum::routing::post(token))
+            .route("/v3/projects/{project}/timeSeries", axum::routing::get(list))
+            .with_state(deny.clone());
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = stopped.await;
+                    })
+                    .await;
+            });
+        });
+        Monitoring { url, deny, _stop: stop }
+    }
+}
+
+/// A service-account key file of a fresh RSA key whose `token_uri` is `token_uri`.
+fn fake_service_account(env: &TestEnv, project: &str, token_uri: &str) -> std::path::PathBuf {
+    let pem = env.path("sa.pem");
+    let o = Command::new("openssl")
+        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out"])
+        .arg(&pem)
+        .output()
+        .expect("openssl");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let key = serde_json::json!({
+        "type": "service_account",
+        "project_id": project,
+        "private_key_id": "k1",
+        "private_key": std::fs::read_to_string(&pem).unwrap(),
+        "client_email": format!("crashctl@{project}.iam.gserviceaccount.com"),
+        "client_id": "1",
+        "token_uri": token_uri,
+    });
+    let file = env.path("sa.json");
+    std::fs::write(&file, key.to_string()).unwrap();
+    file
+}
+
+#[test]
+fn pubsub_backlog_comes_from_cloud_monitoring_with_credentials_and_is_unknown_where_it_cannot() {
+    let Some(gcp) = gcp() else { return };
+    let p = project();
+    let location = format!("pubsub://{p}");
+    gcp.queue(&location); // creates the three topics and subscriptions
+    let monitoring = Monitoring::start();
+    let env = TestEnv::new();
+    let key = fake_service_account(&env, &p, &format!("{}/token", monitoring.url));
+    let stats = |format: &str| {
+        let mut c = env.cmd(&["stats", "--queue", &location, "--format", format]);
+        c.envs(gcp.env())
+            .env("GOOGLE_APPLICATION_CREDENTIALS", &key)
+            .env("CRASHCTL_MONITORING_ENDPOINT", &monitoring.url);
+        let o = c.output().unwrap();
+        assert_code(&o, 0);
+        o
+    };
+    let o = stats("json");
+    let queues = json(&o)["queue"]["queues"].as_array().unwrap().clone();
+    let by =
+        |name: &str| queues.iter().find(|q| q["queue"] == name).unwrap_or_else(|| panic!("{name}: {queues:?}")).clone();
+    let standard = by("standard");
+    assert_eq!(
+        (&standard["pending"], &standard["oldest_unacked_secs"]),
+        (&serde_json::json!(42), &serde_json::json!(95))
+    );
+    assert_eq!(standard["claimed"], "unknown", "Monitoring counts unacked messages only: {standard}");
+    assert_eq!(by("priority")["pending"], 0, "a 0 from Monitoring is a real 0");
+    assert_eq!(by("reprocessing")["pending"], "unknown", "no data points: unknown, never 0");
+    let warnings: Vec<String> = stderr(&o).lines().filter(|l| l.contains("warning")).map(String::from).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("no data points for subscription reprocessing-queue"), "{warnings:?}");
+    let o = stats("table");
+    assert!(
+        stdout(&o).lines().any(|l| l.contains("standard") && l.contains("42") && l.contains("oldest unacked 1m 35s")),
+        "{}",
+        stdout(&o)
+    );
+    let o = stats("prometheus");
+    assert!(stdout(&o).contains("crashctl_queue_oldest_unacked_seconds{queue=\"standard\"} 95"), "{}", stdout(&o));
+    // without monitoring.viewer: every queue unknown, one line saying why
+    monitoring.deny.store(true, std::sync::atomic::Ordering::SeqCst);
+    let o = stats("json");
+    let queues = json(&o)["queue"]["queues"].as_array().unwrap().clone();
+    assert!(queues.iter().all(|q| q["pending"] == "unknown"), "{queues:?}");
+    let err = stderr(&o);
+    let warnings: Vec<&str> = err.lines().filter(|l| l.contains("warning")).collect();
+    assert_eq!(warnings.len(), 1, "{}", stderr(&o));
+    assert!(warnings[0].contains("403") && warnings[0].contains("monitoring.viewer"), "{warnings:?}");
+}
