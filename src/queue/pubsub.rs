@@ -36,7 +36,7 @@ use gcloud_pubsub::client::{Client, ClientConfig};
 use gcloud_pubsub::publisher::Publisher;
 use gcloud_pubsub::subscription::{Subscription, SubscriptionConfig};
 
-use super::crash_queue::{CrashQueue, QueueDepth, QueueError, Result};
+use super::crash_queue::{CrashQueue, QueueDepth, QueueError, Result, DEFAULT_VISIBILITY};
 use super::message::{Claimed, FailedMessage, Message, QueueName};
 use crate::remote::{self, block_on, RemoteOptions};
 
@@ -686,7 +686,7 @@ impl CrashQueue for PubsubQueue {
         let deadlines = self.queues.iter().flatten().filter(|r| r.subscription.is_some()).map(|r| r.ack_deadline);
         match deadlines.filter(|&s| s > 0).min() {
             Some(secs) => Duration::from_secs(secs as u64),
-            None => super::DEFAULT_VISIBILITY,
+            None => DEFAULT_VISIBILITY,
         }
     }
 
