@@ -1,8 +1,9 @@
 //! The `crashctl` binary: parse the command line once, run one subcommand, print any error
 //! once as `crashctl: error: ...`, exit with a documented code (see `crashctl::ExitCode`).
 //!
-//! The modules form a straight line: main -> cmd (Cli, Command, dispatch) -> cmd::* -> ui ->
-//! args (clap groups) -> the library. No module imports one that imports it back.
+//! The modules form a straight line: main -> cmd (Cli, Command, dispatch) -> cmd::* -> args
+//! (clap groups) -> ui (output, context) -> the library. No module imports one that imports it
+//! back (`.ci/import-cycles.py --strict` checks it in CI).
 
 mod args;
 #[deny(clippy::print_stdout, clippy::print_stderr)] // every line goes through ui::suspend (outln!, errln!)
