@@ -8,12 +8,11 @@
 //! Spoken over the JSON API (the `gcloud-storage` crate), so the same code talks to GCS and
 //! to an emulator (`STORAGE_EMULATOR_HOST`, anonymous then). Transient errors (408, 429, 5xx,
 //! connection errors) are retried with backoff; every upload is confirmed before the call
-//! returns, so `sync()` has nothing to do.
+//! returns, so `sync()` has nothing to do. This file is the GCS client's [`Bucket`] operations;
+//! the layout itself is in [`super::bucket`].
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::NaiveDate;
 use gcloud_storage::client::{Client, ClientConfig};
 use gcloud_storage::http::buckets::get::GetBucketRequest;
 use gcloud_storage::http::buckets::insert::{InsertBucketParam, InsertBucketRequest};
@@ -24,9 +23,9 @@ use gcloud_storage::http::objects::list::ListObjectsRequest;
 use gcloud_storage::http::objects::upload::{Media, UploadObjectRequest, UploadType};
 use gcloud_storage::http::Error as GcsError;
 
-use super::bucket::{usage_by_day, Object};
-use super::crash_store::{parse_date_key, CrashStore, DayUsage, Listing, Result, StoreError};
-use crate::crash::{Crash, CrashId, DumpData, DumpName, ProcessedCrash, RawCrash};
+use super::bucket::{self, Bucket, Found, Object};
+use super::crash_store::{CrashStore, Result, StoreError};
+use crate::crash::DumpData;
 use crate::remote::{self, block_on, RemoteOptions};
 
 /// The content type Socorro and Antenna give every object (google-cloud-storage's default for
@@ -183,38 +182,37 @@ impl GcsStore {
         &self.bucket
     }
 
-    fn key(&self, rel: &str) -> String {
-        format!("{}{rel}", self.prefix)
-    }
-
-    fn url(&self, key: &str) -> String {
-        format!("gs://{}/{key}", self.bucket)
-    }
-
-    fn raw_key(&self, id: &CrashId) -> String {
-        self.key(&format!("v1/raw_crash/{}/{id}", id.date_key()))
-    }
-
-    fn dump_names_key(&self, id: &CrashId) -> String {
-        self.key(&format!("v1/dump_names/{id}"))
-    }
-
-    /// The main dump is stored as `dump`, as in Socorro's bucket.
-    fn dump_key(&self, id: &CrashId, name: &DumpName) -> String {
-        let dir = if name.is_main() { "dump" } else { name.as_str() };
-        self.key(&format!("v1/{dir}/{id}"))
-    }
-
-    fn processed_key(&self, id: &CrashId) -> String {
-        self.key(&format!("v1/processed_crash/{id}"))
-    }
-
     fn err(&self, op: &str, key: &str, e: GcsError) -> StoreError {
         StoreError::Backend(format!("{op} {}: {}", self.url(key), crate::error::chain(&e)))
     }
 
+    /// The bytes of the object at `rel` (a key relative to the store), `None` when missing.
+    pub fn read_object(&self, rel: &str) -> Result<Option<Vec<u8>>> {
+        bucket::read_object(self, rel)
+    }
+
+    /// Every object under `rel` (a prefix relative to the store), following pagination.
+    pub fn objects(&self, rel: &str) -> Result<Vec<Object>> {
+        bucket::objects(self, rel)
+    }
+}
+
+impl Bucket for GcsStore {
+    const SCHEME: &'static str = "gs";
+
+    fn location(&self) -> (&str, &str) {
+        (&self.bucket, &self.prefix)
+    }
+
     /// One upload; Ok once GCS confirmed it.
-    async fn put(&self, key: String, body: bytes::Bytes) -> Result<()> {
+    async fn put(&self, key: String, data: &DumpData) -> Result<()> {
+        let body: bytes::Bytes = match data {
+            DumpData::Bytes(b) => b.clone(),
+            DumpData::File(path) => tokio::fs::read(path)
+                .await
+                .map_err(|source| StoreError::Io { op: "read", path: path.display().to_string(), source })?
+                .into(),
+        };
         let req = UploadObjectRequest { bucket: self.bucket.clone(), ..Default::default() };
         let mut media = Media::new(key.clone());
         media.content_type = CONTENT_TYPE.into();
@@ -225,18 +223,6 @@ impl GcsStore {
         Ok(())
     }
 
-    async fn put_dump(&self, key: String, data: &DumpData) -> Result<()> {
-        let body = match data {
-            DumpData::Bytes(b) => b.clone(),
-            DumpData::File(path) => tokio::fs::read(path)
-                .await
-                .map_err(|source| StoreError::Io { op: "read", path: path.display().to_string(), source })?
-                .into(),
-        };
-        self.put(key, body).await
-    }
-
-    /// The object's bytes, or `None` when there is no such key.
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
         let req = GetObjectRequest { bucket: self.bucket.clone(), object: key.to_string(), ..Default::default() };
         let all = Range::default();
@@ -245,14 +231,6 @@ impl GcsStore {
             Err(e) if is_missing_object(&e) => Ok(None),
             Err(e) => Err(self.err("read", key, e)),
         }
-    }
-
-    fn read(&self, id: &CrashId, object: &str, key: &str) -> Result<Vec<u8>> {
-        self.get(key)?.ok_or_else(|| StoreError::NotFound {
-            id: id.clone(),
-            object: object.to_string(),
-            store: self.describe(),
-        })
     }
 
     fn exists(&self, key: &str) -> Result<bool> {
@@ -273,164 +251,31 @@ impl GcsStore {
         }
     }
 
-    /// The bytes of the object at `rel` (a key relative to the store), `None` when missing.
-    pub fn read_object(&self, rel: &str) -> Result<Option<Vec<u8>>> {
-        self.get(&self.key(rel))
-    }
-
-    /// Every object under `rel` (a prefix relative to the store), following pagination.
-    pub fn objects(&self, rel: &str) -> Result<Vec<Object>> {
-        Ok(self.list(rel, None)?.0)
-    }
-
-    /// One listing under `rel` (relative to the store), all pages: objects, and with a
-    /// delimiter the common prefixes (relative, without the trailing delimiter).
-    fn list(&self, rel: &str, delimiter: Option<&str>) -> Result<(Vec<Object>, Vec<String>)> {
-        let prefix = self.key(rel);
-        let strip = |k: &str| k.strip_prefix(&self.prefix).unwrap_or(k).to_string();
+    fn list_keys(&self, prefix: &str, delimiter: Option<&str>) -> Result<Found> {
         block_on(async {
-            let (mut objects, mut prefixes) = (Vec::new(), Vec::new());
+            let mut found = Found::default();
             let mut page_token = None;
             loop {
                 let req = ListObjectsRequest {
                     bucket: self.bucket.clone(),
-                    prefix: Some(prefix.clone()),
+                    prefix: Some(prefix.to_string()),
                     delimiter: delimiter.map(str::to_string),
                     max_results: self.page_size,
                     page_token: page_token.take(),
                     ..Default::default()
                 };
                 let page =
-                    self.retry(|| self.client.list_objects(&req)).await.map_err(|e| self.err("list", &prefix, e))?;
+                    self.retry(|| self.client.list_objects(&req)).await.map_err(|e| self.err("list", prefix, e))?;
                 for o in page.items.unwrap_or_default() {
-                    objects.push(Object { key: strip(&o.name), size: o.size.max(0) as u64 });
+                    found.objects.push(Object { key: o.name, size: o.size.max(0) as u64 });
                 }
-                prefixes.extend(page.prefixes.unwrap_or_default().iter().map(|p| strip(p.trim_end_matches('/'))));
+                found.prefixes.extend(page.prefixes.unwrap_or_default());
                 match page.next_page_token {
                     Some(t) if !t.is_empty() => page_token = Some(t),
-                    _ => return Ok((objects, prefixes)),
+                    _ => return Ok(found),
                 }
             }
         })
-    }
-
-    /// Crash IDs of the objects directly under `rel` (`v1/processed_crash/`).
-    fn list_ids(&self, rel: &str) -> Result<Listing> {
-        let mut listing = Listing::default();
-        for o in self.list(rel, Some("/"))?.0 {
-            let name = o.key.rsplit('/').next().unwrap_or_default();
-            match CrashId::parse_lax(name) {
-                Ok(id) => listing.ids.push(id),
-                Err(_) => listing.invalid.push(name.to_string()),
-            }
-        }
-        listing.ids.sort();
-        Ok(listing)
-    }
-
-    fn parse_object<T: serde::de::DeserializeOwned>(id: &CrashId, object: &str, bytes: &[u8]) -> Result<T> {
-        serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
-            id: id.clone(),
-            object: object.to_string(),
-            reason: e.to_string(),
-        })
-    }
-}
-
-fn json(value: &impl serde::Serialize) -> bytes::Bytes {
-    serde_json::to_vec(value).expect("JSON values always serialize").into()
-}
-
-impl CrashStore for GcsStore {
-    fn describe(&self) -> String {
-        format!("gs://{}/{}", self.bucket, self.prefix.trim_end_matches('/')).trim_end_matches('/').to_string()
-    }
-
-    /// The dumps and the dump names at once, then (all confirmed) the raw crash.
-    fn put_crash(&self, crash: &Crash) -> Result<()> {
-        let id = &crash.id;
-        let mut names = crash.dump_names();
-        names.sort();
-        block_on(async {
-            let dumps = crash.dumps.iter().map(|d| self.put_dump(self.dump_key(id, &d.name), &d.data));
-            let names = self.put(self.dump_names_key(id), json(&names));
-            futures_util::future::try_join(futures_util::future::try_join_all(dumps), names).await?;
-            self.put(self.raw_key(id), json(&crash.raw)).await
-        })
-    }
-
-    fn get_raw_crash(&self, id: &CrashId) -> Result<RawCrash> {
-        let bytes = self.read(id, "raw crash", &self.raw_key(id))?;
-        Self::parse_object(id, "raw crash", &bytes)
-    }
-
-    fn get_dump_names(&self, id: &CrashId) -> Result<Vec<DumpName>> {
-        match self.get(&self.dump_names_key(id))? {
-            Some(bytes) => Self::parse_object(id, "dump names", &bytes),
-            None => Ok(Vec::new()),
-        }
-    }
-
-    fn get_dump(&self, id: &CrashId, name: &DumpName) -> Result<Vec<u8>> {
-        self.read(id, &format!("dump {name}"), &self.dump_key(id, name))
-    }
-
-    fn put_processed(&self, id: &CrashId, processed: &ProcessedCrash) -> Result<()> {
-        block_on(self.put(self.processed_key(id), json(processed)))
-    }
-
-    fn put_processed_json(&self, id: &CrashId, json: &[u8]) -> Result<()> {
-        block_on(self.put(self.processed_key(id), bytes::Bytes::copy_from_slice(json)))
-    }
-
-    fn get_processed(&self, id: &CrashId) -> Result<Option<ProcessedCrash>> {
-        match self.get(&self.processed_key(id))? {
-            Some(bytes) => Self::parse_object(id, "processed crash", &bytes).map(Some),
-            None => Ok(None),
-        }
-    }
-
-    fn has_raw(&self, id: &CrashId) -> Result<bool> {
-        self.exists(&self.raw_key(id))
-    }
-
-    fn has_processed(&self, id: &CrashId) -> Result<bool> {
-        self.exists(&self.processed_key(id))
-    }
-
-    fn list_dates(&self) -> Result<Vec<NaiveDate>> {
-        let prefixes = self.list("v1/raw_crash/", Some("/"))?.1;
-        let mut dates: Vec<NaiveDate> =
-            prefixes.iter().filter_map(|p| parse_date_key(p.rsplit('/').next().unwrap_or_default())).collect();
-        dates.sort();
-        Ok(dates)
-    }
-
-    fn list_raw(&self, date: NaiveDate) -> Result<Listing> {
-        self.list_ids(&format!("v1/raw_crash/{}/", date.format("%Y%m%d")))
-    }
-
-    fn list_processed(&self) -> Result<Listing> {
-        self.list_ids("v1/processed_crash/")
-    }
-
-    fn delete_crash(&self, id: &CrashId) -> Result<()> {
-        let names = self.get_dump_names(id).unwrap_or_default();
-        self.delete(&self.raw_key(id))?;
-        for name in names {
-            self.delete(&self.dump_key(id, &name))?;
-        }
-        self.delete(&self.dump_names_key(id))?;
-        self.delete(&self.processed_key(id))
-    }
-
-    /// One listing of `v1/`: each object counts for the day of the crash ID that ends its key.
-    fn usage(&self) -> Result<Option<BTreeMap<NaiveDate, DayUsage>>> {
-        Ok(Some(usage_by_day(&self.objects("v1/")?)))
-    }
-
-    fn sync(&self) -> Result<()> {
-        Ok(())
     }
 }
 
@@ -442,7 +287,8 @@ pub fn open(location: &str, opts: &RemoteOptions) -> anyhow::Result<Arc<dyn Cras
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crash::Throttle;
+    use crate::crash::{Crash, CrashId, ProcessedCrash, RawCrash, Throttle};
+    use chrono::NaiveDate;
 
     #[test]
     fn locations() {

@@ -4,19 +4,18 @@
 //! `s3://bucket[/prefix]`. The objects are byte for byte what [`super::FsStore`] writes in its
 //! v1 layout, so a local store uploaded as is and a bucket downloaded as is are the same.
 //!
-//! Every PUT is confirmed by S3 before the call returns, so `sync()` has nothing to do.
+//! Every PUT is confirmed by S3 before the call returns, so `sync()` has nothing to do. This file
+//! is the S3 client's [`Bucket`] operations; the layout itself is in [`super::bucket`].
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
-use chrono::NaiveDate;
 
-use super::bucket::{usage_by_day, Object};
-use super::crash_store::{parse_date_key, CrashStore, DayUsage, Listing, Result, StoreError};
-use crate::crash::{Crash, CrashId, DumpData, DumpName, ProcessedCrash, RawCrash};
+use super::bucket::{self, Bucket, Found, Object};
+use super::crash_store::{CrashStore, Result, StoreError};
+use crate::crash::DumpData;
 use crate::remote::{self, block_on, RemoteOptions};
 
 /// A crash store in an S3 bucket.
@@ -28,14 +27,6 @@ pub struct S3Store {
     prefix: String,
     /// Keys per ListObjectsV2 page (`None`: the server's default, 1000 on S3).
     page_size: Option<i32>,
-}
-
-/// What one listing found: objects, and with a delimiter the common prefixes (relative,
-/// without the trailing delimiter).
-#[derive(Debug, Default)]
-struct Found {
-    objects: Vec<Object>,
-    prefixes: Vec<String>,
 }
 
 /// `s3://bucket[/prefix]` -> (bucket, prefix without slashes at either end).
@@ -113,155 +104,19 @@ impl S3Store {
         &self.bucket
     }
 
-    /// The key of `rel` (a key relative to the store, like `v1/dump/<id>`).
-    fn key(&self, rel: &str) -> String {
-        format!("{}{rel}", self.prefix)
-    }
-
-    fn url(&self, key: &str) -> String {
-        format!("s3://{}/{key}", self.bucket)
-    }
-
-    fn raw_key(&self, id: &CrashId) -> String {
-        self.key(&format!("v1/raw_crash/{}/{id}", id.date_key()))
-    }
-
-    fn dump_names_key(&self, id: &CrashId) -> String {
-        self.key(&format!("v1/dump_names/{id}"))
-    }
-
-    /// The main dump is stored as `dump`, as in Socorro's bucket.
-    fn dump_key(&self, id: &CrashId, name: &DumpName) -> String {
-        let dir = if name.is_main() { "dump" } else { name.as_str() };
-        self.key(&format!("v1/{dir}/{id}"))
-    }
-
-    fn processed_key(&self, id: &CrashId) -> String {
-        self.key(&format!("v1/processed_crash/{id}"))
-    }
-
     fn err<E: std::error::Error + 'static>(&self, op: &str, key: &str, e: SdkError<E>) -> StoreError {
         StoreError::Backend(format!("{op} {}: {}", self.url(key), crate::error::chain(&e)))
     }
 
-    /// One PUT; Ok once S3 confirmed it.
-    async fn put(&self, key: String, body: ByteStream) -> Result<()> {
-        let req = self.client.put_object().bucket(&self.bucket).key(&key).body(body);
-        req.send().await.map_err(|e| self.err("write", &key, e))?;
-        Ok(())
-    }
-
-    async fn put_dump(&self, key: String, data: &DumpData) -> Result<()> {
-        let body = match data {
-            DumpData::Bytes(b) => ByteStream::from(b.clone()),
-            DumpData::File(path) => ByteStream::from_path(path).await.map_err(|e| StoreError::Io {
-                op: "read",
-                path: path.display().to_string(),
-                source: std::io::Error::other(e),
-            })?,
-        };
-        self.put(key, body).await
-    }
-
-    /// The object's bytes, or `None` when there is no such key.
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        block_on(async {
-            let resp = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
-                Ok(r) => r,
-                Err(e) if is_missing_key(&e) => return Ok(None),
-                Err(e) => return Err(self.err("read", key, e)),
-            };
-            let body = resp
-                .body
-                .collect()
-                .await
-                .map_err(|e| StoreError::Backend(format!("read {}: {}", self.url(key), crate::error::chain(&e))))?;
-            Ok(Some(body.into_bytes().to_vec()))
-        })
-    }
-
-    fn read(&self, id: &CrashId, object: &str, key: &str) -> Result<Vec<u8>> {
-        self.get(key)?.ok_or_else(|| StoreError::NotFound {
-            id: id.clone(),
-            object: object.to_string(),
-            store: self.describe(),
-        })
-    }
-
-    fn exists(&self, key: &str) -> Result<bool> {
-        match block_on(self.client.head_object().bucket(&self.bucket).key(key).send()) {
-            Ok(_) => Ok(true),
-            Err(e) if is_missing_key(&e) => Ok(false),
-            Err(e) => Err(self.err("check", key, e)),
-        }
-    }
-
-    fn delete(&self, key: &str) -> Result<()> {
-        block_on(self.client.delete_object().bucket(&self.bucket).key(key).send())
-            .map_err(|e| self.err("delete", key, e))?;
-        Ok(())
-    }
-
     /// The bytes of the object at `rel` (a key relative to the store), `None` when missing.
     pub fn read_object(&self, rel: &str) -> Result<Option<Vec<u8>>> {
-        self.get(&self.key(rel))
+        bucket::read_object(self, rel)
     }
 
     /// Every object under `rel` (a prefix relative to the store, like `v1/raw_crash/20261126/`),
     /// following ListObjectsV2 pagination.
     pub fn objects(&self, rel: &str) -> Result<Vec<Object>> {
-        Ok(self.list(rel, None)?.objects)
-    }
-
-    /// One listing under `rel` (relative to the store), all pages.
-    fn list(&self, rel: &str, delimiter: Option<&str>) -> Result<Found> {
-        let prefix = self.key(rel);
-        let strip = |k: &str| k.strip_prefix(&self.prefix).unwrap_or(k).to_string();
-        block_on(async {
-            let mut pages = self
-                .client
-                .list_objects_v2()
-                .bucket(&self.bucket)
-                .prefix(&prefix)
-                .set_delimiter(delimiter.map(str::to_string))
-                .set_max_keys(self.page_size)
-                .into_paginator()
-                .send();
-            let mut found = Found::default();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| self.err("list", &prefix, e))?;
-                for o in page.contents() {
-                    let size = o.size().unwrap_or(0).max(0) as u64;
-                    found.objects.push(Object { key: strip(o.key().unwrap_or_default()), size });
-                }
-                for p in page.common_prefixes() {
-                    found.prefixes.push(strip(p.prefix().unwrap_or_default().trim_end_matches('/')));
-                }
-            }
-            Ok(found)
-        })
-    }
-
-    /// Crash IDs of the objects directly under `rel` (`v1/processed_crash/`).
-    fn list_ids(&self, rel: &str) -> Result<Listing> {
-        let mut listing = Listing::default();
-        for o in self.list(rel, Some("/"))?.objects {
-            let name = o.key.rsplit('/').next().unwrap_or_default();
-            match CrashId::parse_lax(name) {
-                Ok(id) => listing.ids.push(id),
-                Err(_) => listing.invalid.push(name.to_string()),
-            }
-        }
-        listing.ids.sort();
-        Ok(listing)
-    }
-
-    fn parse_object<T: serde::de::DeserializeOwned>(id: &CrashId, object: &str, bytes: &[u8]) -> Result<T> {
-        serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
-            id: id.clone(),
-            object: object.to_string(),
-            reason: e.to_string(),
-        })
+        bucket::objects(self, rel)
     }
 }
 
@@ -280,101 +135,82 @@ fn is_missing_key<E: ProvideErrorMetadata>(e: &SdkError<E>) -> bool {
     is_404(e) && e.code() != Some("NoSuchBucket")
 }
 
-fn json(value: &impl serde::Serialize) -> Vec<u8> {
-    serde_json::to_vec(value).expect("JSON values always serialize")
-}
+impl Bucket for S3Store {
+    const SCHEME: &'static str = "s3";
 
-impl CrashStore for S3Store {
-    fn describe(&self) -> String {
-        format!("s3://{}/{}", self.bucket, self.prefix.trim_end_matches('/')).trim_end_matches('/').to_string()
+    fn location(&self) -> (&str, &str) {
+        (&self.bucket, &self.prefix)
     }
 
-    /// The dumps and the dump names at once, then (all confirmed) the raw crash.
-    fn put_crash(&self, crash: &Crash) -> Result<()> {
-        let id = &crash.id;
-        let mut names = crash.dump_names();
-        names.sort();
+    /// One PUT; Ok once S3 confirmed it.
+    async fn put(&self, key: String, data: &DumpData) -> Result<()> {
+        let body = match data {
+            DumpData::Bytes(b) => ByteStream::from(b.clone()),
+            DumpData::File(path) => ByteStream::from_path(path).await.map_err(|e| StoreError::Io {
+                op: "read",
+                path: path.display().to_string(),
+                source: std::io::Error::other(e),
+            })?,
+        };
+        let req = self.client.put_object().bucket(&self.bucket).key(&key).body(body);
+        req.send().await.map_err(|e| self.err("write", &key, e))?;
+        Ok(())
+    }
+
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
         block_on(async {
-            let dumps = crash.dumps.iter().map(|d| self.put_dump(self.dump_key(id, &d.name), &d.data));
-            let names = self.put(self.dump_names_key(id), ByteStream::from(json(&names)));
-            futures_util::future::try_join(futures_util::future::try_join_all(dumps), names).await?;
-            self.put(self.raw_key(id), ByteStream::from(json(&crash.raw))).await
+            let resp = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+                Ok(r) => r,
+                Err(e) if is_missing_key(&e) => return Ok(None),
+                Err(e) => return Err(self.err("read", key, e)),
+            };
+            let body = resp
+                .body
+                .collect()
+                .await
+                .map_err(|e| StoreError::Backend(format!("read {}: {}", self.url(key), crate::error::chain(&e))))?;
+            Ok(Some(body.into_bytes().to_vec()))
         })
     }
 
-    fn get_raw_crash(&self, id: &CrashId) -> Result<RawCrash> {
-        let bytes = self.read(id, "raw crash", &self.raw_key(id))?;
-        Self::parse_object(id, "raw crash", &bytes)
-    }
-
-    fn get_dump_names(&self, id: &CrashId) -> Result<Vec<DumpName>> {
-        match self.get(&self.dump_names_key(id))? {
-            Some(bytes) => Self::parse_object(id, "dump names", &bytes),
-            None => Ok(Vec::new()),
+    fn exists(&self, key: &str) -> Result<bool> {
+        match block_on(self.client.head_object().bucket(&self.bucket).key(key).send()) {
+            Ok(_) => Ok(true),
+            Err(e) if is_missing_key(&e) => Ok(false),
+            Err(e) => Err(self.err("check", key, e)),
         }
     }
 
-    fn get_dump(&self, id: &CrashId, name: &DumpName) -> Result<Vec<u8>> {
-        self.read(id, &format!("dump {name}"), &self.dump_key(id, name))
-    }
-
-    fn put_processed(&self, id: &CrashId, processed: &ProcessedCrash) -> Result<()> {
-        block_on(self.put(self.processed_key(id), ByteStream::from(json(processed))))
-    }
-
-    fn put_processed_json(&self, id: &CrashId, json: &[u8]) -> Result<()> {
-        block_on(self.put(self.processed_key(id), ByteStream::from(json.to_vec())))
-    }
-
-    fn get_processed(&self, id: &CrashId) -> Result<Option<ProcessedCrash>> {
-        match self.get(&self.processed_key(id))? {
-            Some(bytes) => Self::parse_object(id, "processed crash", &bytes).map(Some),
-            None => Ok(None),
-        }
-    }
-
-    fn has_raw(&self, id: &CrashId) -> Result<bool> {
-        self.exists(&self.raw_key(id))
-    }
-
-    fn has_processed(&self, id: &CrashId) -> Result<bool> {
-        self.exists(&self.processed_key(id))
-    }
-
-    fn list_dates(&self) -> Result<Vec<NaiveDate>> {
-        let prefixes = self.list("v1/raw_crash/", Some("/"))?.prefixes;
-        let mut dates: Vec<NaiveDate> =
-            prefixes.iter().filter_map(|p| parse_date_key(p.rsplit('/').next().unwrap_or_default())).collect();
-        dates.sort();
-        Ok(dates)
-    }
-
-    fn list_raw(&self, date: NaiveDate) -> Result<Listing> {
-        self.list_ids(&format!("v1/raw_crash/{}/", date.format("%Y%m%d")))
-    }
-
-    fn list_processed(&self) -> Result<Listing> {
-        self.list_ids("v1/processed_crash/")
-    }
-
-    fn delete_crash(&self, id: &CrashId) -> Result<()> {
-        let names = self.get_dump_names(id).unwrap_or_default();
-        self.delete(&self.raw_key(id))?;
-        for name in names {
-            self.delete(&self.dump_key(id, &name))?;
-        }
-        self.delete(&self.dump_names_key(id))?;
-        self.delete(&self.processed_key(id))
-    }
-
-    /// One listing of `v1/`: each object counts for the day of the crash ID that ends its key
-    /// (keys that do not end in a crash ID are left out).
-    fn usage(&self) -> Result<Option<BTreeMap<NaiveDate, DayUsage>>> {
-        Ok(Some(usage_by_day(&self.objects("v1/")?)))
-    }
-
-    fn sync(&self) -> Result<()> {
+    fn delete(&self, key: &str) -> Result<()> {
+        block_on(self.client.delete_object().bucket(&self.bucket).key(key).send())
+            .map_err(|e| self.err("delete", key, e))?;
         Ok(())
+    }
+
+    fn list_keys(&self, prefix: &str, delimiter: Option<&str>) -> Result<Found> {
+        block_on(async {
+            let mut pages = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_delimiter(delimiter.map(str::to_string))
+                .set_max_keys(self.page_size)
+                .into_paginator()
+                .send();
+            let mut found = Found::default();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| self.err("list", prefix, e))?;
+                for o in page.contents() {
+                    let size = o.size().unwrap_or(0).max(0) as u64;
+                    found.objects.push(Object { key: o.key().unwrap_or_default().to_string(), size });
+                }
+                for p in page.common_prefixes() {
+                    found.prefixes.push(p.prefix().unwrap_or_default().to_string());
+                }
+            }
+            Ok(found)
+        })
     }
 }
 
@@ -386,7 +222,8 @@ pub fn open(location: &str, opts: &RemoteOptions) -> anyhow::Result<Arc<dyn Cras
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crash::Throttle;
+    use crate::crash::{Crash, CrashId, ProcessedCrash, RawCrash, Throttle};
+    use chrono::NaiveDate;
 
     #[test]
     fn listing_follows_pagination() {
