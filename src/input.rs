@@ -44,6 +44,16 @@ impl IdInput {
         out
     }
 
+    /// The exit code of a command that did `code` with these IDs: an invalid ID given as input
+    /// makes it 2 (usage and invalid input), after the valid ones were done all the same.
+    pub fn exit_code(&self, code: crate::ExitCode) -> crate::ExitCode {
+        if self.invalid.is_empty() {
+            code
+        } else {
+            code.worst(crate::ExitCode::Fatal)
+        }
+    }
+
     /// Reads one ID per line.
     pub fn from_reader(r: impl BufRead) -> std::io::Result<IdInput> {
         let lines = r.lines().collect::<std::io::Result<Vec<String>>>()?;

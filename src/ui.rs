@@ -111,6 +111,15 @@ impl Context {
 
     /// Crash IDs from the arguments, or one per line from stdin when there are none (or the
     /// only one is `-`) and stdin is not a terminal.
+    /// [`Context::read_ids`], saying each input that is not a crash ID on stderr (`skipping`).
+    pub fn read_ids_saying_invalid(&self, args: &[String]) -> anyhow::Result<IdInput> {
+        let input = self.read_ids(args)?;
+        for (text, err) in &input.invalid {
+            errln!("crashctl: skipping {text:?}: {err}");
+        }
+        Ok(input)
+    }
+
     pub fn read_ids(&self, args: &[String]) -> anyhow::Result<IdInput> {
         let use_stdin = args.is_empty() || (args.len() == 1 && args[0] == "-");
         if use_stdin {

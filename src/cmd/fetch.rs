@@ -77,12 +77,11 @@ pub struct Args {
 }
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
-    let input = ctx.read_ids(&args.ids)?;
-    for (text, err) in &input.invalid {
-        crate::ui::errln!("crashctl: skipping {text:?}: {err}");
-    }
+    let input = ctx.read_ids_saying_invalid(&args.ids)?;
     if input.ids.is_empty() {
-        anyhow::bail!("no valid crash IDs given (as arguments, or one a line on stdin)");
+        anyhow::ensure!(input.invalid.is_empty(), "no valid crash IDs given");
+        ctx.status("crashctl: no crash IDs given (as arguments, or one a line on stdin): nothing to do");
+        return Ok(ExitCode::Success);
     }
     let target = match args.layout {
         FetchLayout::V1 => Target::Store(args.store.open(ctx.config()?, &args.remote, true)?),
@@ -158,5 +157,5 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     if stop.load(Ordering::SeqCst) || report.not_started > 0 {
         return Ok(ExitCode::Interrupted);
     }
-    Ok(if incomplete > 0 || !input.invalid.is_empty() { ExitCode::SomeFailed } else { ExitCode::Success })
+    Ok(input.exit_code(if incomplete > 0 { ExitCode::SomeFailed } else { ExitCode::Success }))
 }

@@ -92,7 +92,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     // IDs from a pipe are read to the end before anything is opened: in
     // `generate --store S --symbols Y | process --store S --symbols-path Y` the store and the
     // symbols exist once the IDs are all there (no race with the writer of the pipe)
-    let input = if args.dump.is_none() && !queue_mode { Some(ctx.read_ids(&args.ids)?) } else { None };
+    let input = if args.dump.is_none() && !queue_mode { Some(ctx.read_ids_saying_invalid(&args.ids)?) } else { None };
     let processor = Processor::new(args.processing.processor_options())?.with_max_dump_size(args.max_dump_size);
     for problem in processor.symbol_source_problems() {
         crate::ui::errln!("crashctl: warning: {problem}");
@@ -140,9 +140,6 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         let input = input.unwrap_or_default();
         if input.ids.is_empty() && input.invalid.is_empty() {
             ctx.status("crashctl: no crash IDs given (as arguments or on stdin) and no --queue: nothing to do");
-        }
-        for (text, err) in &input.invalid {
-            crate::ui::errln!("crashctl: skipping {text:?}: {err}");
         }
         let jobs: Vec<_> = input.ids.into_iter().map(|id| (id, args.ruleset.map(|r| r.as_str().to_string()))).collect();
         (processor.process_ids(store.as_ref(), &jobs, &run, &sink), input.invalid.len() as u64)

@@ -156,10 +156,8 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
 /// Reads the IDs, reports invalid ones on stderr. `None` when there is nothing to do (no IDs
 /// given, none needed); an error (invalid input) when every ID given is invalid.
 fn read_ids(args: &Opts, ctx: &Context, allow_none: bool) -> anyhow::Result<Option<IdInput>> {
-    let input = if args.ids.is_empty() && allow_none { IdInput::default() } else { ctx.read_ids(&args.ids)? };
-    for (text, err) in &input.invalid {
-        crate::ui::errln!("crashctl: skipping {text:?}: {err}");
-    }
+    let input =
+        if args.ids.is_empty() && allow_none { IdInput::default() } else { ctx.read_ids_saying_invalid(&args.ids)? };
     if input.ids.is_empty() && !allow_none {
         anyhow::ensure!(input.invalid.is_empty(), "no valid crash IDs given");
         let hint =
@@ -168,15 +166,6 @@ fn read_ids(args: &Opts, ctx: &Context, allow_none: bool) -> anyhow::Result<Opti
         return Ok(None);
     }
     Ok(Some(input))
-}
-
-/// 2 when a crash ID given was invalid (the valid ones were done all the same).
-fn with_invalid(code: ExitCode, input: &IdInput) -> ExitCode {
-    if input.invalid.is_empty() {
-        code
-    } else {
-        code.worst(ExitCode::Fatal)
-    }
 }
 
 // ---- remote ----
@@ -206,7 +195,7 @@ fn run_remote(args: Opts, ctx: &Context) -> anyhow::Result<ExitCode> {
     // Errors may quote the server or the host: scrub the token from them all the same.
     let report = result.map_err(|e| anyhow::anyhow!(scrub(&secret, &format!("{e:#}"))))?;
     render_remote(&report, &input, args.output.get())?;
-    Ok(with_invalid(remote_exit(&report), &input))
+    Ok(input.exit_code(remote_exit(&report)))
 }
 
 fn remote_options(args: &Opts, token: Option<Secret>) -> ReprocessJobOptions {
@@ -321,7 +310,7 @@ fn run_local(args: Opts, ctx: &Context) -> anyhow::Result<ExitCode> {
     render_local(&report, &input, args.output.get(), ctx, &target)?;
     let code =
         if report.interrupted { ExitCode::Interrupted } else { ExitCode::from_failures(report.missing.len() as u64) };
-    Ok(with_invalid(code, &input))
+    Ok(input.exit_code(code))
 }
 
 fn render_local(r: &LocalReport, input: &IdInput, format: Format, ctx: &Context, target: &str) -> anyhow::Result<()> {
@@ -360,7 +349,7 @@ fn run_now(
     render_now(&report, input, args, ctx)?;
     let code =
         if report.summary.interrupted { ExitCode::Interrupted } else { ExitCode::from_failures(report.failed()) };
-    Ok(with_invalid(code, input))
+    Ok(input.exit_code(code))
 }
 
 fn render_now(r: &NowReport, input: &IdInput, args: &Opts, ctx: &Context) -> anyhow::Result<()> {

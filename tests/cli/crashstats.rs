@@ -405,7 +405,8 @@ fn fetch_404_names_the_crash_and_the_run_goes_on() {
     let missing = "00000000-dead-4000-a000-000000261101";
     let o =
         run_tok(&env, &s, &["fetch", "--store", "st", "--processed", &ids[0], missing, &ids[1], &ids[2], "not-an-id"]);
-    assert_code(&o, 1);
+    // an incomplete crash is 1, an invalid ID given is 2 (the rule of every command), the worst wins
+    assert_code(&o, 2);
     let err = stderr(&o);
     assert!(err.contains(&format!("crash {missing}: no raw crash on the server (HTTP 404)")), "{err}");
     assert!(err.contains("skipping \"not-an-id\""), "{err}");

@@ -30,6 +30,9 @@ fn invalid_crash_id_is_2_in_every_command_that_takes_ids() {
     assert_code(&env.run(&["reprocess", "--store", &store, "--now", "--no-save", INVALID]), 2);
     assert_code(&env.run(&["reprocess", "--host", "http://127.0.0.1:9", INVALID]), 2);
     assert_code(&env.run(&["requeue", "--queue", &queue, &id, INVALID]), 2);
+    // the Crash Stats commands refuse an invalid ID before any request (nothing listens on :9)
+    assert_code(&env.run(&["fetch", "--host", "http://127.0.0.1:9", "--store", &store, INVALID]), 2);
+    assert_code(&env.run(&["signature", "--host", "http://127.0.0.1:9", INVALID]), 2);
     let o = env.run(&["submit", "--from-store", &store, env.path("spool").to_str().unwrap(), INVALID]);
     assert_code(&o, 2);
 }
@@ -46,6 +49,8 @@ fn nothing_to_do_is_0_in_every_command() {
     assert_code(&env.run(&["process", "--store", &store]), 0);
     assert_code(&env.run(&["reprocess", "--store", &store, "--queue", &queue]), 0);
     assert_code(&env.run(&["reprocess", "--host", "http://127.0.0.1:9"]), 0);
+    assert_code(&env.run(&["fetch", "--host", "http://127.0.0.1:9", "--store", &store]), 0);
+    assert_code(&env.run(&["signature", "--host", "http://127.0.0.1:9"]), 0);
     assert_code(&env.run(&["requeue", "--queue", &queue]), 0);
     assert_code(&env.run(&["submit", "--from-store", &store, &spool]), 0);
     assert_code(&env.run(&["move", "--spool", &spool, "--store", &store, "--queue", &queue]), 0);
